@@ -1,0 +1,55 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The Atlas CLI built by tools/install.mjs, else one on PATH. */
+export function atlasBinary(): string {
+  const local = join(root, ".tools", "bin", "atlas");
+  return existsSync(local) ? local : "atlas";
+}
+
+/** Atlas wants the schema named in the URL so it manages exactly `public`. */
+function atlasUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set("search_path", "public");
+  if (!parsed.searchParams.has("sslmode")) parsed.searchParams.set("sslmode", "disable");
+  return parsed.toString();
+}
+
+async function atlas(args: string[]): Promise<string> {
+  try {
+    const { stdout } = await run(atlasBinary(), args, { cwd: root, maxBuffer: 16 * 1024 * 1024 });
+    return stdout;
+  } catch (error) {
+    const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+    throw new Error(`atlas ${args[0]} ${args[1]} failed: ${(stderr || stdout || String(error)).trim()}`);
+  }
+}
+
+/**
+ * Declarative apply (development): makes the database match schema.hcl.
+ * `devUrl` is an empty scratch database Atlas uses to normalise the schema.
+ */
+export function applySchema(url: string, devUrl: string): Promise<string> {
+  return atlas([
+    "schema",
+    "apply",
+    "--url",
+    atlasUrl(url),
+    "--to",
+    "file://schema.hcl",
+    "--dev-url",
+    atlasUrl(devUrl),
+    "--auto-approve",
+  ]);
+}
+
+/** Versioned apply (production, tests): runs the reviewed SQL in migrations/. */
+export function applyMigrations(url: string): Promise<string> {
+  return atlas(["migrate", "apply", "--url", atlasUrl(url), "--dir", "file://migrations"]);
+}

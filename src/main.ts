@@ -1,0 +1,60 @@
+import { join } from "node:path";
+import { pino } from "pino";
+import { loadConfig } from "./config.js";
+import type { AppContext } from "./context.js";
+import { applyMigrations, applySchema } from "./db/atlas.js";
+import { connectDatabase } from "./db/database.js";
+import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+import { createServer } from "./server.js";
+
+const config = loadConfig();
+const logger = pino({ level: config.LOG_LEVEL });
+
+// Without DATABASE_URL, a real PostgreSQL runs embedded under DATA_DIR and
+// Atlas applies schema.hcl declaratively (development). With it, Atlas
+// applies the reviewed migrations in migrations/ (production).
+let embedded: EmbeddedDatabase | undefined;
+let databaseUrl = config.DATABASE_URL;
+if (databaseUrl) {
+  await applyMigrations(databaseUrl);
+} else {
+  embedded = await startEmbeddedPostgres(join(config.DATA_DIR, "postgres"));
+  await embedded.createDatabase("tracker");
+  await embedded.createDatabase("atlas_dev");
+  databaseUrl = embedded.urlFor("tracker");
+  await applySchema(databaseUrl, embedded.urlFor("atlas_dev"));
+}
+
+const database = connectDatabase(databaseUrl, config.DATABASE_POOL_MAX);
+const shutdown = new AbortController();
+const ctx: AppContext = { db: database.db, database, logger, shutdown: shutdown.signal };
+const server = createServer(ctx);
+const address = await server.listen(config.PORT, config.HOST);
+logger.info(
+  {
+    address: `${address.address}:${address.port}`,
+    database: embedded ? `embedded PostgreSQL in ${join(config.DATA_DIR, "postgres")}` : redact(databaseUrl),
+  },
+  `tracker listening on http://localhost:${address.port} (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c)`,
+);
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, "shutting down");
+  shutdown.abort();
+  await server.close(config.SHUTDOWN_TIMEOUT_MS);
+  await database.close();
+  await embedded?.stop();
+  logger.info("stopped");
+  process.exit(0);
+}
+process.once("SIGINT", () => void stop("SIGINT"));
+process.once("SIGTERM", () => void stop("SIGTERM"));
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = "***";
+  return parsed.toString();
+}

@@ -1,0 +1,188 @@
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { ViolationsSchema } from "../../gen/proto/buf/validate/validate_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
+
+// The one place errors become Connect errors (AIP-193). Every error leaves
+// the server with a google.rpc.ErrorInfo (domain "tracker", UPPER_SNAKE
+// reason) and a message written for people: never SQL, never a stack trace.
+
+export const ERROR_DOMAIN = "tracker";
+
+type Detail<Desc extends DescMessage = DescMessage> = { desc: Desc; value: MessageInitShape<Desc> };
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+  reason?: string;
+}
+
+export function apiError(
+  code: Code,
+  reason: string,
+  message: string,
+  options: { metadata?: Record<string, string>; fieldViolations?: FieldViolation[]; cause?: unknown } = {},
+): ConnectError {
+  const details: Detail[] = [
+    { desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN, metadata: options.metadata ?? {} } },
+  ];
+  if (options.fieldViolations?.length) {
+    details.push({ desc: BadRequestSchema, value: { fieldViolations: options.fieldViolations } });
+  }
+  return new ConnectError(message, code, undefined, details, options.cause);
+}
+
+export const notFound = (name: string) =>
+  apiError(Code.NotFound, "RESOURCE_NOT_FOUND", `${name} does not exist`, { metadata: { resource: name } });
+
+export const invalidArgument = (field: string, description: string, reason = "INVALID_ARGUMENT") =>
+  apiError(Code.InvalidArgument, reason, `${field}: ${description}`, {
+    fieldViolations: [{ field, description, reason }],
+  });
+
+/** Unique constraints whose violation is the caller's conflict, not a bug. */
+const UNIQUE_CONSTRAINTS: Record<string, { reason: string; message: string }> = {
+  projects_key_key: {
+    reason: "PROJECT_ALREADY_EXISTS",
+    message: "a project with this project_id already exists",
+  },
+};
+
+interface PgError {
+  code?: string;
+  constraint?: string;
+}
+
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+/** Turns anything a handler throws into a ConnectError with ErrorInfo. */
+export function toConnectError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return withErrorInfo(error);
+  const pgError = (error ?? {}) as PgError;
+  const sqlState = typeof pgError.code === "string" ? pgError.code : "";
+  if (sqlState === "23505") {
+    const known = pgError.constraint ? UNIQUE_CONSTRAINTS[pgError.constraint] : undefined;
+    return apiError(
+      Code.AlreadyExists,
+      known?.reason ?? "ALREADY_EXISTS",
+      known?.message ?? "the resource already exists",
+      {
+        cause: error,
+      },
+    );
+  }
+  if (sqlState === "23503") {
+    return apiError(
+      Code.FailedPrecondition,
+      "REFERENCED_RESOURCE_MISSING",
+      "a referenced resource does not exist",
+      {
+        cause: error,
+      },
+    );
+  }
+  if (sqlState === "23514" || sqlState.startsWith("22")) {
+    return apiError(Code.InvalidArgument, "INVALID_ARGUMENT", "a field has an invalid value", {
+      cause: error,
+    });
+  }
+  if (sqlState === "40001" || sqlState === "40P01") {
+    return apiError(
+      Code.Aborted,
+      "CONCURRENT_MODIFICATION",
+      "the request conflicted with another one; retry it",
+      {
+        cause: error,
+      },
+    );
+  }
+  if (sqlState === "57014") {
+    return apiError(Code.DeadlineExceeded, "DEADLINE_EXCEEDED", "the request took too long", {
+      cause: error,
+    });
+  }
+  if (
+    sqlState.startsWith("08") ||
+    sqlState === "57P01" ||
+    sqlState === "57P02" ||
+    sqlState === "57P03" ||
+    sqlState === "53300" ||
+    CONNECTION_ERRORS.has(sqlState) ||
+    isConnectionFailure(error)
+  ) {
+    return apiError(Code.Unavailable, "DATABASE_UNAVAILABLE", "the database is unavailable; retry later", {
+      cause: error,
+    });
+  }
+  return apiError(Code.Internal, "INTERNAL", "internal error", { cause: error });
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
+    error.message,
+  );
+}
+
+/** Adds ErrorInfo (and BadRequest for protovalidate violations) when missing. */
+function withErrorInfo(error: ConnectError): ConnectError {
+  if (error.findDetails(ErrorInfoSchema).length > 0) return error;
+  const details: Detail[] = [...(error.details as Detail[])];
+  const reason =
+    error.code === Code.InvalidArgument
+      ? "INVALID_ARGUMENT"
+      : Code[error.code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+  details.push({ desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN } });
+  for (const violations of error.findDetails(ViolationsSchema)) {
+    const fieldViolations = violations.violations.map((violation) => ({
+      field: violation.field?.elements.map((element) => element.fieldName).join(".") ?? "",
+      description: violation.message,
+      reason: violation.ruleId,
+    }));
+    details.push({ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations }) });
+  }
+  return new ConnectError(error.rawMessage, error.code, error.metadata, details, error.cause);
+}
+
+/**
+ * Maps every error a handler raises, also those raised while a response
+ * stream is being read. It runs outermost, so it sees validation errors too.
+ * Bugs (INTERNAL) are logged with their stack; the caller sees none of it.
+ */
+export function createErrorInterceptor(logger: Logger): Interceptor {
+  const map = (error: unknown, procedure: string) => {
+    const mapped = toConnectError(error);
+    if (mapped.code === Code.Internal || mapped.code === Code.Unknown) {
+      logger.error({ err: mapped.cause ?? error, procedure }, "handler failed");
+    }
+    return mapped;
+  };
+  return (next) => async (req) => {
+    try {
+      const res = await next(req);
+      if (!res.stream) return res;
+      return { ...res, message: mapStreamErrors(res.message, (error) => map(error, req.url)) };
+    } catch (error) {
+      throw map(error, req.url);
+    }
+  };
+}
+
+async function* mapStreamErrors<T>(
+  messages: AsyncIterable<T>,
+  map: (error: unknown) => ConnectError,
+): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw map(error);
+  }
+}

@@ -1,0 +1,76 @@
+import { createHash } from "node:crypto";
+import { invalidArgument } from "./errors.js";
+
+// One way to page every List (AIP-158): keyset pagination (never OFFSET), so
+// rows inserted meanwhile never make a page repeat or skip a row. The token
+// is opaque to clients and bound to the query it came from.
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+/** 0 means the default; larger than the maximum is clamped (AIP-158). */
+export function pageSize(requested: number): number {
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}
+
+interface TokenBody<Cursor> {
+  /** Fingerprint of the query parameters the token belongs to. */
+  q: string;
+  /** Sort key of the last row returned. */
+  c: Cursor;
+}
+
+function fingerprint(query: unknown): string {
+  return createHash("sha256").update(JSON.stringify(query)).digest("base64url").slice(0, 16);
+}
+
+export function encodePageToken<Cursor>(query: unknown, cursor: Cursor): string {
+  const body: TokenBody<Cursor> = { q: fingerprint(query), c: cursor };
+  return Buffer.from(JSON.stringify(body)).toString("base64url");
+}
+
+/**
+ * Returns the cursor in `token`, or undefined for the first page. A token
+ * that is malformed or belongs to another query is INVALID_ARGUMENT.
+ */
+export function decodePageToken<Cursor>(
+  token: string,
+  query: unknown,
+  isCursor: (value: unknown) => value is Cursor,
+): Cursor | undefined {
+  if (token === "") return undefined;
+  let body: Partial<TokenBody<unknown>>;
+  try {
+    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
+  }
+  if (typeof body !== "object" || body === null || !isCursor(body.c)) {
+    throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
+  }
+  if (body.q !== fingerprint(query)) {
+    throw invalidArgument(
+      "page_token",
+      "belongs to a request with other parameters; send the same parameters as the first page",
+      "PAGE_TOKEN_MISMATCH",
+    );
+  }
+  return body.c;
+}
+
+/**
+ * Splits the `size + 1` rows a query fetched into the page and the token for
+ * the next one (empty on the last page).
+ */
+export function paginate<Row, Cursor>(
+  rows: Row[],
+  size: number,
+  query: unknown,
+  cursorOf: (row: Row) => Cursor,
+): { page: Row[]; nextPageToken: string } {
+  if (rows.length <= size) return { page: rows, nextPageToken: "" };
+  const page = rows.slice(0, size);
+  const last = page[page.length - 1] as Row;
+  return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
+}

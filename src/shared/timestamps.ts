@@ -1,0 +1,17 @@
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, TimestampSchema } from "@bufbuild/protobuf/wkt";
+
+/**
+ * Converts PostgreSQL's timestamptz text in UTC ("2026-11-21 08:42:28.123456+00")
+ * to a Timestamp without losing the microseconds a JS Date would drop.
+ */
+export function timestampFromPg(text: string): Timestamp {
+  const match = /^(\d{4,}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(?:\+00(?::?00)?|Z)$/.exec(text);
+  if (!match) throw new Error(`unexpected timestamptz text: ${text}`);
+  const [, date, time, fraction = ""] = match;
+  const millis = Date.parse(`${date}T${time}Z`);
+  return create(TimestampSchema, {
+    seconds: BigInt(millis / 1000),
+    nanos: Number(fraction.padEnd(9, "0")),
+  });
+}

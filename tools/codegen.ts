@@ -1,0 +1,33 @@
+// Regenerates everything in gen/: the Protobuf messages and Connect service
+// descriptors (buf generate) and the Kysely table types, introspected from a
+// throwaway embedded PostgreSQL that Atlas migrated with migrations/.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { applyMigrations } from "../src/db/atlas.js";
+import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
+
+const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: "inherit" });
+
+run("npx", ["buf", "generate"]);
+
+const dataDir = mkdtempSync(join(tmpdir(), "tracker-codegen-"));
+const postgres = await startEmbeddedPostgres(dataDir, { persistent: false });
+try {
+  await postgres.createDatabase("codegen");
+  const url = postgres.urlFor("codegen");
+  await applyMigrations(url);
+  run("npx", [
+    "kysely-codegen",
+    "--dialect=postgres",
+    `--url=${url}`,
+    "--out-file=gen/db.ts",
+    "--exclude-pattern=*.atlas_schema_revisions",
+    '--type-mapping={"timestamptz":"string"}',
+    "--log-level=error",
+  ]);
+} finally {
+  await postgres.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}
