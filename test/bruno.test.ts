@@ -1,0 +1,24 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runBruno } from "../tools/bruno.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+
+// The Bruno collection in bruno/ is documentation users run; running it here
+// with the real Bruno CLI keeps it true.
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+
+describe("the Bruno collection", () => {
+  it("passes every request against a fresh server, twice in a row", async () => {
+    for (let run = 0; run < 2; run++) {
+      const result = await runBruno(server.baseUrl);
+      expect(result.exitCode, result.output).toBe(0);
+      expect(result.failed).toBe(0);
+      expect(result.passed).toBeGreaterThanOrEqual(10);
+      expect(result.assertions.failed + result.tests.failed).toBe(0);
+    }
+  }, 120_000);
+});
