@@ -5,7 +5,16 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
-const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+// The project root holds schema.hcl and migrations/: two levels up under tsx
+// (src/db/), three when compiled (dist/src/db/, /app in the image).
+const root = findRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "schema.hcl"))) return dir;
+    if (dirname(dir) === dir) throw new Error(`schema.hcl not found in ${start} or above`);
+  }
+}
 
 /** The Atlas CLI built by tools/install.mjs, else one on PATH. */
 export function atlasBinary(): string {
