@@ -34,6 +34,20 @@ table "projects" {
     default = 1
     comment = "Bumped by every change; the etag is derived from it."
   }
+  column "delete_time" {
+    type = timestamptz
+    null = true
+  }
+  column "last_issue_number" {
+    type    = bigint
+    default = 0
+    comment = "Issue numbers are taken from here under the row lock, so they have no gaps."
+  }
+  column "last_event_sequence" {
+    type    = bigint
+    default = 0
+    comment = "Issue events are numbered from here under the row lock, so commit order is sequence order."
+  }
   primary_key {
     columns = [column.uid]
   }
@@ -81,5 +95,400 @@ table "idempotent_requests" {
   index "idempotent_requests_create_time_idx" {
     comment = "Expiry of old keys."
     columns = [column.create_time]
+  }
+}
+
+enum "member_role" {
+  schema = schema.public
+  values = ["reader", "writer", "admin"]
+}
+
+enum "issue_state" {
+  schema = schema.public
+  values = ["open", "in_progress", "closed"]
+}
+
+enum "close_reason" {
+  schema = schema.public
+  values = ["completed", "not_planned", "duplicate"]
+}
+
+// Declaration order is sort order: ORDER BY priority puts urgent first.
+enum "issue_priority" {
+  schema = schema.public
+  values = ["urgent", "high", "medium", "low", "none"]
+}
+
+enum "issue_event_kind" {
+  schema = schema.public
+  values = ["issue_created", "issue_updated", "issue_deleted", "issue_undeleted", "comment_created", "comment_updated", "comment_deleted"]
+}
+
+table "users" {
+  schema  = schema.public
+  comment = "People, created on their first call from the identity's subject."
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "subject" {
+    type    = text
+    comment = "The identity provider's stable id for the person (the token's sub)."
+  }
+  column "email" {
+    type    = text
+    default = ""
+  }
+  column "display_name" {
+    type    = text
+    default = ""
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  index "users_subject_key" {
+    unique  = true
+    columns = [column.subject]
+  }
+}
+
+table "members" {
+  schema = schema.public
+  column "project_uid" {
+    type = uuid
+  }
+  column "user_uid" {
+    type = uuid
+  }
+  column "role" {
+    type = enum.member_role
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+  }
+  primary_key {
+    columns = [column.project_uid, column.user_uid]
+  }
+  foreign_key "members_project_fk" {
+    columns     = [column.project_uid]
+    ref_columns = [table.projects.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "members_user_fk" {
+    columns     = [column.user_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = CASCADE
+  }
+  index "members_user_idx" {
+    comment = "The projects a user belongs to."
+    columns = [column.user_uid]
+  }
+  index "members_project_create_time_idx" {
+    comment = "Keyset pagination of ListMembers."
+    columns = [column.project_uid, column.create_time, column.user_uid]
+  }
+}
+
+table "labels" {
+  schema = schema.public
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "project_uid" {
+    type = uuid
+  }
+  column "key" {
+    type    = text
+    comment = "The client-chosen label_id slug."
+  }
+  column "display_name" {
+    type = text
+  }
+  column "description" {
+    type    = text
+    default = ""
+  }
+  column "color" {
+    type    = text
+    default = ""
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "labels_project_fk" {
+    columns     = [column.project_uid]
+    ref_columns = [table.projects.column.uid]
+    on_delete   = CASCADE
+  }
+  index "labels_project_key_key" {
+    unique  = true
+    columns = [column.project_uid, column.key]
+  }
+  check "labels_key_format" {
+    expr = "key ~ '^[a-z][a-z0-9-]{0,62}$'"
+  }
+}
+
+table "issues" {
+  schema = schema.public
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "project_uid" {
+    type = uuid
+  }
+  column "number" {
+    type = bigint
+  }
+  column "title" {
+    type = text
+  }
+  column "body" {
+    type    = text
+    default = ""
+  }
+  column "state" {
+    type    = enum.issue_state
+    default = "open"
+  }
+  column "close_reason" {
+    type = enum.close_reason
+    null = true
+  }
+  column "close_time" {
+    type = timestamptz
+    null = true
+  }
+  column "priority" {
+    type    = enum.issue_priority
+    default = "none"
+  }
+  column "reporter_uid" {
+    type = uuid
+  }
+  column "assignee_uid" {
+    type = uuid
+    null = true
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "delete_time" {
+    type = timestamptz
+    null = true
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+  }
+  column "search" {
+    type = tsvector
+    as {
+      expr = "setweight(to_tsvector('english'::regconfig, title), 'A') || setweight(to_tsvector('english'::regconfig, body), 'B')"
+      type = STORED
+    }
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "issues_project_fk" {
+    columns     = [column.project_uid]
+    ref_columns = [table.projects.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issues_reporter_fk" {
+    columns     = [column.reporter_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = NO_ACTION
+  }
+  foreign_key "issues_assignee_fk" {
+    columns     = [column.assignee_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = SET_NULL
+  }
+  index "issues_project_number_key" {
+    unique  = true
+    columns = [column.project_uid, column.number]
+  }
+  index "issues_project_create_time_idx" {
+    columns = [column.project_uid, column.create_time, column.number]
+  }
+  index "issues_project_update_time_idx" {
+    columns = [column.project_uid, column.update_time, column.number]
+  }
+  index "issues_project_priority_idx" {
+    columns = [column.project_uid, column.priority, column.number]
+  }
+  index "issues_project_assignee_idx" {
+    columns = [column.project_uid, column.assignee_uid]
+  }
+  index "issues_search_idx" {
+    comment = "Full-text search of ListIssues (websearch_to_tsquery)."
+    type    = GIN
+    columns = [column.search]
+  }
+  check "issues_title_length" {
+    expr = "char_length(title) BETWEEN 1 AND 256"
+  }
+  check "issues_closed_has_reason" {
+    comment = "Closed issues say why and when; open ones carry neither."
+    expr    = "(state = 'closed') = (close_reason IS NOT NULL AND close_time IS NOT NULL)"
+  }
+}
+
+table "issue_labels" {
+  schema = schema.public
+  column "issue_uid" {
+    type = uuid
+  }
+  column "label_uid" {
+    type = uuid
+  }
+  primary_key {
+    columns = [column.issue_uid, column.label_uid]
+  }
+  foreign_key "issue_labels_issue_fk" {
+    columns     = [column.issue_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issue_labels_label_fk" {
+    columns     = [column.label_uid]
+    ref_columns = [table.labels.column.uid]
+    on_delete   = CASCADE
+  }
+  index "issue_labels_label_idx" {
+    comment = "Label filters, and the issues a deleted label leaves."
+    columns = [column.label_uid, column.issue_uid]
+  }
+}
+
+table "comments" {
+  schema = schema.public
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "issue_uid" {
+    type = uuid
+  }
+  column "author_uid" {
+    type = uuid
+  }
+  column "body" {
+    type = text
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "comments_issue_fk" {
+    columns     = [column.issue_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "comments_author_fk" {
+    columns     = [column.author_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = NO_ACTION
+  }
+  index "comments_issue_create_time_idx" {
+    comment = "Keyset pagination of ListComments."
+    columns = [column.issue_uid, column.create_time, column.uid]
+  }
+}
+
+table "issue_events" {
+  schema  = schema.public
+  comment = "Append-only history of every issue and comment change, numbered per project."
+  column "project_uid" {
+    type = uuid
+  }
+  column "sequence" {
+    type = bigint
+  }
+  column "issue_uid" {
+    type = uuid
+  }
+  column "issue_number" {
+    type = bigint
+  }
+  column "actor_uid" {
+    type = uuid
+  }
+  column "kind" {
+    type = enum.issue_event_kind
+  }
+  column "changes" {
+    type    = jsonb
+    default = sql("'[]'::jsonb")
+    comment = "[{field, old, new}] in the API's JSON form."
+  }
+  column "comment_uid" {
+    type = uuid
+    null = true
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.project_uid, column.sequence]
+  }
+  foreign_key "issue_events_project_fk" {
+    columns     = [column.project_uid]
+    ref_columns = [table.projects.column.uid]
+    on_delete   = CASCADE
+  }
+  index "issue_events_issue_idx" {
+    comment = "The history of one issue."
+    columns = [column.issue_uid, column.sequence]
   }
 }

@@ -5,9 +5,43 @@
 
 import type { ColumnType } from "kysely";
 
+export type CloseReason = "completed" | "duplicate" | "not_planned";
+
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
   : ColumnType<T, T | undefined, T>;
+
+export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
+
+export type IssueEventKind = "comment_created" | "comment_deleted" | "comment_updated" | "issue_created" | "issue_deleted" | "issue_undeleted" | "issue_updated";
+
+export type IssuePriority = "high" | "low" | "medium" | "none" | "urgent";
+
+export type IssueState = "closed" | "in_progress" | "open";
+
+export type Json = JsonValue;
+
+export type JsonArray = JsonValue[];
+
+export type JsonObject = {
+  [x: string]: JsonValue | undefined;
+};
+
+export type JsonPrimitive = boolean | number | string | null;
+
+export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
+
+export type MemberRole = "admin" | "reader" | "writer";
+
+export interface Comments {
+  author_uid: string;
+  body: string;
+  create_time: Generated<string>;
+  issue_uid: string;
+  revision: Generated<number>;
+  uid: Generated<string>;
+  update_time: Generated<string>;
+}
 
 export interface IdempotentRequests {
   create_time: Generated<string>;
@@ -23,11 +57,83 @@ export interface IdempotentRequests {
   response: Buffer | null;
 }
 
-export interface Projects {
+export interface IssueEvents {
+  actor_uid: string;
+  /**
+   * [{field, old, new}] in the API's JSON form.
+   */
+  changes: Generated<Json>;
+  comment_uid: string | null;
+  create_time: Generated<string>;
+  issue_number: Int8;
+  issue_uid: string;
+  kind: IssueEventKind;
+  project_uid: string;
+  sequence: Int8;
+}
+
+export interface IssueLabels {
+  issue_uid: string;
+  label_uid: string;
+}
+
+export interface Issues {
+  assignee_uid: string | null;
+  body: Generated<string>;
+  close_reason: CloseReason | null;
+  close_time: string | null;
+  create_time: Generated<string>;
+  delete_time: string | null;
+  number: Int8;
+  priority: Generated<IssuePriority>;
+  project_uid: string;
+  reporter_uid: string;
+  revision: Generated<number>;
+  search: Generated<string>;
+  state: Generated<IssueState>;
+  title: string;
+  uid: Generated<string>;
+  update_time: Generated<string>;
+}
+
+export interface Labels {
+  color: Generated<string>;
   create_time: Generated<string>;
   description: Generated<string>;
   display_name: string;
+  /**
+   * The client-chosen label_id slug.
+   */
   key: string;
+  project_uid: string;
+  revision: Generated<number>;
+  uid: Generated<string>;
+  update_time: Generated<string>;
+}
+
+export interface Members {
+  create_time: Generated<string>;
+  project_uid: string;
+  revision: Generated<number>;
+  role: MemberRole;
+  update_time: Generated<string>;
+  user_uid: string;
+}
+
+export interface Projects {
+  create_time: Generated<string>;
+  delete_time: string | null;
+  description: Generated<string>;
+  display_name: string;
+  key: string;
+  /**
+   * Issue events are numbered from here under the row lock, so commit order is sequence order.
+   */
+  last_event_sequence: Generated<Int8>;
+  /**
+   * Issue numbers are taken from here under the row lock, so they have no gaps.
+   */
+  last_issue_number: Generated<Int8>;
   /**
    * Bumped by every change; the etag is derived from it.
    */
@@ -36,7 +142,26 @@ export interface Projects {
   update_time: Generated<string>;
 }
 
+export interface Users {
+  create_time: Generated<string>;
+  display_name: Generated<string>;
+  email: Generated<string>;
+  /**
+   * The identity provider's stable id for the person (the token's sub).
+   */
+  subject: string;
+  uid: Generated<string>;
+  update_time: Generated<string>;
+}
+
 export interface DB {
+  comments: Comments;
   idempotent_requests: IdempotentRequests;
+  issue_events: IssueEvents;
+  issue_labels: IssueLabels;
+  issues: Issues;
+  labels: Labels;
+  members: Members;
   projects: Projects;
+  users: Users;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { Database, DatabaseHandle } from "./db/database.js";
+import type { IssueEventBus } from "./db/issue-event-bus.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -9,6 +10,8 @@ export interface AppContext {
   db: Database;
   database: DatabaseHandle;
   logger: Logger;
+  /** Wakes WatchIssues streams when events are committed, by any process. */
+  issueEvents: IssueEventBus;
   /** Aborted when the server starts shutting down; long-lived streams end on it. */
   shutdown: AbortSignal;
 }

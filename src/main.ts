@@ -5,6 +5,7 @@ import type { AppContext } from "./context.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
 import { connectDatabase } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+import { IssueEventBus } from "./db/issue-event-bus.js";
 import { createServer } from "./server.js";
 
 const config = (() => {
@@ -33,8 +34,10 @@ if (databaseUrl) {
 }
 
 const database = connectDatabase(databaseUrl, config.DATABASE_POOL_MAX);
+const issueEvents = new IssueEventBus(databaseUrl, logger);
+await issueEvents.start();
 const shutdown = new AbortController();
-const ctx: AppContext = { db: database.db, database, logger, shutdown: shutdown.signal };
+const ctx: AppContext = { db: database.db, database, logger, issueEvents, shutdown: shutdown.signal };
 const server = createServer(ctx);
 const address = await server.listen(config.PORT, config.HOST);
 logger.info(
@@ -52,6 +55,7 @@ async function stop(signal: string) {
   logger.info({ signal }, "shutting down");
   shutdown.abort();
   await server.close(config.SHUTDOWN_TIMEOUT_MS);
+  await issueEvents.close();
   await database.close();
   await embedded?.stop();
   logger.info("stopped");

@@ -19,7 +19,7 @@ const PATH = "/tracker.v1.ProjectService/CreateProject";
 async function post(path: string, body: string | Uint8Array, contentType = "application/json") {
   const response = await fetch(`${server.baseUrl}${path}`, {
     method: "POST",
-    headers: { "Content-Type": contentType },
+    headers: { "Content-Type": contentType, "x-tracker-user": "alice" },
     body,
   });
   const text = await response.text();
@@ -97,6 +97,7 @@ describe("bad requests", () => {
     const message = encodeURIComponent(JSON.stringify({ name: "projects/NONE" }));
     const response = await fetch(
       `${server.baseUrl}/tracker.v1.ProjectService/GetProject?connect=v1&encoding=json&message=${message}`,
+      { headers: { "x-tracker-user": "alice" } },
     );
     expect(response.status).toBe(404);
     expect(((await response.json()) as { code: string }).code).toBe("not_found");

@@ -18,7 +18,8 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const grpcurl = async (...args: string[]) => (await run(GRPCURL, ["-plaintext", ...args])).stdout;
+const grpcurl = async (...args: string[]) =>
+  (await run(GRPCURL, ["-plaintext", "-H", "x-tracker-user: alice", ...args])).stdout;
 
 describe.runIf(existsSync(GRPCURL))("grpcurl via reflection", () => {
   it("lists the services", async () => {
@@ -101,6 +102,8 @@ describe("curl with Connect JSON", () => {
       ...extra,
       "-H",
       "Content-Type: application/json",
+      "-H",
+      "x-tracker-user: alice",
       "-d",
       body,
       `http://${address}${path}`,

@@ -22,7 +22,15 @@ describe("grpc.health.v1.Health", () => {
     expect((await health.check({})).status).toBe(Status.SERVING);
     expect((await health.check({ service: "tracker.v1.ProjectService" })).status).toBe(Status.SERVING);
     const { statuses } = await health.list({});
-    expect(Object.keys(statuses).sort()).toEqual(["", "tracker.v1.ProjectService"]);
+    expect(Object.keys(statuses).sort()).toEqual([
+      "",
+      "tracker.v1.CommentService",
+      "tracker.v1.IssueService",
+      "tracker.v1.LabelService",
+      "tracker.v1.MemberService",
+      "tracker.v1.ProjectService",
+      "tracker.v1.UserService",
+    ]);
   });
 
   it("answers NOT_FOUND for a service it does not serve", async () => {

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
-import type { Selectable } from "kysely";
-import type { Projects } from "../../gen/db.js";
+import { Code, type ConnectRouter } from "@connectrpc/connect";
+import type { Transaction } from "kysely";
+import type { DB } from "../../gen/db.js";
 import {
   CreateProjectRequestSchema,
   type Project,
@@ -9,16 +9,15 @@ import {
   ProjectService,
 } from "../../gen/proto/tracker/v1/project_pb.js";
 import type { AppContext } from "../context.js";
-import { notFound } from "../shared/errors.js";
+import { callerOf } from "../shared/caller.js";
+import { apiError, notFound, required } from "../shared/errors.js";
+import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
+import { projectKeyOf, projectName } from "../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
+import { findProject, type ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
-
-type ProjectRow = Selectable<Projects>;
-
-const projectName = (key: string) => `projects/${key}`;
-/** The validated name pattern guarantees the part after `projects/`. */
-const projectKey = (name: string) => name.slice("projects/".length);
+import { maskedFields } from "../shared/update-mask.js";
 
 function toProject(row: ProjectRow): Project {
   return create(ProjectSchema, {
@@ -28,7 +27,8 @@ function toProject(row: ProjectRow): Project {
     description: row.description,
     createTime: timestampFromPg(row.create_time),
     updateTime: timestampFromPg(row.update_time),
-    etag: String(row.revision),
+    deleteTime: row.delete_time === null ? undefined : timestampFromPg(row.delete_time),
+    etag: etagOf(row.revision),
   });
 }
 
@@ -36,48 +36,68 @@ type ListCursor = [createTime: string, key: string];
 const isListCursor = (value: unknown): value is ListCursor =>
   Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
+const WRITABLE = ["display_name", "description"] as const;
+
+/** The project locked for a change of the project itself, with its etag checked. */
+async function lockProject(tx: Transaction<DB>, name: string, etag: string): Promise<ProjectRow> {
+  const row = await tx
+    .selectFrom("projects")
+    .selectAll()
+    .where("key", "=", projectKeyOf(name))
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw notFound(name);
+  assertFresh(etag, row.revision, name);
+  return row;
+}
+
+const deletedState = (name: string, deleted: boolean) =>
+  apiError(
+    Code.FailedPrecondition,
+    deleted ? "PROJECT_DELETED" : "PROJECT_NOT_DELETED",
+    deleted ? `${name} is deleted; undelete it first` : `${name} is not deleted`,
+    { metadata: { resource: name } },
+  );
+
 export function projectService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(ProjectService, {
-      async createProject(req) {
+      async createProject(req, context) {
+        const caller = callerOf(context);
+        const call = {
+          method: "CreateProject",
+          requestSchema: CreateProjectRequestSchema,
+          request: req,
+          responseSchema: ProjectSchema,
+        };
         return ctx.db.transaction().execute((tx) =>
-          once(
-            tx,
-            {
-              method: "CreateProject",
-              requestSchema: CreateProjectRequestSchema,
-              request: req,
-              responseSchema: ProjectSchema,
-            },
-            async () => {
-              const row = await tx
-                .insertInto("projects")
-                .values({
-                  key: req.projectId,
-                  display_name: req.project?.displayName ?? "",
-                  description: req.project?.description ?? "",
-                })
-                .returningAll()
-                .executeTakeFirstOrThrow();
-              return toProject(row);
-            },
-          ),
+          once(tx, call, async () => {
+            const row = await tx
+              .insertInto("projects")
+              .values({
+                key: req.projectId,
+                display_name: required(req.project?.displayName, "project.display_name"),
+                description: req.project?.description ?? "",
+              })
+              .returningAll()
+              .executeTakeFirstOrThrow();
+            // The creator administers the project (and can add everyone else).
+            await tx
+              .insertInto("members")
+              .values({ project_uid: row.uid, user_uid: caller.userUid, role: "admin" })
+              .execute();
+            return toProject(row);
+          }),
         );
       },
 
       async getProject(req) {
-        const row = await ctx.db
-          .selectFrom("projects")
-          .selectAll()
-          .where("key", "=", projectKey(req.name))
-          .executeTakeFirst();
-        if (!row) throw notFound(req.name);
-        return toProject(row);
+        return toProject(await findProject(ctx.db, projectKeyOf(req.name)));
       },
 
       async listProjects(req) {
         const size = pageSize(req.pageSize);
-        const query = { method: "ListProjects" };
+        const query = { method: "ListProjects", showDeleted: req.showDeleted };
         const after = decodePageToken(req.pageToken, query, isListCursor);
         let select = ctx.db
           .selectFrom("projects")
@@ -85,6 +105,7 @@ export function projectService(ctx: AppContext) {
           .orderBy("create_time")
           .orderBy("key")
           .limit(size + 1);
+        if (!req.showDeleted) select = select.where("delete_time", "is", null);
         if (after) {
           select = select.where((eb) =>
             eb(eb.refTuple("create_time", "key"), ">", eb.tuple(eb.val(after[0]), eb.val(after[1]))),
@@ -97,6 +118,62 @@ export function projectService(ctx: AppContext) {
           (row): ListCursor => [row.create_time, row.key],
         );
         return { projects: page.map(toProject), nextPageToken };
+      },
+
+      async updateProject(req) {
+        const name = req.project?.name ?? "";
+        const fields = maskedFields(req.updateMask, WRITABLE);
+        return ctx.db.transaction().execute(async (tx) => {
+          const row = await lockProject(tx, name, req.project?.etag ?? "");
+          if (row.delete_time !== null) throw deletedState(name, true);
+          if (fields.size === 0) return toProject(row);
+          const updated = await tx
+            .updateTable("projects")
+            .set((eb) => ({
+              display_name: fields.has("display_name")
+                ? required(req.project?.displayName, "project.display_name")
+                : row.display_name,
+              description: fields.has("description") ? (req.project?.description ?? "") : row.description,
+              revision: eb("revision", "+", 1),
+              update_time: eb.fn("now"),
+            }))
+            .where("uid", "=", row.uid)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toProject(updated);
+        });
+      },
+
+      async deleteProject(req) {
+        return ctx.db.transaction().execute(async (tx) => {
+          const row = await lockProject(tx, req.name, req.etag);
+          if (row.delete_time !== null) throw deletedState(req.name, true);
+          const deleted = await tx
+            .updateTable("projects")
+            .set((eb) => ({
+              delete_time: eb.fn("now"),
+              update_time: eb.fn("now"),
+              revision: eb("revision", "+", 1),
+            }))
+            .where("uid", "=", row.uid)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toProject(deleted);
+        });
+      },
+
+      async undeleteProject(req) {
+        return ctx.db.transaction().execute(async (tx) => {
+          const row = await lockProject(tx, req.name, req.etag);
+          if (row.delete_time === null) throw deletedState(req.name, false);
+          const restored = await tx
+            .updateTable("projects")
+            .set((eb) => ({ delete_time: null, update_time: eb.fn("now"), revision: eb("revision", "+", 1) }))
+            .where("uid", "=", row.uid)
+            .returningAll()
+            .executeTakeFirstOrThrow();
+          return toProject(restored);
+        });
       },
     });
 }

@@ -41,6 +41,15 @@ export const invalidArgument = (field: string, description: string, reason = "IN
     fieldViolations: [{ field, description, reason }],
   });
 
+/**
+ * A required text field. The contract lets it through empty (so an update
+ * may leave it out of its mask); wherever a handler writes it, it must not be.
+ */
+export function required(value: string | undefined, field: string): string {
+  if (!value) throw invalidArgument(field, "is required", "FIELD_REQUIRED");
+  return value;
+}
+
 /** Unique constraints whose violation is the caller's conflict, not a bug. */
 const UNIQUE_CONSTRAINTS: Record<string, { reason: string; message: string }> = {
   projects_key_key: {
@@ -143,13 +152,25 @@ function withErrorInfo(error: ConnectError): ConnectError {
   details.push({ desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN } });
   for (const violations of error.findDetails(ViolationsSchema)) {
     const fieldViolations = violations.violations.map((violation) => ({
-      field: violation.field?.elements.map((element) => element.fieldName).join(".") ?? "",
+      field: fieldPath(violation.field?.elements ?? []),
       description: violation.message,
       reason: violation.ruleId,
     }));
     details.push({ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations }) });
   }
   return new ConnectError(error.rawMessage, error.code, error.metadata, details, error.cause);
+}
+
+/** `issue.labels[0]`, `filter.states[1]`: the path of a violation as AIP-193 writes it. */
+function fieldPath(elements: { fieldName: string; subscript: { case?: string; value?: unknown } }[]): string {
+  return elements
+    .map((element) => {
+      const { case: kind, value } = element.subscript;
+      if (kind === "index") return `${element.fieldName}[${value}]`;
+      if (kind !== undefined) return `${element.fieldName}[${JSON.stringify(String(value))}]`;
+      return element.fieldName;
+    })
+    .join(".");
 }
 
 /**

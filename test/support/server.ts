@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import type { AppContext } from "../../src/context.js";
 import { connectDatabase, type DatabaseHandle } from "../../src/db/database.js";
+import { IssueEventBus } from "../../src/db/issue-event-bus.js";
 import { createServer } from "../../src/server.js";
 import { createTestDatabase } from "./database.js";
 
@@ -14,17 +15,21 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** The real server on a free loopback port, on its own fresh database. */
-export async function startTestServer(): Promise<TestServer> {
-  const testDatabase = await createTestDatabase();
+/**
+ * The real server on a free loopback port, on its own fresh database, or on
+ * the database of another test server (`sharedWith`), as a second process
+ * of one deployment would be.
+ */
+export async function startTestServer(sharedWith?: TestServer): Promise<TestServer> {
+  const testDatabase = sharedWith
+    ? { url: sharedWith.databaseUrl, drop: async () => {} }
+    : await createTestDatabase();
   const database = connectDatabase(testDatabase.url, 10);
+  const logger = pino({ level: "silent" });
+  const issueEvents = new IssueEventBus(testDatabase.url, logger);
+  await issueEvents.start();
   const shutdown = new AbortController();
-  const ctx: AppContext = {
-    db: database.db,
-    database,
-    logger: pino({ level: "silent" }),
-    shutdown: shutdown.signal,
-  };
+  const ctx: AppContext = { db: database.db, database, logger, issueEvents, shutdown: shutdown.signal };
   const server = createServer(ctx);
   const address = await server.listen(0, "127.0.0.1");
   return {
@@ -36,6 +41,7 @@ export async function startTestServer(): Promise<TestServer> {
     async close() {
       shutdown.abort();
       await server.close(1_000);
+      await issueEvents.close();
       await database.close();
       await testDatabase.drop();
     },

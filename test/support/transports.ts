@@ -1,4 +1,4 @@
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -15,15 +15,24 @@ export const PROTOCOLS = [
 
 export type Protocol = (typeof PROTOCOLS)[number];
 
-export function transportFor(protocol: Protocol, baseUrl: string): Transport {
+/** Who the requests come from (the development identity header); "" sends none. */
+export function actingAs(user: string): Interceptor {
+  return (next) => (req) => {
+    if (user !== "") req.header.set("x-tracker-user", user);
+    return next(req);
+  };
+}
+
+export function transportFor(protocol: Protocol, baseUrl: string, user = "alice"): Transport {
+  const interceptors = [actingAs(user)];
   switch (protocol) {
     case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false });
+      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
     case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true });
+      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
     case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl });
+      return createGrpcTransport({ baseUrl, interceptors });
     case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true });
+      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
   }
 }

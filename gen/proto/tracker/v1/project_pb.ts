@@ -7,15 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import { file_google_api_resource } from "../../google/api/resource_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tracker/v1/project.proto.
  */
 export const file_tracker_v1_project: GenFile = /*@__PURE__*/
-  fileDesc("Chh0cmFja2VyL3YxL3Byb2plY3QucHJvdG8SCnRyYWNrZXIudjEiwgIKB1Byb2plY3QSEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEjAKDGRpc3BsYXlfbmFtZRgDIAEoCUIa4EECukgUchIQARhkMgxeW15ccHtDY31dKiQSIAoLZGVzY3JpcHRpb24YBCABKAlCC+BBAbpIBXIDGJBOEjQKC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhEKBGV0YWcYByABKAlCA+BBAzo/6kE8ChN0cmFja2VyLmRldi9Qcm9qZWN0EhJwcm9qZWN0cy97cHJvamVjdH0qCHByb2plY3RzMgdwcm9qZWN0Ip8BChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIvCgdwcm9qZWN0GAEgASgLMhMudHJhY2tlci52MS5Qcm9qZWN0QgngQQK6SAPIAQESMgoKcHJvamVjdF9pZBgCIAEoCUIe4EECukgYchYyFF5bQS1aXVtBLVowLTldezEsOX0kEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBImIKEUdldFByb2plY3RSZXF1ZXN0Ek0KBG5hbWUYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JCJVChNMaXN0UHJvamVjdHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIK4EEBukgEGgIoABIfCgpwYWdlX3Rva2VuGAIgASgJQgvgQQG6SAVyAxiACCJWChRMaXN0UHJvamVjdHNSZXNwb25zZRIlCghwcm9qZWN0cxgBIAMoCzITLnRyYWNrZXIudjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky9wEKDlByb2plY3RTZXJ2aWNlEkYKDUNyZWF0ZVByb2plY3QSIC50cmFja2VyLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0EkUKCkdldFByb2plY3QSHS50cmFja2VyLnYxLkdldFByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0IgOQAgESVgoMTGlzdFByb2plY3RzEh8udHJhY2tlci52MS5MaXN0UHJvamVjdHNSZXF1ZXN0GiAudHJhY2tlci52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
+  fileDesc("Chh0cmFja2VyL3YxL3Byb2plY3QucHJvdG8SCnRyYWNrZXIudjEi+wIKB1Byb2plY3QSEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEjMKDGRpc3BsYXlfbmFtZRgDIAEoCUId4EECukgX2AEBchIQARhkMgxeW15ccHtDY31dKiQSIAoLZGVzY3JpcHRpb24YBCABKAlCC+BBAbpIBXIDGJBOEjQKC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjQKC3VwZGF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEhEKBGV0YWcYByABKAlCA+BBAxI0CgtkZWxldGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAzo/6kE8ChN0cmFja2VyLmRldi9Qcm9qZWN0EhJwcm9qZWN0cy97cHJvamVjdH0qCHByb2plY3RzMgdwcm9qZWN0Ip8BChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIvCgdwcm9qZWN0GAEgASgLMhMudHJhY2tlci52MS5Qcm9qZWN0QgngQQK6SAPIAQESMgoKcHJvamVjdF9pZBgCIAEoCUIe4EECukgYchYyFF5bQS1aXVtBLVowLTldezEsOX0kEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBImIKEUdldFByb2plY3RSZXF1ZXN0Ek0KBG5hbWUYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JCJwChNMaXN0UHJvamVjdHNSZXF1ZXN0Eh0KCXBhZ2Vfc2l6ZRgBIAEoBUIK4EEBukgEGgIoABIfCgpwYWdlX3Rva2VuGAIgASgJQgvgQQG6SAVyAxiACBIZCgxzaG93X2RlbGV0ZWQYAyABKAhCA+BBASKLAgoUVXBkYXRlUHJvamVjdFJlcXVlc3QSmAEKB3Byb2plY3QYASABKAsyEy50cmFja2VyLnYxLlByb2plY3RCcuBBArpIbLoBZgoMcHJvamVjdC5uYW1lEiJuYW1lIG11c3QgYmUgcHJvamVjdHMve3Byb2plY3RfaWR9GjJ0aGlzLm5hbWUubWF0Y2hlcygnXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQnKcgBARJYCgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCJ+BBAbpIIeIBHhIMZGlzcGxheV9uYW1lEgtkZXNjcmlwdGlvbhIBKiJ/ChREZWxldGVQcm9qZWN0UmVxdWVzdBJNCgRuYW1lGAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQSGAoEZXRhZxgCIAEoCUIK4EEBukgEcgIYQCKBAQoWVW5kZWxldGVQcm9qZWN0UmVxdWVzdBJNCgRuYW1lGAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQSGAoEZXRhZxgCIAEoCUIK4EEBukgEcgIYQCJWChRMaXN0UHJvamVjdHNSZXNwb25zZRIlCghwcm9qZWN0cxgBIAMoCzITLnRyYWNrZXIudjEuUHJvamVjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky0wMKDlByb2plY3RTZXJ2aWNlEkYKDUNyZWF0ZVByb2plY3QSIC50cmFja2VyLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0EkUKCkdldFByb2plY3QSHS50cmFja2VyLnYxLkdldFByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0IgOQAgESVgoMTGlzdFByb2plY3RzEh8udHJhY2tlci52MS5MaXN0UHJvamVjdHNSZXF1ZXN0GiAudHJhY2tlci52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIDkAIBEkYKDVVwZGF0ZVByb2plY3QSIC50cmFja2VyLnYxLlVwZGF0ZVByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0EkYKDURlbGV0ZVByb2plY3QSIC50cmFja2VyLnYxLkRlbGV0ZVByb2plY3RSZXF1ZXN0GhMudHJhY2tlci52MS5Qcm9qZWN0EkoKD1VuZGVsZXRlUHJvamVjdBIiLnRyYWNrZXIudjEuVW5kZWxldGVQcm9qZWN0UmVxdWVzdBoTLnRyYWNrZXIudjEuUHJvamVjdGIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A project: a team's collection of issues, labels and members.
@@ -38,7 +38,7 @@ export type Project = Message<"tracker.v1.Project"> & {
   uid: string;
 
   /**
-   * A human-readable name, e.g. "Core platform".
+   * A human-readable name, e.g. "Core platform". Required, never empty.
    *
    * @generated from field: string display_name = 3;
    */
@@ -73,6 +73,13 @@ export type Project = Message<"tracker.v1.Project"> & {
    * @generated from field: string etag = 7;
    */
   etag: string;
+
+  /**
+   * When the project was soft-deleted; unset while it is not.
+   *
+   * @generated from field: google.protobuf.Timestamp delete_time = 8;
+   */
+  deleteTime?: Timestamp | undefined;
 };
 
 /**
@@ -159,6 +166,13 @@ export type ListProjectsRequest = Message<"tracker.v1.ListProjectsRequest"> & {
    * @generated from field: string page_token = 2;
    */
   pageToken: string;
+
+  /**
+   * Include soft-deleted projects.
+   *
+   * @generated from field: bool show_deleted = 3;
+   */
+  showDeleted: boolean;
 };
 
 /**
@@ -167,6 +181,87 @@ export type ListProjectsRequest = Message<"tracker.v1.ListProjectsRequest"> & {
  */
 export const ListProjectsRequestSchema: GenMessage<ListProjectsRequest> = /*@__PURE__*/
   messageDesc(file_tracker_v1_project, 3);
+
+/**
+ * @generated from message tracker.v1.UpdateProjectRequest
+ */
+export type UpdateProjectRequest = Message<"tracker.v1.UpdateProjectRequest"> & {
+  /**
+   * The project with its `name`, the new values of the fields in
+   * `update_mask`, and optionally the `etag` it was read with: if the project
+   * changed since, the update fails with ABORTED and changes nothing.
+   *
+   * @generated from field: tracker.v1.Project project = 1;
+   */
+  project?: Project | undefined;
+
+  /**
+   * The fields to change: `display_name`, `description`, or `*` for both.
+   * An empty mask changes nothing. Output-only fields cannot be named.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message tracker.v1.UpdateProjectRequest.
+ * Use `create(UpdateProjectRequestSchema)` to create a new message.
+ */
+export const UpdateProjectRequestSchema: GenMessage<UpdateProjectRequest> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_project, 4);
+
+/**
+ * @generated from message tracker.v1.DeleteProjectRequest
+ */
+export type DeleteProjectRequest = Message<"tracker.v1.DeleteProjectRequest"> & {
+  /**
+   * The project's name, e.g. `projects/CORE`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The etag the project was read with; stale means ABORTED. Optional.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message tracker.v1.DeleteProjectRequest.
+ * Use `create(DeleteProjectRequestSchema)` to create a new message.
+ */
+export const DeleteProjectRequestSchema: GenMessage<DeleteProjectRequest> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_project, 5);
+
+/**
+ * @generated from message tracker.v1.UndeleteProjectRequest
+ */
+export type UndeleteProjectRequest = Message<"tracker.v1.UndeleteProjectRequest"> & {
+  /**
+   * The project's name, e.g. `projects/CORE`.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * The etag the project was read with; stale means ABORTED. Optional.
+   *
+   * @generated from field: string etag = 2;
+   */
+  etag: string;
+};
+
+/**
+ * Describes the message tracker.v1.UndeleteProjectRequest.
+ * Use `create(UndeleteProjectRequestSchema)` to create a new message.
+ */
+export const UndeleteProjectRequestSchema: GenMessage<UndeleteProjectRequest> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_project, 6);
 
 /**
  * @generated from message tracker.v1.ListProjectsResponse
@@ -192,7 +287,7 @@ export type ListProjectsResponse = Message<"tracker.v1.ListProjectsResponse"> & 
  * Use `create(ListProjectsResponseSchema)` to create a new message.
  */
 export const ListProjectsResponseSchema: GenMessage<ListProjectsResponse> = /*@__PURE__*/
-  messageDesc(file_tracker_v1_project, 4);
+  messageDesc(file_tracker_v1_project, 7);
 
 /**
  * ProjectService manages projects, the top-level containers of issues.
@@ -231,7 +326,8 @@ export const ProjectService: GenService<{
     output: typeof ProjectSchema;
   },
   /**
-   * Lists projects, oldest first, in pages.
+   * Lists projects, oldest first, in pages. Deleted projects only with
+   * `show_deleted`.
    *
    * @generated from rpc tracker.v1.ProjectService.ListProjects
    */
@@ -239,6 +335,47 @@ export const ProjectService: GenService<{
     methodKind: "unary";
     input: typeof ListProjectsRequestSchema;
     output: typeof ListProjectsResponseSchema;
+  },
+  /**
+   * Changes a project's display name or description (PATCH semantics).
+   *
+   * Errors: INVALID_ARGUMENT (a field or mask path breaks a rule), NOT_FOUND,
+   * ABORTED (`project.etag` is stale), FAILED_PRECONDITION (the project is
+   * deleted).
+   *
+   * @generated from rpc tracker.v1.ProjectService.UpdateProject
+   */
+  updateProject: {
+    methodKind: "unary";
+    input: typeof UpdateProjectRequestSchema;
+    output: typeof ProjectSchema;
+  },
+  /**
+   * Soft-deletes a project (AIP-164): it keeps its data and its key, is
+   * hidden from ListProjects unless `show_deleted`, and can be undeleted.
+   *
+   * Errors: NOT_FOUND, ABORTED (stale `etag`), FAILED_PRECONDITION (already
+   * deleted).
+   *
+   * @generated from rpc tracker.v1.ProjectService.DeleteProject
+   */
+  deleteProject: {
+    methodKind: "unary";
+    input: typeof DeleteProjectRequestSchema;
+    output: typeof ProjectSchema;
+  },
+  /**
+   * Restores a soft-deleted project.
+   *
+   * Errors: NOT_FOUND, ABORTED (stale `etag`), FAILED_PRECONDITION (not
+   * deleted).
+   *
+   * @generated from rpc tracker.v1.ProjectService.UndeleteProject
+   */
+  undeleteProject: {
+    methodKind: "unary";
+    input: typeof UndeleteProjectRequestSchema;
+    output: typeof ProjectSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tracker_v1_project, 0);

@@ -1,0 +1,91 @@
+import { EventEmitter, on } from "node:events";
+import pg from "pg";
+import type { Logger } from "pino";
+import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
+
+/**
+ * Wakes watchers when a project's issue events are committed, by any server
+ * process: one LISTEN connection per process fans PostgreSQL's notifications
+ * out to the streams of this process. A notification only says "look again";
+ * watchers read the events themselves, so a missed or doubled notification
+ * can delay an event (until the next heartbeat) but never lose or repeat one.
+ */
+export class IssueEventBus {
+  readonly #emitter = new EventEmitter().setMaxListeners(0);
+  readonly #versions = new Map<string, number>();
+  #client: pg.Client | undefined;
+  #closed = false;
+  #retry: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    client.on("notification", (message) => {
+      if (message.channel === ISSUE_EVENTS_CHANNEL && message.payload) this.#wake(message.payload);
+    });
+    client.on("error", (error) => {
+      this.logger.warn({ err: error }, "issue event listener lost its connection; reconnecting");
+      this.#reconnect(client);
+    });
+    client.on("end", () => this.#reconnect(client));
+    await client.connect();
+    await client.query(`LISTEN ${ISSUE_EVENTS_CHANNEL}`);
+    this.#client = client;
+    // Anything committed while no one listened must be looked for.
+    this.#wakeAll();
+  }
+
+  #reconnect(client: pg.Client) {
+    if (this.#closed || this.#client !== client || this.#retry) return;
+    this.#client = undefined;
+    client.end().catch(() => {});
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.start().catch(() => this.#reconnect(client));
+    }, 1_000);
+  }
+
+  /** A counter that changes whenever the project may have new events. */
+  version(projectUid: string): number {
+    return this.#versions.get(projectUid) ?? 0;
+  }
+
+  #wake(projectUid: string) {
+    this.#versions.set(projectUid, this.version(projectUid) + 1);
+    this.#emitter.emit(projectUid);
+  }
+
+  #wakeAll() {
+    for (const projectUid of this.#versions.keys()) this.#wake(projectUid);
+  }
+
+  /**
+   * Resolves when the project's version moves past `seen`, when `timeoutMs`
+   * passes, or when `signal` aborts; whichever comes first.
+   */
+  async waitForChange(
+    projectUid: string,
+    seen: number,
+    timeoutMs: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (this.version(projectUid) !== seen || signal.aborted) return;
+    if (!this.#versions.has(projectUid)) this.#versions.set(projectUid, seen);
+    const stop = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+    try {
+      for await (const _ of on(this.#emitter, projectUid, { signal: stop })) return;
+    } catch {
+      // Aborted or timed out: the caller looks again either way.
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    await this.#client?.end().catch(() => {});
+  }
+}

@@ -1,0 +1,299 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import {
+  CreateIssueRequestSchema,
+  type Issue,
+  IssueSchema,
+  IssueService,
+  Issue_Priority as Priority,
+  type WatchIssuesResponseSchema,
+} from "../../gen/proto/tracker/v1/issue_pb.js";
+import type { AppContext } from "../context.js";
+import { callerOf } from "../shared/caller.js";
+import { apiError, invalidArgument, required } from "../shared/errors.js";
+import { assertFresh } from "../shared/etag.js";
+import { once } from "../shared/idempotency.js";
+import { appendIssueEvent, diffFields } from "../shared/issue-events.js";
+import { issueNumberOf, projectKeyOf } from "../shared/names.js";
+import { findProject, lockLiveProject } from "../shared/projects.js";
+import { maskedFields } from "../shared/update-mask.js";
+import { eventsAfter, listIssueEvents, toIssueEvent } from "./issues/issue-history.js";
+import {
+  dbPriority,
+  findIssue,
+  issueDeleted,
+  lockIssue,
+  nextStateOf,
+  resolveAssignee,
+  resolveLabels,
+  selectIssues,
+  snapshotOf,
+  toIssue,
+} from "./issues/issue-rows.js";
+import { listIssues } from "./issues/list-issues.js";
+
+const WRITABLE = ["title", "body", "state", "close_reason", "priority", "assignee", "labels"] as const;
+
+/** How often an idle watch stream sends a heartbeat (keeps proxies from closing it). */
+const WATCH_HEARTBEAT_MS = 15_000;
+const WATCH_BATCH = 500;
+
+export function issueService(ctx: AppContext) {
+  /** The issue as stored now, in the API's shape. */
+  async function reload(
+    db: AppContext["db"],
+    project: { uid: string; key: string },
+    name: string,
+  ): Promise<Issue> {
+    return toIssue(await findIssue(db, project.uid, name), project.key);
+  }
+
+  return (router: ConnectRouter) =>
+    router.service(IssueService, {
+      async getIssue(req) {
+        const project = await findProject(ctx.db, projectKeyOf(req.name));
+        return reload(ctx.db, project, req.name);
+      },
+
+      async batchGetIssues(req) {
+        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+        const numbers = req.names.map((name, index) => {
+          if (projectKeyOf(name) !== project.key) {
+            throw invalidArgument(
+              `names[${index}]`,
+              `is not an issue of ${req.parent}`,
+              "ISSUE_OF_OTHER_PROJECT",
+            );
+          }
+          return issueNumberOf(name);
+        });
+        const rows = await selectIssues(ctx.db, project.uid).where("number", "in", numbers).execute();
+        const byNumber = new Map(rows.map((row) => [row.number, row]));
+        // AIP-231: all or nothing, in the order asked.
+        const issues = req.names.map((name, index) => {
+          const row = byNumber.get(numbers[index] ?? "");
+          if (!row)
+            throw apiError(Code.NotFound, "RESOURCE_NOT_FOUND", `${name} does not exist`, {
+              metadata: { resource: name },
+            });
+          return toIssue(row, project.key);
+        });
+        return { issues };
+      },
+
+      async listIssues(req) {
+        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+        const { page, nextPageToken } = await listIssues(ctx.db, project, req);
+        return { issues: page.map((row) => toIssue(row, project.key)), nextPageToken };
+      },
+
+      async createIssue(req, context) {
+        const caller = callerOf(context);
+        const draft = req.issue;
+        const call = {
+          method: "CreateIssue",
+          requestSchema: CreateIssueRequestSchema,
+          request: req,
+          responseSchema: IssueSchema,
+        };
+        return ctx.db.transaction().execute((tx) =>
+          once(tx, call, async () => {
+            const project = await lockLiveProject(tx, projectKeyOf(req.parent));
+            const state = nextStateOf(
+              { state: "open", close_reason: null, close_time: null },
+              { state: draft?.state, closeReason: draft?.closeReason },
+            );
+            const assigneeUid = await resolveAssignee(tx, draft?.assignee ?? "");
+            const labelUids = await resolveLabels(tx, project.uid, project.key, draft?.labels ?? []);
+            // Numbers come from the locked project row: gapless, never reused.
+            const { last_issue_number: number } = await tx
+              .updateTable("projects")
+              .set((eb) => ({ last_issue_number: eb("last_issue_number", "+", "1") }))
+              .where("uid", "=", project.uid)
+              .returning("last_issue_number")
+              .executeTakeFirstOrThrow();
+            const inserted = await tx
+              .insertInto("issues")
+              .values((eb) => ({
+                project_uid: project.uid,
+                number,
+                title: required(draft?.title, "issue.title"),
+                body: draft?.body ?? "",
+                state: state.state,
+                close_reason: state.close_reason,
+                close_time: state.state === "closed" ? eb.fn("now") : null,
+                priority: dbPriority(draft?.priority ?? Priority.UNSPECIFIED) ?? "none",
+                reporter_uid: caller.userUid,
+                assignee_uid: assigneeUid,
+              }))
+              .returning("uid")
+              .executeTakeFirstOrThrow();
+            if (labelUids.length) {
+              await tx
+                .insertInto("issue_labels")
+                .values(labelUids.map((label_uid) => ({ issue_uid: inserted.uid, label_uid })))
+                .execute();
+            }
+            const issue = await reload(tx, project, `${req.parent}/issues/${number}`);
+            await appendIssueEvent(tx, {
+              projectUid: project.uid,
+              issueUid: inserted.uid,
+              issueNumber: number,
+              actorUid: caller.userUid,
+              kind: "issue_created",
+              changes: diffFields({}, snapshotOf(issue)),
+            });
+            return issue;
+          }),
+        );
+      },
+
+      async updateIssue(req, context) {
+        const caller = callerOf(context);
+        const draft = req.issue;
+        const name = draft?.name ?? "";
+        const fields = maskedFields(req.updateMask, WRITABLE);
+        return ctx.db.transaction().execute(async (tx) => {
+          const project = await lockLiveProject(tx, projectKeyOf(name));
+          const row = await lockIssue(tx, project.uid, name);
+          if (row.delete_time !== null) throw issueDeleted(name, true);
+          assertFresh(draft?.etag ?? "", row.revision, name);
+          const before = toIssue(row, project.key);
+          const state = nextStateOf(row, {
+            state: fields.has("state") ? draft?.state : undefined,
+            closeReason: fields.has("close_reason") ? draft?.closeReason : undefined,
+          });
+          const priority =
+            fields.has("priority") && draft?.priority !== Priority.UNSPECIFIED
+              ? dbPriority(draft?.priority ?? 0)
+              : undefined;
+          const assigneeUid = fields.has("assignee")
+            ? await resolveAssignee(tx, draft?.assignee ?? "")
+            : row.assignee_uid;
+          const labelUids = fields.has("labels")
+            ? await resolveLabels(tx, project.uid, project.key, draft?.labels ?? [])
+            : undefined;
+
+          await tx
+            .updateTable("issues")
+            .set((eb) => ({
+              title: fields.has("title") ? required(draft?.title, "issue.title") : row.title,
+              body: fields.has("body") ? (draft?.body ?? "") : row.body,
+              state: state.state,
+              close_reason: state.close_reason,
+              close_time: state.state !== "closed" ? null : state.closing ? eb.fn("now") : row.close_time,
+              priority: priority ?? row.priority,
+              assignee_uid: assigneeUid,
+            }))
+            .where("uid", "=", row.uid)
+            .execute();
+          if (labelUids) {
+            await tx.deleteFrom("issue_labels").where("issue_uid", "=", row.uid).execute();
+            if (labelUids.length) {
+              await tx
+                .insertInto("issue_labels")
+                .values(labelUids.map((label_uid) => ({ issue_uid: row.uid, label_uid })))
+                .execute();
+            }
+          }
+          const changes = diffFields(snapshotOf(before), snapshotOf(await reload(tx, project, name)));
+          // Nothing changed: no new version, no history entry.
+          if (changes.length === 0) return before;
+          await tx
+            .updateTable("issues")
+            .set((eb) => ({ revision: eb("revision", "+", 1), update_time: eb.fn("now") }))
+            .where("uid", "=", row.uid)
+            .execute();
+          await appendIssueEvent(tx, {
+            projectUid: project.uid,
+            issueUid: row.uid,
+            issueNumber: row.number,
+            actorUid: caller.userUid,
+            kind: "issue_updated",
+            changes,
+          });
+          return reload(tx, project, name);
+        });
+      },
+
+      async deleteIssue(req, context) {
+        return setDeleted(req.name, req.etag, true, callerOf(context).userUid);
+      },
+
+      async undeleteIssue(req, context) {
+        return setDeleted(req.name, req.etag, false, callerOf(context).userUid);
+      },
+
+      async listIssueEvents(req) {
+        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+        const issueUid = req.parent.includes("/issues/")
+          ? (await findIssue(ctx.db, project.uid, req.parent)).uid
+          : undefined;
+        return listIssueEvents(ctx.db, project, issueUid, req);
+      },
+
+      watchIssues: (req, context) => watchIssues(req.parent, req.after, context),
+    });
+
+  async function setDeleted(name: string, etag: string, deleted: boolean, actorUid: string): Promise<Issue> {
+    return ctx.db.transaction().execute(async (tx) => {
+      const project = await lockLiveProject(tx, projectKeyOf(name));
+      const row = await lockIssue(tx, project.uid, name);
+      if ((row.delete_time !== null) === deleted) throw issueDeleted(name, deleted);
+      assertFresh(etag, row.revision, name);
+      await tx
+        .updateTable("issues")
+        .set((eb) => ({
+          delete_time: deleted ? eb.fn("now") : null,
+          revision: eb("revision", "+", 1),
+          update_time: eb.fn("now"),
+        }))
+        .where("uid", "=", row.uid)
+        .execute();
+      const issue = await reload(tx, project, name);
+      await appendIssueEvent(tx, {
+        projectUid: project.uid,
+        issueUid: row.uid,
+        issueNumber: row.number,
+        actorUid,
+        kind: deleted ? "issue_deleted" : "issue_undeleted",
+        changes: [
+          { field: "delete_time", old: row.delete_time === null ? null : "set", new: deleted ? "set" : null },
+        ],
+      });
+      return issue;
+    });
+  }
+
+  /**
+   * Replays the project's events after `after`, then follows new ones. The
+   * position is read before the stream waits, and the bus's version before
+   * each read, so nothing committed in between is missed.
+   */
+  async function* watchIssues(
+    parent: string,
+    after: bigint | undefined,
+    context: HandlerContext,
+  ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
+    const stop = AbortSignal.any([context.signal, ctx.shutdown]);
+    const project = await findProject(ctx.db, projectKeyOf(parent));
+    let seen = ctx.issueEvents.version(project.uid);
+    // "From now on" is read after the version, so an event committed in
+    // between is either before the position or wakes the first wait.
+    let position =
+      after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
+    yield { position: BigInt(position) };
+    while (!stop.aborted) {
+      const rows = await eventsAfter(ctx.db, project.uid, position, WATCH_BATCH);
+      for (const row of rows) {
+        position = row.sequence;
+        yield { event: toIssueEvent(row, project.key), position: BigInt(position) };
+      }
+      if (rows.length === WATCH_BATCH) continue;
+      const before = seen;
+      await ctx.issueEvents.waitForChange(project.uid, seen, WATCH_HEARTBEAT_MS, stop);
+      seen = ctx.issueEvents.version(project.uid);
+      if (seen === before && !stop.aborted) yield { position: BigInt(position) };
+    }
+  }
+}

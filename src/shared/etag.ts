@@ -1,0 +1,19 @@
+import { Code } from "@connectrpc/connect";
+import { apiError } from "./errors.js";
+
+// Every mutable row has a `revision`, bumped by each change; its etag is the
+// revision as an opaque string (AIP-154).
+
+export const etagOf = (revision: number) => String(revision);
+
+/** An empty etag means "whatever the current version"; a stale one is ABORTED. */
+export function assertFresh(etag: string, revision: number, name: string): void {
+  if (etag !== "" && etag !== etagOf(revision)) {
+    throw apiError(
+      Code.Aborted,
+      "ETAG_MISMATCH",
+      `${name} changed since it was read (etag ${etag}, now ${etagOf(revision)}); read it again and retry`,
+      { metadata: { resource: name, etag: etagOf(revision) } },
+    );
+  }
+}
