@@ -53,6 +53,9 @@ describe("CommentService", () => {
       comment: { name: comment.name, body: "hello there" },
       updateMask: { paths: ["*"] },
     });
+    const beforeDelete = (await clientsFor(server).issues.listIssueEvents({ parent: issue })).events;
+    const edit = beforeDelete[2]?.changes[0];
+    expect([edit?.oldValue?.kind.value, edit?.newValue?.kind.value]).toEqual(["hello", "hello there"]);
     await comments.deleteComment({ name: comment.name });
     const { events } = await clientsFor(server).issues.listIssueEvents({ parent: issue });
     expect(events.map((event) => [event.kind, event.comment])).toEqual([
@@ -62,9 +65,10 @@ describe("CommentService", () => {
       [Kind.COMMENT_DELETED, comment.name],
     ]);
     expect(events[1]?.actor).toBe(await userNamed(server, "bob"));
-    const edit = events[2]?.changes[0];
-    expect([edit?.oldValue?.kind.value, edit?.newValue?.kind.value]).toEqual(["hello", "hello there"]);
     expect(events[3]?.changes).toEqual([]);
+    // The deleted text is gone from the earlier events too.
+    expect(events[1]?.changes).toEqual([]);
+    expect(events[2]?.changes).toEqual([]);
   });
 
   it("pages comments oldest first", async () => {

@@ -165,6 +165,13 @@ export function commentService(ctx: AppContext) {
         await ctx.db.transaction().execute(async (tx) => {
           const { project, issue, row } = await lockComment(tx, req.name, req.etag);
           await tx.deleteFrom("comments").where("uid", "=", row.uid).execute();
+          // Deleted for good: its text leaves the history too (the events stay).
+          await tx
+            .updateTable("issue_events")
+            .set({ changes: "[]" })
+            .where("project_uid", "=", project.uid)
+            .where("comment_uid", "=", row.uid)
+            .execute();
           await appendIssueEvent(tx, {
             projectUid: project.uid,
             issueUid: issue.uid,

@@ -1,5 +1,5 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { type MessageInitShape, toJson } from "@bufbuild/protobuf";
+import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import {
   CreateIssueRequestSchema,
   type Issue,
@@ -251,6 +251,9 @@ export function issueService(ctx: AppContext) {
         .where("uid", "=", row.uid)
         .execute();
       const issue = await reload(tx, project, name);
+      // The history holds the field's JSON value: an RFC 3339 time, or null.
+      const deleteTimeOf = (shape: Issue) =>
+        (toJson(IssueSchema, shape) as { deleteTime?: string }).deleteTime ?? null;
       await appendIssueEvent(tx, {
         projectUid: project.uid,
         issueUid: row.uid,
@@ -258,7 +261,7 @@ export function issueService(ctx: AppContext) {
         actorUid,
         kind: deleted ? "issue_deleted" : "issue_undeleted",
         changes: [
-          { field: "delete_time", old: row.delete_time === null ? null : "set", new: deleted ? "set" : null },
+          { field: "delete_time", old: deleteTimeOf(toIssue(row, project.key)), new: deleteTimeOf(issue) },
         ],
       });
       return issue;
@@ -295,5 +298,8 @@ export function issueService(ctx: AppContext) {
       seen = ctx.issueEvents.version(project.uid);
       if (seen === before && !stop.aborted) yield { position: BigInt(position) };
     }
+    // Shutdown ends the stream with OK (reconnect elsewhere); the client's
+    // own deadline ends it with DEADLINE_EXCEEDED, so the two differ.
+    if (context.signal.aborted && !ctx.shutdown.aborted) throw ConnectError.from(context.signal.reason);
   }
 }

@@ -126,14 +126,17 @@ export function projectService(ctx: AppContext) {
         return ctx.db.transaction().execute(async (tx) => {
           const row = await lockProject(tx, name, req.project?.etag ?? "");
           if (row.delete_time !== null) throw deletedState(name, true);
-          if (fields.size === 0) return toProject(row);
+          const displayName = fields.has("display_name")
+            ? required(req.project?.displayName, "project.display_name")
+            : row.display_name;
+          const description = fields.has("description") ? (req.project?.description ?? "") : row.description;
+          // Nothing changes: no new version.
+          if (displayName === row.display_name && description === row.description) return toProject(row);
           const updated = await tx
             .updateTable("projects")
             .set((eb) => ({
-              display_name: fields.has("display_name")
-                ? required(req.project?.displayName, "project.display_name")
-                : row.display_name,
-              description: fields.has("description") ? (req.project?.description ?? "") : row.description,
+              display_name: displayName,
+              description,
               revision: eb("revision", "+", 1),
               update_time: eb.fn("now"),
             }))

@@ -46,7 +46,11 @@ export const invalidArgument = (field: string, description: string, reason = "IN
  * may leave it out of its mask); wherever a handler writes it, it must not be.
  */
 export function required(value: string | undefined, field: string): string {
-  if (!value) throw invalidArgument(field, "is required", "FIELD_REQUIRED");
+  if (!value) {
+    throw apiError(Code.InvalidArgument, "INVALID_ARGUMENT", `${field}: is required`, {
+      fieldViolations: [{ field, description: "is required", reason: "required" }],
+    });
+  }
   return value;
 }
 
@@ -55,6 +59,14 @@ const UNIQUE_CONSTRAINTS: Record<string, { reason: string; message: string }> = 
   projects_key_key: {
     reason: "PROJECT_ALREADY_EXISTS",
     message: "a project with this project_id already exists",
+  },
+  labels_project_key_key: {
+    reason: "LABEL_ALREADY_EXISTS",
+    message: "a label with this label_id already exists in the project",
+  },
+  members_pkey: {
+    reason: "MEMBER_ALREADY_EXISTS",
+    message: "the user already is a member of the project",
   },
 };
 

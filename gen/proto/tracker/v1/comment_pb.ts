@@ -264,7 +264,8 @@ export const CommentService: GenService<{
     output: typeof CommentSchema;
   },
   /**
-   * Deletes a comment for good.
+   * Deletes a comment for good: its text also leaves the issue's history
+   * (the history keeps that a comment was made, edited and deleted).
    *
    * Errors: NOT_FOUND, ABORTED (stale etag).
    *

@@ -1,0 +1,459 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { type Client, Code, createClient } from "@connectrpc/connect";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Member, MemberService, Member_Role as Role } from "../gen/proto/tracker/v1/member_pb.js";
+import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+import { expectError, violatedFields } from "./support/errors.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { PROTOCOLS, type Protocol, transportFor } from "./support/transports.js";
+
+const BINARY: Protocol = "Connect binary over HTTP/2";
+
+let server: TestServer;
+// Over one protocol where the protocol does not matter; requests come from alice.
+let members: Client<typeof MemberService>;
+let projects: Client<typeof ProjectService>;
+let alice: string;
+beforeAll(async () => {
+  server = await startTestServer();
+  members = createClient(MemberService, transportFor(BINARY, server.baseUrl));
+  projects = createClient(ProjectService, transportFor(BINARY, server.baseUrl));
+  alice = (await createClient(UserService, transportFor(BINARY, server.baseUrl)).getCurrentUser({})).name;
+});
+afterAll(() => server.close());
+
+const mask = (...paths: string[]) => create(FieldMaskSchema, { paths });
+
+// Projects and users are shared by all tests, so each test makes its own.
+let sequence = 0;
+const unique = () =>
+  `${(sequence++).toString(36).toUpperCase().padStart(4, "0")}${Math.floor(Math.random() * 1e4)}`;
+
+/** A project alice creates, which makes her its first admin. */
+async function newProject(): Promise<string> {
+  const key = `M${unique()}`;
+  return (await projects.createProject({ projectId: key, project: { displayName: key } })).name;
+}
+
+/** A user who has called the API once, and so exists. */
+async function newUser(): Promise<string> {
+  const users = createClient(UserService, transportFor(BINARY, server.baseUrl, `member-${unique()}`));
+  return (await users.getCurrentUser({})).name;
+}
+
+const uidOf = (user: string) => user.slice("users/".length);
+const memberOf = (parent: string, user: string) => `${parent}/members/${uidOf(user)}`;
+
+async function addMember(parent: string, role = Role.READER): Promise<Member> {
+  return members.createMember({ parent, member: { user: await newUser(), role } });
+}
+
+async function listAll(parent: string, pageSize = 1000): Promise<Member[]> {
+  const all: Member[] = [];
+  let pageToken = "";
+  for (;;) {
+    const response = await members.listMembers({ parent, pageSize, pageToken });
+    expect(response.members.length).toBeLessThanOrEqual(pageSize);
+    all.push(...response.members);
+    if (response.nextPageToken === "") return all;
+    pageToken = response.nextPageToken;
+  }
+}
+
+describe.each(PROTOCOLS)("MemberService over %s", (protocol) => {
+  let client: Client<typeof MemberService>;
+  beforeAll(() => {
+    client = createClient(MemberService, transportFor(protocol, server.baseUrl));
+  });
+
+  it("makes the creator of a project its first admin", async () => {
+    const parent = await newProject();
+    const { members: listed, nextPageToken } = await client.listMembers({ parent });
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({ name: memberOf(parent, alice), user: alice, role: Role.ADMIN });
+    expect(nextPageToken).toBe("");
+  });
+
+  it("adds a user with a role, lists, updates and removes the member", async () => {
+    const parent = await newProject();
+    const user = await newUser();
+    const created = await client.createMember({ parent, member: { user, role: Role.WRITER } });
+    expect(created).toMatchObject({
+      name: memberOf(parent, user),
+      user,
+      role: Role.WRITER,
+      etag: expect.stringMatching(/.+/),
+    });
+    expect(created.createTime?.seconds).toBeGreaterThan(0n);
+    expect(created.updateTime).toEqual(created.createTime);
+    expect((await client.listMembers({ parent })).members).toContainEqual(created);
+
+    const updated = await client.updateMember({
+      member: { ...created, role: Role.ADMIN },
+      updateMask: mask("role"),
+    });
+    expect(updated).toMatchObject({ name: created.name, role: Role.ADMIN, createTime: created.createTime });
+    expect(updated.etag).not.toBe(created.etag);
+    expect(updated.updateTime).not.toEqual(created.updateTime);
+
+    await client.deleteMember({ name: updated.name, etag: updated.etag });
+    expect((await client.listMembers({ parent })).members.map((member) => member.user)).toEqual([alice]);
+  });
+});
+
+describe("ListMembers", () => {
+  it("pages through every member once, in the order they joined", async () => {
+    const parent = await newProject();
+    const added: string[] = [memberOf(parent, alice)];
+    for (let n = 0; n < 6; n++) added.push((await addMember(parent)).name);
+    expect((await listAll(parent, 2)).map((member) => member.name)).toEqual(added);
+  });
+
+  it("neither repeats nor skips a member while members join between pages", async () => {
+    const parent = await newProject();
+    for (let n = 0; n < 5; n++) await addMember(parent);
+    const before = (await listAll(parent)).map((member) => member.name);
+    const seen: string[] = [];
+    let pageToken = "";
+    do {
+      const response = await members.listMembers({ parent, pageSize: 2, pageToken });
+      seen.push(...response.members.map((member) => member.name));
+      pageToken = response.nextPageToken;
+      if (pageToken !== "") await addMember(parent);
+    } while (pageToken !== "");
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.slice(0, before.length)).toEqual(before);
+  });
+
+  it("returns NOT_FOUND for a project that does not exist", async () => {
+    await expectError(members.listMembers({ parent: "projects/NOPE" }), Code.NotFound, "RESOURCE_NOT_FOUND");
+  });
+
+  it("rejects a negative page size and a token of another project", async () => {
+    const negative = await expectError(
+      members.listMembers({ parent: "projects/CORE", pageSize: -1 }),
+      Code.InvalidArgument,
+    );
+    expect(violatedFields(negative)).toEqual(["page_size"]);
+
+    const parent = await newProject();
+    await addMember(parent);
+    const { nextPageToken } = await members.listMembers({ parent, pageSize: 1 });
+    const mismatch = await expectError(
+      members.listMembers({ parent: await newProject(), pageToken: nextPageToken }),
+      Code.InvalidArgument,
+      "PAGE_TOKEN_MISMATCH",
+    );
+    expect(violatedFields(mismatch)).toEqual(["page_token"]);
+  });
+});
+
+describe("CreateMember", () => {
+  it("returns NOT_FOUND for a user that does not exist", async () => {
+    const user = `users/${randomUUID()}`;
+    const error = await expectError(
+      members.createMember({ parent: await newProject(), member: { user, role: Role.READER } }),
+      Code.NotFound,
+      "RESOURCE_NOT_FOUND",
+    );
+    expect(error.rawMessage).toBe(`${user} does not exist`);
+  });
+
+  it("returns NOT_FOUND for a project that does not exist", async () => {
+    const error = await expectError(
+      members.createMember({ parent: "projects/NOPE", member: { user: await newUser(), role: Role.READER } }),
+      Code.NotFound,
+      "RESOURCE_NOT_FOUND",
+    );
+    expect(error.rawMessage).toBe("projects/NOPE does not exist");
+  });
+
+  it("refuses a user who already is a member: ALREADY_EXISTS", async () => {
+    const parent = await newProject();
+    const member = await addMember(parent, Role.READER);
+    await expectError(
+      members.createMember({ parent, member: { user: member.user, role: Role.ADMIN } }),
+      Code.AlreadyExists,
+      "MEMBER_ALREADY_EXISTS",
+    );
+    await expectError(
+      members.createMember({ parent, member: { user: alice, role: Role.READER } }),
+      Code.AlreadyExists,
+      "MEMBER_ALREADY_EXISTS",
+    );
+    expect((await listAll(parent)).find((listed) => listed.name === member.name)).toEqual(member);
+  });
+
+  it("ignores output-only fields sent on create", async () => {
+    const parent = await newProject();
+    const user = await newUser();
+    const created = await members.createMember({
+      parent,
+      member: { name: "projects/OTHER/members/x", user, role: Role.READER, etag: "999" },
+    });
+    expect(created.name).toBe(memberOf(parent, user));
+    expect(created.etag).not.toBe("999");
+  });
+
+  it.each([
+    [
+      "a malformed parent",
+      { parent: "CORE", member: { user: `users/${randomUUID()}`, role: Role.READER } },
+      ["parent"],
+    ],
+    ["no member", { parent: "projects/CORE" }, ["member"]],
+    ["no user", { parent: "projects/CORE", member: { role: Role.READER } }, ["member"]],
+    [
+      "a user that is no user name",
+      { parent: "projects/CORE", member: { user: "alice", role: Role.READER } },
+      ["member"],
+    ],
+    ["no role", { parent: "projects/CORE", member: { user: `users/${randomUUID()}` } }, ["member.role"]],
+    [
+      "an undefined role",
+      { parent: "projects/CORE", member: { user: `users/${randomUUID()}`, role: 7 } },
+      ["member.role"],
+    ],
+    [
+      "a request_id that is no UUID",
+      {
+        parent: "projects/CORE",
+        member: { user: `users/${randomUUID()}`, role: Role.READER },
+        requestId: "42",
+      },
+      ["request_id"],
+    ],
+  ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, request, fields) => {
+    const error = await expectError(members.createMember(request), Code.InvalidArgument, "INVALID_ARGUMENT");
+    expect(violatedFields(error)).toEqual(fields);
+  });
+
+  it("replays a retried create with the same request_id instead of failing", async () => {
+    const request = {
+      parent: await newProject(),
+      member: { user: await newUser(), role: Role.WRITER },
+      requestId: randomUUID(),
+    };
+    const first = await members.createMember(request);
+    expect(await members.createMember(request)).toEqual(first);
+  });
+
+  it("adds the member once when the same request arrives 10 times at once", async () => {
+    const parent = await newProject();
+    const request = { parent, member: { user: await newUser(), role: Role.READER }, requestId: randomUUID() };
+    const results = await Promise.all(Array.from({ length: 10 }, () => members.createMember(request)));
+    expect(new Set(results.map((member) => member.etag + member.name)).size).toBe(1);
+    expect((await listAll(parent)).map((member) => member.user)).toEqual([alice, request.member.user]);
+  });
+
+  it("refuses a request_id reused for a different request", async () => {
+    const parent = await newProject();
+    const requestId = randomUUID();
+    await members.createMember({ parent, member: { user: await newUser(), role: Role.READER }, requestId });
+    const error = await expectError(
+      members.createMember({ parent, member: { user: await newUser(), role: Role.READER }, requestId }),
+      Code.InvalidArgument,
+      "REQUEST_ID_REUSED",
+    );
+    expect(violatedFields(error)).toEqual(["request_id"]);
+  });
+});
+
+describe("UpdateMember", () => {
+  it("changes nothing for an empty mask and returns the member as it is", async () => {
+    const member = await addMember(await newProject(), Role.READER);
+    expect(await members.updateMember({ member: { ...member, role: Role.ADMIN } })).toEqual(member);
+  });
+
+  it("changes the role for *", async () => {
+    const member = await addMember(await newProject(), Role.READER);
+    const updated = await members.updateMember({
+      member: { ...member, role: Role.WRITER },
+      updateMask: mask("*"),
+    });
+    expect(updated.role).toBe(Role.WRITER);
+  });
+
+  it("fails with ABORTED and changes nothing when the etag is stale", async () => {
+    const parent = await newProject();
+    const member = await addMember(parent, Role.READER);
+    const changed = await members.updateMember({
+      member: { ...member, role: Role.WRITER },
+      updateMask: mask("role"),
+    });
+    await expectError(
+      members.updateMember({ member: { ...member, role: Role.ADMIN }, updateMask: mask("role") }),
+      Code.Aborted,
+      "ETAG_MISMATCH",
+    );
+    expect((await listAll(parent)).find((listed) => listed.name === member.name)).toEqual(changed);
+  });
+
+  it("returns NOT_FOUND for a user who is no member", async () => {
+    const name = memberOf(await newProject(), await newUser());
+    const error = await expectError(
+      members.updateMember({ member: { name, role: Role.WRITER }, updateMask: mask("role") }),
+      Code.NotFound,
+      "RESOURCE_NOT_FOUND",
+    );
+    expect(error.rawMessage).toBe(`${name} does not exist`);
+  });
+
+  it.each([
+    ["an output-only path", mask("create_time")],
+    ["the immutable user", mask("user")],
+    ["an unknown path", mask("rank")],
+  ])("rejects a mask with %s with INVALID_ARGUMENT", async (_, updateMask) => {
+    const member = await addMember(await newProject(), Role.READER);
+    const error = await expectError(
+      members.updateMember({ member: { ...member, role: Role.WRITER }, updateMask }),
+      Code.InvalidArgument,
+    );
+    expect(violatedFields(error)).toEqual(["update_mask"]);
+  });
+
+  it.each([
+    ["no member", {}, ["member"]],
+    ["a malformed name", { member: { name: "projects/CORE/members/alice", role: Role.READER } }, ["member"]],
+    [
+      "no role",
+      { member: { name: `projects/CORE/members/${randomUUID()}` }, updateMask: mask("role") },
+      ["member.role"],
+    ],
+  ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, request, fields) => {
+    const error = await expectError(members.updateMember(request), Code.InvalidArgument, "INVALID_ARGUMENT");
+    expect(violatedFields(error)).toEqual(fields);
+  });
+});
+
+describe("DeleteMember", () => {
+  it("fails with ABORTED and removes nothing when the etag is stale", async () => {
+    const parent = await newProject();
+    const member = await addMember(parent, Role.READER);
+    await members.updateMember({ member: { ...member, role: Role.WRITER }, updateMask: mask("role") });
+    await expectError(
+      members.deleteMember({ name: member.name, etag: member.etag }),
+      Code.Aborted,
+      "ETAG_MISMATCH",
+    );
+    expect((await listAll(parent)).map((listed) => listed.name)).toContain(member.name);
+  });
+
+  it("returns NOT_FOUND for a member that does not exist, also when removed twice", async () => {
+    const member = await addMember(await newProject());
+    await members.deleteMember({ name: member.name });
+    await expectError(members.deleteMember({ name: member.name }), Code.NotFound, "RESOURCE_NOT_FOUND");
+    await expectError(
+      members.deleteMember({ name: `projects/NOPE/members/${randomUUID()}` }),
+      Code.NotFound,
+      "RESOURCE_NOT_FOUND",
+    );
+  });
+
+  it("lets a removed user join again", async () => {
+    const parent = await newProject();
+    const member = await addMember(parent, Role.READER);
+    await members.deleteMember({ name: member.name });
+    const again = await members.createMember({ parent, member: { user: member.user, role: Role.WRITER } });
+    expect(again).toMatchObject({ name: member.name, role: Role.WRITER });
+  });
+
+  it("rejects a malformed name with INVALID_ARGUMENT", async () => {
+    const error = await expectError(
+      members.deleteMember({ name: "projects/CORE/members/alice" }),
+      Code.InvalidArgument,
+    );
+    expect(violatedFields(error)).toEqual(["name"]);
+  });
+});
+
+describe("the last admin of a project", () => {
+  const adminOf = async (parent: string) => {
+    const [creator] = await listAll(parent);
+    if (creator?.role !== Role.ADMIN) throw new Error(`${parent} has no admin first`);
+    return creator;
+  };
+
+  it("can neither be demoted nor removed: FAILED_PRECONDITION", async () => {
+    const parent = await newProject();
+    await addMember(parent, Role.WRITER);
+    const admin = await adminOf(parent);
+    for (const role of [Role.WRITER, Role.READER]) {
+      await expectError(
+        members.updateMember({ member: { ...admin, role }, updateMask: mask("role") }),
+        Code.FailedPrecondition,
+        "LAST_ADMIN",
+      );
+    }
+    await expectError(members.deleteMember({ name: admin.name }), Code.FailedPrecondition, "LAST_ADMIN");
+    expect(await adminOf(parent)).toEqual(admin);
+  });
+
+  it("may stay admin, as an update to the same role leaves an admin", async () => {
+    const admin = await adminOf(await newProject());
+    const updated = await members.updateMember({ member: admin, updateMask: mask("role") });
+    expect(updated.role).toBe(Role.ADMIN);
+  });
+
+  it("may step down once another member is admin, who then is the last", async () => {
+    const parent = await newProject();
+    const admin = await adminOf(parent);
+    const other = await addMember(parent, Role.READER);
+    const promoted = await members.updateMember({
+      member: { ...other, role: Role.ADMIN },
+      updateMask: mask("role"),
+    });
+
+    await members.updateMember({ member: { ...admin, role: Role.READER }, updateMask: mask("role") });
+    await expectError(
+      members.updateMember({ member: { ...promoted, role: Role.WRITER }, updateMask: mask("role") }),
+      Code.FailedPrecondition,
+      "LAST_ADMIN",
+    );
+    await expectError(members.deleteMember({ name: promoted.name }), Code.FailedPrecondition, "LAST_ADMIN");
+    await members.deleteMember({ name: admin.name });
+    expect((await listAll(parent)).map((member) => [member.name, member.role])).toEqual([
+      [promoted.name, Role.ADMIN],
+    ]);
+  });
+
+  it("remains when two admins step down at the same time: exactly one succeeds", async () => {
+    const parent = await newProject();
+    const admin = await adminOf(parent);
+    const other = await addMember(parent, Role.ADMIN);
+    const outcomes = await Promise.allSettled([
+      members.updateMember({ member: { ...admin, role: Role.READER }, updateMask: mask("role") }),
+      members.deleteMember({ name: other.name }),
+    ]);
+    expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+    const [failure] = outcomes.filter((outcome) => outcome.status === "rejected");
+    await expectError(Promise.reject(failure?.reason), Code.FailedPrecondition, "LAST_ADMIN");
+    expect((await listAll(parent)).filter((member) => member.role === Role.ADMIN)).toHaveLength(1);
+  });
+});
+
+describe("members of a deleted project", () => {
+  it("can still be listed but no longer changed: FAILED_PRECONDITION", async () => {
+    const parent = await newProject();
+    const member = await addMember(parent, Role.READER);
+    await projects.deleteProject({ name: parent });
+
+    const before = await listAll(parent);
+    expect(before.map((listed) => listed.name)).toEqual([memberOf(parent, alice), member.name]);
+    await expectError(addMember(parent), Code.FailedPrecondition, "PROJECT_DELETED");
+    await expectError(
+      members.updateMember({ member: { ...member, role: Role.WRITER }, updateMask: mask("role") }),
+      Code.FailedPrecondition,
+      "PROJECT_DELETED",
+    );
+    await expectError(
+      members.deleteMember({ name: member.name }),
+      Code.FailedPrecondition,
+      "PROJECT_DELETED",
+    );
+    expect(await listAll(parent)).toEqual(before);
+  });
+});
