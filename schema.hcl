@@ -492,3 +492,54 @@ table "issue_events" {
     columns = [column.issue_uid, column.sequence]
   }
 }
+
+table "audit_events" {
+  schema  = schema.public
+  comment = "Append-only log of every change made through the API, written in the change's transaction."
+  column "id" {
+    type = bigint
+    identity {
+      generated = ALWAYS
+    }
+  }
+  column "actor_uid" {
+    type = uuid
+  }
+  column "method" {
+    type = text
+  }
+  column "resource" {
+    type = text
+  }
+  column "request_id" {
+    type = text
+  }
+  column "client_address" {
+    type = text
+  }
+  column "changes" {
+    type    = jsonb
+    default = sql("'[]'::jsonb")
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "audit_events_create_time_idx" {
+    comment = "Newest first, in pages."
+    columns = [column.create_time, column.id]
+  }
+  index "audit_events_actor_idx" {
+    columns = [column.actor_uid, column.id]
+  }
+  index "audit_events_resource_idx" {
+    comment = "Prefix search on resource names (text_pattern_ops)."
+    on {
+      column = column.resource
+      ops    = text_pattern_ops
+    }
+  }
+}

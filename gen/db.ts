@@ -33,6 +33,17 @@ export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
 
 export type MemberRole = "admin" | "reader" | "writer";
 
+export interface AuditEvents {
+  actor_uid: string;
+  changes: Generated<Json>;
+  client_address: string;
+  create_time: Generated<string>;
+  id: Generated<Int8>;
+  method: string;
+  request_id: string;
+  resource: string;
+}
+
 export interface Comments {
   author_uid: string;
   body: string;
@@ -155,6 +166,7 @@ export interface Users {
 }
 
 export interface DB {
+  audit_events: AuditEvents;
   comments: Comments;
   idempotent_requests: IdempotentRequests;
   issue_events: IssueEvents;

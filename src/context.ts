@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
 import type { IssueEventBus } from "./db/issue-event-bus.js";
 
@@ -14,4 +15,20 @@ export interface AppContext {
   issueEvents: IssueEventBus;
   /** Aborted when the server starts shutting down; long-lived streams end on it. */
   shutdown: AbortSignal;
+  /** Verifies bearer tokens (an OpenID provider's, or the development key's). */
+  authenticator: Authenticator;
+  /** Token subjects that may read the audit log. */
+  instanceAdmins: ReadonlySet<string>;
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Requests a user may make per second, on average... */
+  ratePerSecond: number;
+  /** ...and in a burst. */
+  burst: number;
+  /** WatchIssues streams one user may hold open at once. */
+  maxWatchStreamsPerUser: number;
+  /** The longest deadline a client may ask for; longer ones are refused. */
+  maxDeadlineMs: number;
 }

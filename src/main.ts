@@ -1,5 +1,7 @@
 import { join } from "node:path";
 import { pino } from "pino";
+import { discoverOidcAuthenticator } from "./auth/authenticator.js";
+import { createDevAuthenticator } from "./auth/dev-issuer.js";
 import { loadConfig } from "./config.js";
 import type { AppContext } from "./context.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
@@ -33,17 +35,47 @@ if (databaseUrl) {
   await applySchema(databaseUrl, embedded.urlFor("atlas_dev"));
 }
 
-const database = connectDatabase(databaseUrl, config.DATABASE_POOL_MAX);
+const database = connectDatabase(databaseUrl, {
+  poolMax: config.DATABASE_POOL_MAX,
+  statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+});
+const authenticator =
+  config.AUTH_MODE === "dev"
+    ? await createDevAuthenticator(config.DATA_DIR)
+    : await discoverOidcAuthenticator({
+        issuer: config.OIDC_ISSUER ?? "",
+        audience: config.OIDC_AUDIENCE ?? "",
+        algorithms: config.OIDC_ALGORITHMS,
+        clockToleranceSeconds: config.OIDC_CLOCK_TOLERANCE_SECONDS,
+      });
 const issueEvents = new IssueEventBus(databaseUrl, logger);
 await issueEvents.start();
 const shutdown = new AbortController();
-const ctx: AppContext = { db: database.db, database, logger, issueEvents, shutdown: shutdown.signal };
+const ctx: AppContext = {
+  db: database.db,
+  database,
+  logger,
+  issueEvents,
+  shutdown: shutdown.signal,
+  authenticator,
+  instanceAdmins: new Set(config.INSTANCE_ADMINS),
+  limits: {
+    ratePerSecond: config.RATE_LIMIT_PER_SECOND,
+    burst: config.RATE_LIMIT_BURST,
+    maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
+    maxDeadlineMs: config.MAX_DEADLINE_MS,
+  },
+};
 const server = createServer(ctx);
 const address = await server.listen(config.PORT, config.HOST);
 logger.info(
   {
     address: `${address.address}:${address.port}`,
     database: embedded ? `embedded PostgreSQL in ${join(config.DATA_DIR, "postgres")}` : redact(databaseUrl),
+    auth:
+      config.AUTH_MODE === "dev"
+        ? "dev mode: tokens from `npm run token -- --sub <name>`"
+        : `OIDC issuer ${config.OIDC_ISSUER}, audience ${config.OIDC_AUDIENCE}`,
   },
   `tracker listening on http://localhost:${address.port} (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c)`,
 );

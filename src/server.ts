@@ -1,18 +1,25 @@
+import { randomUUID } from "node:crypto";
+import type http from "node:http";
+import type http2 from "node:http2";
 import type { DescFile } from "@bufbuild/protobuf";
-import { type ConnectRouter, cors } from "@connectrpc/connect";
+import { type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { file_grpc_health_v1_health } from "../gen/proto/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../gen/proto/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_tracker_v1_audit } from "../gen/proto/tracker/v1/audit_pb.js";
 import { file_tracker_v1_comment } from "../gen/proto/tracker/v1/comment_pb.js";
 import { file_tracker_v1_issue } from "../gen/proto/tracker/v1/issue_pb.js";
 import { file_tracker_v1_label } from "../gen/proto/tracker/v1/label_pb.js";
 import { file_tracker_v1_member } from "../gen/proto/tracker/v1/member_pb.js";
 import { file_tracker_v1_project } from "../gen/proto/tracker/v1/project_pb.js";
 import { file_tracker_v1_user } from "../gen/proto/tracker/v1/user_pb.js";
+import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
+import { writeUnauthenticated } from "./server/unauthenticated.js";
+import { auditService } from "./services/audit-service.js";
 import { commentService } from "./services/comment-service.js";
 import { healthService } from "./services/health-service.js";
 import { issueService } from "./services/issue-service.js";
@@ -21,8 +28,9 @@ import { memberService } from "./services/member-service.js";
 import { projectService } from "./services/project-service.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { userService } from "./services/user-service.js";
-import { createCallerInterceptor, USER_HEADER } from "./shared/caller.js";
+import { clientAddressKey, createCallerInterceptor, principalKey, requestIdKey } from "./shared/caller.js";
 import { createErrorInterceptor } from "./shared/errors.js";
+import { createRateLimitInterceptor } from "./shared/rate-limit.js";
 
 /** The contract this server implements, as reflection and health report it. */
 const API_FILES: DescFile[] = [
@@ -32,9 +40,19 @@ const API_FILES: DescFile[] = [
   file_tracker_v1_issue,
   file_tracker_v1_comment,
   file_tracker_v1_user,
+  file_tracker_v1_audit,
 ];
 
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/** Answered without a token: load balancers and grpcurl's `list` must reach them. */
+const PUBLIC_SERVICES = [
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+];
+
+type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
 /** Builds the one Connect handler for all four protocols and puts it on one port. */
 export function createServer(ctx: AppContext): OnePortServer {
@@ -46,6 +64,7 @@ export function createServer(ctx: AppContext): OnePortServer {
     issueService(ctx)(router);
     commentService(ctx)(router);
     userService(ctx)(router);
+    auditService(ctx)(router);
     healthService(ctx, apiServiceNames)(router);
     reflectionService([
       ...API_FILES,
@@ -54,46 +73,80 @@ export function createServer(ctx: AppContext): OnePortServer {
       file_grpc_reflection_v1alpha_reflection,
     ])(router);
   };
+  // What the HTTP layer learned about a request, handed to the handlers.
+  const requestValues = new WeakMap<NodeRequest, ContextValues>();
   const connectHandler = connectNodeAdapter({
     routes,
-    // Outermost first: the error mapper also sees validation failures.
-    // Callers are known before validation, so anonymous requests learn
-    // nothing about the contract's rules.
+    // Outermost first: the error mapper sees every failure; the rate limit
+    // applies before any work; callers are known before validation.
     interceptors: [
       createErrorInterceptor(ctx.logger),
+      createRateLimitInterceptor(ctx.limits),
       createCallerInterceptor(ctx.db),
       createValidateInterceptor(),
     ],
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
+    maxTimeoutMs: ctx.limits.maxDeadlineMs,
     shutdownSignal: ctx.shutdown,
+    contextValues: (req) => requestValues.get(req) ?? createContextValues(),
   });
-  return createOnePortServer(
-    (req, res) => {
-      // Browsers on other origins may call every procedure (CORS preflight).
-      res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
-      res.setHeader("Vary", "Origin");
-      res.setHeader("Access-Control-Expose-Headers", [...cors.exposedHeaders, "etag"].join(", "));
-      if (req.method === "OPTIONS") {
-        res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
-        res.setHeader(
-          "Access-Control-Allow-Headers",
-          [
-            ...cors.allowedHeaders,
-            "Authorization",
-            "X-Request-Id",
-            USER_HEADER,
-            `${USER_HEADER}-email`,
-            `${USER_HEADER}-name`,
-          ].join(", "),
-        );
-        res.setHeader("Access-Control-Max-Age", "7200");
-        res.writeHead(204);
-        res.end();
+
+  async function handle(req: NodeRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
+    // Browsers on other origins may call every procedure (CORS preflight).
+    res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
+    res.setHeader("Vary", "Origin");
+    res.setHeader(
+      "Access-Control-Expose-Headers",
+      [...cors.exposedHeaders, "Etag", "X-Request-Id", "Retry-After", "WWW-Authenticate"].join(", "),
+    );
+    if (req.method === "OPTIONS") {
+      res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
+      res.setHeader(
+        "Access-Control-Allow-Headers",
+        [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", "),
+      );
+      res.setHeader("Access-Control-Max-Age", "7200");
+      res.writeHead(204);
+      res.end();
+      return;
+    }
+    const values = createContextValues()
+      .set(clientAddressKey, req.socket.remoteAddress ?? "")
+      .set(requestIdKey, requestIdOf(req));
+    res.setHeader("X-Request-Id", values.get(requestIdKey));
+    const service = (req.url ?? "").split("/")[1] ?? "";
+    if (!PUBLIC_SERVICES.includes(service)) {
+      // Authentication comes first: an unauthenticated request is answered
+      // before its body is read or parsed.
+      try {
+        values.set(principalKey, await ctx.authenticator.verify(req.headers.authorization));
+      } catch (error) {
+        if (!(error instanceof AuthenticationError)) throw error;
+        writeUnauthenticated(req, res, error);
         return;
       }
-      connectHandler(req, res);
+    }
+    requestValues.set(req, values);
+    connectHandler(req, res);
+  }
+
+  return createOnePortServer(
+    (req, res) => {
+      handle(req, res).catch((error: unknown) => {
+        ctx.logger.error({ err: error }, "request failed before reaching a handler");
+        if (!res.headersSent) res.writeHead(500);
+        res.end();
+      });
     },
     { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
   );
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's x-request-id when it is sane, else a new one. */
+function requestIdOf(req: NodeRequest): string {
+  const given = req.headers["x-request-id"];
+  return typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
 }

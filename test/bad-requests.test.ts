@@ -3,7 +3,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { transportFor } from "./support/transports.js";
+import { tokenFor, transportFor } from "./support/transports.js";
 
 // Malformed requests at the protocol level: each gets a clear Connect error
 // (or HTTP status) and the server keeps serving everyone else.
@@ -19,7 +19,7 @@ const PATH = "/tracker.v1.ProjectService/CreateProject";
 async function post(path: string, body: string | Uint8Array, contentType = "application/json") {
   const response = await fetch(`${server.baseUrl}${path}`, {
     method: "POST",
-    headers: { "Content-Type": contentType, "x-tracker-user": "alice" },
+    headers: { "Content-Type": contentType, Authorization: `Bearer ${await tokenFor("alice")}` },
     body,
   });
   const text = await response.text();
@@ -88,7 +88,9 @@ describe("bad requests", () => {
   });
 
   it("answers a GET for a mutation with 405", async () => {
-    const response = await fetch(`${server.baseUrl}${PATH}?connect=v1&encoding=json&message=%7B%7D`);
+    const response = await fetch(`${server.baseUrl}${PATH}?connect=v1&encoding=json&message=%7B%7D`, {
+      headers: { Authorization: `Bearer ${await tokenFor("alice")}` },
+    });
     expect(response.status).toBe(405);
     await expectServerStillServes();
   });
@@ -97,7 +99,7 @@ describe("bad requests", () => {
     const message = encodeURIComponent(JSON.stringify({ name: "projects/NONE" }));
     const response = await fetch(
       `${server.baseUrl}/tracker.v1.ProjectService/GetProject?connect=v1&encoding=json&message=${message}`,
-      { headers: { "x-tracker-user": "alice" } },
+      { headers: { Authorization: `Bearer ${await tokenFor("alice")}` } },
     );
     expect(response.status).toBe(404);
     expect(((await response.json()) as { code: string }).code).toBe("not_found");

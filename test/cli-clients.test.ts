@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "./support/server.js";
+import { tokenFor } from "./support/transports.js";
 
 // The real command-line clients users run: grpcurl through server
 // reflection (no .proto files) and curl speaking Connect JSON.
@@ -19,7 +20,8 @@ beforeAll(async () => {
 afterAll(() => server.close());
 
 const grpcurl = async (...args: string[]) =>
-  (await run(GRPCURL, ["-plaintext", "-H", "x-tracker-user: alice", ...args])).stdout;
+  (await run(GRPCURL, ["-plaintext", "-H", `authorization: Bearer ${await tokenFor("alice")}`, ...args]))
+    .stdout;
 
 describe.runIf(existsSync(GRPCURL))("grpcurl via reflection", () => {
   it("lists the services", async () => {
@@ -103,7 +105,7 @@ describe("curl with Connect JSON", () => {
       "-H",
       "Content-Type: application/json",
       "-H",
-      "x-tracker-user: alice",
+      `authorization: Bearer ${await tokenFor("alice")}`,
       "-d",
       body,
       `http://${address}${path}`,

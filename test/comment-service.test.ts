@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { IssueEvent_Kind as Kind } from "../gen/proto/tracker/v1/issue_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, type Protocol, transportFor } from "./support/transports.js";
 
@@ -47,6 +47,7 @@ describe.each(PROTOCOLS)("CommentService over %s", (protocol) => {
 describe("CommentService", () => {
   it("records every comment change in the issue's history", async () => {
     const issue = await newIssue();
+    await addMember(server, issue.split("/issues/")[0] ?? "", "bob", "writer");
     const comments = commentsAs("bob");
     const comment = await comments.createComment({ parent: issue, comment: { body: "hello" } });
     await comments.updateComment({

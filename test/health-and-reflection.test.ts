@@ -24,6 +24,7 @@ describe("grpc.health.v1.Health", () => {
     const { statuses } = await health.list({});
     expect(Object.keys(statuses).sort()).toEqual([
       "",
+      "tracker.v1.AuditService",
       "tracker.v1.CommentService",
       "tracker.v1.IssueService",
       "tracker.v1.LabelService",

@@ -10,7 +10,7 @@ import {
   Issue_State as State,
 } from "../gen/proto/tracker/v1/issue_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS } from "./support/transports.js";
 
@@ -163,6 +163,7 @@ describe("UpdateIssue", () => {
   it("replaces every writable field with the * mask", async () => {
     const parent = await createProject(server);
     const { issues } = clientsFor(server);
+    await addMember(server, parent, "bob", "writer");
     const bob = (await clientsFor(server, "bob").issues.createIssue({ parent, issue: { title: "by bob" } }))
       .reporter;
     const issue = await issues.createIssue({
@@ -366,6 +367,7 @@ describe("ListIssueEvents", () => {
   it("records who changed what, with old and new values, in order", async () => {
     const parent = await createProject(server);
     const { issues } = clientsFor(server);
+    await addMember(server, parent, "bob", "writer");
     const bob = clientsFor(server, "bob").issues;
     const issue = await issues.createIssue({ parent, issue: { title: "history", priority: Priority.LOW } });
     await bob.updateIssue({

@@ -9,7 +9,7 @@ import {
   Issue_State as State,
 } from "../gen/proto/tracker/v1/issue_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
 type FilterInit = MessageInitShape<typeof IssueFilterSchema>;
@@ -62,7 +62,7 @@ const SEED = [
 beforeAll(async () => {
   server = await startTestServer();
   parent = await createProject(server, "alice");
-  await clientsFor(server, "bob").projects.getProject({ name: parent });
+  await addMember(server, parent, "bob", "writer");
   alice = await userNamed(server, "alice");
   bob = await userNamed(server, "bob");
   for (const seed of SEED) {

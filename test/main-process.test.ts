@@ -1,16 +1,18 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { createClient } from "@connectrpc/connect";
+import { promisify } from "node:util";
+import { Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
-import { transportFor } from "./support/transports.js";
 
 // `npm start` as a user runs it: the real entry point, its embedded
 // PostgreSQL and Atlas, in a process of its own.
 
+const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "tracker-main-"));
 // As root, the embedded PostgreSQL runs as `postgres`, which must enter this directory.
 chmodSync(dataDir, 0o755);
@@ -25,7 +27,14 @@ interface Started {
 
 async function startMain(): Promise<Started> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
-    env: { ...process.env, PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, DATABASE_URL: "" },
+    env: {
+      ...process.env,
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      DATABASE_URL: "",
+      AUTH_MODE: "dev",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
@@ -50,10 +59,35 @@ describe("the server process (npm start)", () => {
     const first = await startMain();
     const listening = first.logs.find((entry) => typeof entry.address === "string");
     expect(listening?.database).toBe(`embedded PostgreSQL in ${join(dataDir, "postgres")}`);
-    const created = await createClient(
-      ProjectService,
-      transportFor("Connect JSON over HTTP/1.1", first.baseUrl),
-    ).createProject({
+    // A token from `npm run token`, exactly as a user gets one.
+    const { stdout } = await run(process.execPath, ["--import", "tsx", "tools/token.ts", "--sub", "alice"], {
+      env: { ...process.env, DATA_DIR: dataDir },
+    });
+    const token = stdout.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const asAlice = (baseUrl: string, httpVersion: "1.1" | "2") =>
+      createClient(
+        ProjectService,
+        createConnectTransport({
+          baseUrl,
+          httpVersion,
+          interceptors: [
+            (next) => (req) => {
+              req.header.set("authorization", `Bearer ${token}`);
+              return next(req);
+            },
+          ],
+        }),
+      );
+    await expect(
+      createClient(
+        ProjectService,
+        createConnectTransport({ baseUrl: first.baseUrl, httpVersion: "1.1" }),
+      ).getProject({
+        name: "projects/KEEP",
+      }),
+    ).rejects.toMatchObject({ code: Code.Unauthenticated });
+    const created = await asAlice(first.baseUrl, "1.1").createProject({
       projectId: "KEEP",
       project: { displayName: "Survives restarts" },
     });
@@ -62,8 +96,8 @@ describe("the server process (npm start)", () => {
     expect(first.logs.map((entry) => entry.msg)).toContain("stopped");
 
     const second = await startMain();
-    const client = createClient(ProjectService, transportFor("gRPC over HTTP/2", second.baseUrl));
-    expect(await client.getProject({ name: "projects/KEEP" })).toEqual(created);
+    // The development key survives restarts too, and with it the token.
+    expect(await asAlice(second.baseUrl, "2").getProject({ name: "projects/KEEP" })).toEqual(created);
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
   }, 60_000);
@@ -81,5 +115,22 @@ describe("the server process (npm start)", () => {
     expect(code).not.toBe(0);
     expect(stderr).toContain("PORT");
     expect(stderr).toContain("DATABASE_URL");
+    expect(stderr).toContain("OIDC_ISSUER: required when AUTH_MODE=oidc");
+  });
+
+  it("refuses development authentication when NODE_ENV=production", async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      env: { ...process.env, AUTH_MODE: "dev", NODE_ENV: "production", DATA_DIR: dataDir },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    expect(code).not.toBe(0);
+    expect(stderr).toContain(
+      "AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production",
+    );
   });
 });

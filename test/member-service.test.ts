@@ -401,37 +401,53 @@ describe("the last admin of a project", () => {
   it("may step down once another member is admin, who then is the last", async () => {
     const parent = await newProject();
     const admin = await adminOf(parent);
-    const other = await addMember(parent, Role.READER);
+    const subject = `member-${unique()}`;
+    const asOther = createClient(MemberService, transportFor(BINARY, server.baseUrl, subject));
+    const otherUser = (
+      await createClient(UserService, transportFor(BINARY, server.baseUrl, subject)).getCurrentUser({})
+    ).name;
+    const other = await members.createMember({ parent, member: { user: otherUser, role: Role.READER } });
     const promoted = await members.updateMember({
       member: { ...other, role: Role.ADMIN },
       updateMask: mask("role"),
     });
 
     await members.updateMember({ member: { ...admin, role: Role.READER }, updateMask: mask("role") });
+    // Stepped down, alice manages members no more.
     await expectError(
       members.updateMember({ member: { ...promoted, role: Role.WRITER }, updateMask: mask("role") }),
+      Code.PermissionDenied,
+      "ROLE_TOO_LOW",
+    );
+    await expectError(
+      asOther.updateMember({ member: { ...promoted, role: Role.WRITER }, updateMask: mask("role") }),
       Code.FailedPrecondition,
       "LAST_ADMIN",
     );
-    await expectError(members.deleteMember({ name: promoted.name }), Code.FailedPrecondition, "LAST_ADMIN");
-    await members.deleteMember({ name: admin.name });
-    expect((await listAll(parent)).map((member) => [member.name, member.role])).toEqual([
-      [promoted.name, Role.ADMIN],
-    ]);
+    await expectError(asOther.deleteMember({ name: promoted.name }), Code.FailedPrecondition, "LAST_ADMIN");
+    await asOther.deleteMember({ name: admin.name });
+    const { members: left } = await asOther.listMembers({ parent });
+    expect(left.map((member) => [member.name, member.role])).toEqual([[promoted.name, Role.ADMIN]]);
   });
 
   it("remains when two admins step down at the same time: exactly one succeeds", async () => {
     const parent = await newProject();
     const admin = await adminOf(parent);
-    const other = await addMember(parent, Role.ADMIN);
+    const subject = `member-${unique()}`;
+    const asOther = createClient(MemberService, transportFor(BINARY, server.baseUrl, subject));
+    const otherUser = (
+      await createClient(UserService, transportFor(BINARY, server.baseUrl, subject)).getCurrentUser({})
+    ).name;
+    const other = await members.createMember({ parent, member: { user: otherUser, role: Role.ADMIN } });
     const outcomes = await Promise.allSettled([
       members.updateMember({ member: { ...admin, role: Role.READER }, updateMask: mask("role") }),
-      members.deleteMember({ name: other.name }),
+      asOther.updateMember({ member: { ...other, role: Role.READER }, updateMask: mask("role") }),
     ]);
     expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
     const [failure] = outcomes.filter((outcome) => outcome.status === "rejected");
     await expectError(Promise.reject(failure?.reason), Code.FailedPrecondition, "LAST_ADMIN");
-    expect((await listAll(parent)).filter((member) => member.role === Role.ADMIN)).toHaveLength(1);
+    const { members: all } = await asOther.listMembers({ parent });
+    expect(all.filter((member) => member.role === Role.ADMIN)).toHaveLength(1);
   });
 });
 

@@ -4,10 +4,29 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
+import { addMember, createProject } from "./support/fixtures.js";
+import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { actingAs, PROTOCOLS, transportFor } from "./support/transports.js";
+import { PROTOCOLS, transportFor } from "./support/transports.js";
 
 let server: TestServer;
+
+/** A client that sends exactly this bearer token. */
+function usersWithToken(token: string) {
+  return createClient(
+    UserService,
+    createConnectTransport({
+      baseUrl: server.baseUrl,
+      httpVersion: "1.1",
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
+    }),
+  );
+}
 beforeAll(async () => {
   server = await startTestServer();
 });
@@ -42,8 +61,12 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
     expect(second).toEqual(first);
   });
 
-  it("gets another user by name", async () => {
-    const other = await usersAs(newSubject()).getCurrentUser({});
+  it("gets another user by name once they share a project, NOT_FOUND before", async () => {
+    const otherSubject = newSubject();
+    const other = await usersAs(otherSubject).getCurrentUser({});
+    await expectError(client.getUser({ name: other.name }), Code.NotFound);
+    const project = await createProject(server, subject);
+    await addMember(server, project, otherSubject, "reader", subject);
     const fetched = await client.getUser({ name: other.name });
     expect(fetched).toEqual(other);
     expect(fetched.uid).not.toBe((await client.getCurrentUser({})).uid);
@@ -57,37 +80,28 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
 });
 
 describe("UserService", () => {
-  it("takes the display name and e-mail from the identity and keeps them when a call omits them", async () => {
+  it("takes the display name and e-mail from the token and keeps them when a token omits them", async () => {
     const subject = newSubject();
-    const profile: Record<string, string> = {
-      "x-tracker-user-name": "Ada Lovelace",
-      "x-tracker-user-email": "ada@example.com",
-    };
-    const withProfile = createClient(
-      UserService,
-      createConnectTransport({
-        baseUrl: server.baseUrl,
-        httpVersion: "1.1",
-        interceptors: [
-          actingAs(subject),
-          (next) => (req) => {
-            for (const [header, value] of Object.entries(profile)) req.header.set(header, value);
-            return next(req);
-          },
-        ],
-      }),
+    const issuer = await testIssuer();
+    const withProfile = usersWithToken(
+      await issuer.mint(subject, { name: "Ada Lovelace", email: "ada@example.com" }),
     );
     const user = await withProfile.getCurrentUser({});
     expect(user).toMatchObject({ displayName: "Ada Lovelace", email: "ada@example.com" });
-    expect(await usersAs(subject).getCurrentUser({})).toMatchObject({
+    const bare = usersWithToken(await issuer.mint(subject));
+    expect(await bare.getCurrentUser({})).toMatchObject({
       uid: user.uid,
       displayName: "Ada Lovelace",
       email: "ada@example.com",
     });
+    const renamed = usersWithToken(
+      await issuer.mint(subject, { name: "Ada King", email: "ada@example.com" }),
+    );
+    expect((await renamed.getCurrentUser({})).displayName).toBe("Ada King");
   });
 
-  it("leaves the e-mail empty when the identity gives none", async () => {
-    const user = await usersAs(newSubject()).getCurrentUser({});
+  it("leaves the e-mail empty when the token gives none", async () => {
+    const user = await usersWithToken(await (await testIssuer()).mint(newSubject())).getCurrentUser({});
     expect(user.email).toBe("");
   });
 
@@ -105,7 +119,7 @@ describe("UserService", () => {
     expect(violatedFields(error)).toEqual(["name"]);
   });
 
-  it("refuses callers who do not name themselves: UNAUTHENTICATED", async () => {
+  it("refuses callers without a token: UNAUTHENTICATED", async () => {
     const anonymous = createClient(UserService, transportFor("gRPC over HTTP/2", server.baseUrl, ""));
     await expectError(anonymous.getCurrentUser({}), Code.Unauthenticated, "UNAUTHENTICATED");
   });

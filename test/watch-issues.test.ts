@@ -2,11 +2,18 @@ import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssueEvent_Kind as Kind, type WatchIssuesResponse } from "../gen/proto/tracker/v1/issue_pb.js";
-import { clientsFor, createProject } from "./support/fixtures.js";
+import { addMember, clientsFor, createProject } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, type Protocol } from "./support/transports.js";
 
 let server: TestServer;
+
+/** A project alice administers, which "watcher" may read. */
+async function watchedProject(target: TestServer): Promise<string> {
+  const project = await createProject(target);
+  await addMember(target, project, "watcher", "reader");
+  return project;
+}
 beforeAll(async () => {
   server = await startTestServer();
 });
@@ -63,7 +70,7 @@ function watch(
 
 describe.each(PROTOCOLS)("WatchIssues over %s", (protocol) => {
   it("replays history after `after`, then delivers new events live", async () => {
-    const parent = await createProject(server);
+    const parent = await watchedProject(server);
     const { issues } = clientsFor(server);
     const first = await issues.createIssue({ parent, issue: { title: "before" } });
     const stream = watch(server, parent, 0n, protocol);
@@ -85,7 +92,7 @@ describe.each(PROTOCOLS)("WatchIssues over %s", (protocol) => {
 
 describe("WatchIssues", () => {
   it("starts at the present when `after` is unset", async () => {
-    const parent = await createProject(server);
+    const parent = await watchedProject(server);
     const { issues } = clientsFor(server);
     await issues.createIssue({ parent, issue: { title: "old news" } });
     const stream = watch(server, parent);
@@ -98,11 +105,12 @@ describe("WatchIssues", () => {
   });
 
   it("delivers every event of 8 concurrent writers exactly once, in order, across a reconnect", async () => {
-    const parent = await createProject(server);
+    const parent = await watchedProject(server);
     const writers = Array.from(
       { length: 8 },
       (_, i) => clientsFor(server, `writer${i}`, "gRPC over HTTP/2").issues,
     );
+    for (let i = 0; i < writers.length; i++) await addMember(server, parent, `writer${i}`, "writer");
     const perWriter = 12;
     const total = writers.length * perWriter;
     let stream = watch(server, parent, 0n);
@@ -126,9 +134,9 @@ describe("WatchIssues", () => {
   });
 
   it("delivers events written through another server process on the same database", async () => {
-    const other = await startTestServer(server);
+    const other = await startTestServer({ sharedWith: server });
     try {
-      const parent = await createProject(server);
+      const parent = await watchedProject(server);
       const stream = watch(other, parent, 0n);
       const { issues } = clientsFor(server);
       await issues.createIssue({ parent, issue: { title: "from process A" } });
@@ -146,7 +154,7 @@ describe("WatchIssues", () => {
 
   it("ends the stream cleanly when the server shuts down", async () => {
     const doomed = await startTestServer();
-    const parent = await createProject(doomed);
+    const parent = await watchedProject(doomed);
     const stream = watch(doomed, parent, 0n);
     await new Promise((resolve) => setTimeout(resolve, 200));
     await doomed.close();

@@ -4,9 +4,16 @@
 //   node --import tsx tools/bruno.ts [--base-url URL]
 //
 // The base URL is --base-url, else $TRACKER_URL, else http://localhost:8080.
+// The collection calls as three people, each with a bearer token (see
+// BrunoTokens). By default they are minted with the development key under
+// $DATA_DIR (default .data), which a server in AUTH_MODE=dev (`npm start`)
+// trusts; against any other server pass them in TRACKER_TOKEN,
+// TRACKER_REVIEWER_TOKEN, TRACKER_MEMBER_TOKEN and TRACKER_MEMBER_SUBJECT.
 // The exit code is bru's: 0 when every request, assertion and test passed.
 // The test suite imports runBruno() instead.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { constants, tmpdir } from "node:os";
@@ -14,13 +21,14 @@ import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { mintDevToken } from "../src/auth/dev-issuer.js";
 
 export const DEFAULT_BASE_URL = "http://localhost:8080";
 
 /** The collection's directory; bru must run inside it. */
 export const COLLECTION_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "bruno");
 
-/** The environment in bruno/environments/ whose `baseUrl` the run overrides. */
+/** The environment in bruno/environments/ whose variables (`baseUrl`, the tokens) the run overrides. */
 const ENVIRONMENT = "local";
 
 export interface BrunoCounts {
@@ -43,7 +51,29 @@ export interface BrunoResult {
   output: string;
 }
 
+/** The bearer tokens the collection sends, as its environment variables of the same names. */
+export interface BrunoTokens {
+  /** The collection's user, who creates the projects and so is their admin (collection auth). */
+  token: string;
+  /** A second person (subject REVIEWER_SUBJECT) who comments in CommentService. */
+  reviewerToken: string;
+  /** A person who has never called the API, whom MemberService adds to a project. */
+  memberToken: string;
+  /** The subject of memberToken: fresh on every run (see freshMemberSubject). */
+  memberSubject: string;
+}
+
+/** The subjects of the people the collection calls as. */
+export const USER_SUBJECT = "bruno";
+export const REVIEWER_SUBJECT = "bruno-reviewer";
+
+/** A subject no one has used yet, for `memberSubject`: `bruno-member-<random>`. */
+export function freshMemberSubject(): string {
+  return `bruno-member-${randomBytes(6).toString("hex")}`;
+}
+
 export interface RunBrunoOptions {
+  tokens: BrunoTokens;
   /** Also copy bru's output to this process's stdout and stderr as it arrives. */
   stream?: boolean;
   /** Stops bru (SIGTERM) when aborted. */
@@ -91,7 +121,7 @@ function normalizeBaseUrl(baseUrl: string): string {
 }
 
 /** Runs the whole collection against `baseUrl` and reports what passed and failed. */
-export async function runBruno(baseUrl: string, options: RunBrunoOptions = {}): Promise<BrunoResult> {
+export async function runBruno(baseUrl: string, options: RunBrunoOptions): Promise<BrunoResult> {
   const reportDir = await mkdtemp(join(tmpdir(), "tracker-bruno-"));
   const reportFile = join(reportDir, "report.json");
   try {
@@ -102,6 +132,7 @@ export async function runBruno(baseUrl: string, options: RunBrunoOptions = {}): 
       ENVIRONMENT,
       "--env-var",
       `baseUrl=${normalizeBaseUrl(baseUrl)}`,
+      ...Object.entries(options.tokens).flatMap(([name, value]) => ["--env-var", `${name}=${value}`]),
       "--reporter-json",
       reportFile,
     ];
@@ -182,6 +213,86 @@ async function readReport(file: string): Promise<Report | undefined> {
   return ReportSchema.parse(JSON.parse(text));
 }
 
+/** How long the tokens `npm run bruno` mints are valid: long enough for one run. */
+const DEV_TOKEN_TTL_SECONDS = 3600;
+
+/** Why minting failed, with what to do instead. */
+class TokenError extends Error {}
+
+const NON_DEV_HINT =
+  "`npm run bruno` against a server that is not in development mode (AUTH_MODE=dev, the default of " +
+  "`npm start`) needs TRACKER_TOKEN, TRACKER_REVIEWER_TOKEN, TRACKER_MEMBER_TOKEN and " +
+  "TRACKER_MEMBER_SUBJECT (the subject of the member token, one that has never called the API)";
+
+/**
+ * The tokens for a run of the collection from the command line: those given in
+ * TRACKER_TOKEN, TRACKER_REVIEWER_TOKEN and TRACKER_MEMBER_TOKEN (with
+ * TRACKER_MEMBER_SUBJECT), the others minted with the development key under
+ * `dataDir`, the member's for a fresh subject.
+ */
+async function tokensFromEnvironment(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+): Promise<{ tokens: BrunoTokens; minted: string[] }> {
+  const given = (name: string) => (env[name] === "" ? undefined : env[name]);
+  const memberToken = given("TRACKER_MEMBER_TOKEN");
+  const memberSubject = given("TRACKER_MEMBER_SUBJECT");
+  if ((memberToken === undefined) !== (memberSubject === undefined)) {
+    throw new TokenError("set both TRACKER_MEMBER_TOKEN and TRACKER_MEMBER_SUBJECT, or neither");
+  }
+  const minted: string[] = [];
+  const mint = async (sub: string, name: string) => {
+    // mintDevToken would create a new key where there is none, one no server trusts.
+    const keyFile = join(dataDir, "dev-signing-key.json");
+    if (!existsSync(keyFile)) {
+      throw new TokenError(
+        `no development signing key at ${keyFile} to mint tokens with (start the server with ` +
+          `\`npm start\` and the same DATA_DIR first); ${NON_DEV_HINT}`,
+      );
+    }
+    minted.push(sub);
+    return mintDevToken(dataDir, { sub, email: `${sub}@example.com`, name }, DEV_TOKEN_TTL_SECONDS);
+  };
+  const subject = memberSubject ?? freshMemberSubject();
+  const tokens: BrunoTokens = {
+    token: given("TRACKER_TOKEN") ?? (await mint(USER_SUBJECT, "Bruno")),
+    reviewerToken: given("TRACKER_REVIEWER_TOKEN") ?? (await mint(REVIEWER_SUBJECT, "Bruno Reviewer")),
+    memberToken: memberToken ?? (await mint(subject, "Bruno Member")),
+    memberSubject: subject,
+  };
+  return { tokens, minted };
+}
+
+/**
+ * Fails early, with what to do, when the server refuses the collection's
+ * token; any other answer (or none) is left to the run to report.
+ */
+async function checkToken(baseUrl: string, token: string, minted: boolean): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(`${normalizeBaseUrl(baseUrl)}/tracker.v1.UserService/GetCurrentUser`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "Connect-Protocol-Version": "1",
+        Authorization: `Bearer ${token}`,
+      },
+      body: "{}",
+      signal: AbortSignal.timeout(10_000),
+    });
+  } catch {
+    return;
+  }
+  if (response.status !== 401) return;
+  const reason = response.headers.get("www-authenticate") ?? (await response.text());
+  throw new TokenError(
+    `the server rejected the collection's token (${reason}); ` +
+      (minted
+        ? `it was minted with the development key under DATA_DIR, which only a server in AUTH_MODE=dev with the same DATA_DIR trusts. ${NON_DEV_HINT}`
+        : "check TRACKER_TOKEN"),
+  );
+}
+
 async function main(): Promise<void> {
   let values: { "base-url"?: string; help?: boolean };
   try {
@@ -197,7 +308,11 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       "Usage: node --import tsx tools/bruno.ts [--base-url URL]\n\n" +
-        `Runs the Bruno collection in bruno/ against URL (default: $TRACKER_URL or ${DEFAULT_BASE_URL}).`,
+        `Runs the Bruno collection in bruno/ against URL (default: $TRACKER_URL or ${DEFAULT_BASE_URL}).\n\n` +
+        "Bearer tokens: TRACKER_TOKEN (the collection's user), TRACKER_REVIEWER_TOKEN (a second person),\n" +
+        "TRACKER_MEMBER_TOKEN with TRACKER_MEMBER_SUBJECT (a person who has never called the API).\n" +
+        "Those not set are minted with the development key under $DATA_DIR (default .data),\n" +
+        "which a server started with `npm start` (AUTH_MODE=dev) trusts.",
     );
     return;
   }
@@ -207,11 +322,14 @@ async function main(): Promise<void> {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   try {
-    const result = await runBruno(baseUrl, { stream: true, signal: controller.signal });
+    const { tokens, minted } = await tokensFromEnvironment(process.env, process.env.DATA_DIR || ".data");
+    await checkToken(baseUrl, tokens.token, minted.includes(USER_SUBJECT));
+    const result = await runBruno(baseUrl, { tokens, stream: true, signal: controller.signal });
     process.exitCode = result.exitCode;
   } catch (error) {
     console.error(`bruno: ${error instanceof Error ? error.message : String(error)}`);
-    process.exitCode = 1;
+    // A setup problem (no tokens) like bru's own usage errors; anything else a failure.
+    process.exitCode = error instanceof TokenError ? 2 : 1;
   }
 }
 

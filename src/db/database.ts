@@ -14,14 +14,18 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
-export function connectDatabase(url: string, poolMax = 20): DatabaseHandle {
+export function connectDatabase(
+  url: string,
+  { poolMax = 20, statementTimeoutMs = 15_000 }: { poolMax?: number; statementTimeoutMs?: number } = {},
+): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
     max: poolMax,
     connectionTimeoutMillis: 5_000,
     // UTC text timestamps keep PostgreSQL's microseconds, which a JS Date
-    // would truncate, so keyset page tokens compare exactly.
-    options: "-c TimeZone=UTC",
+    // would truncate, so keyset page tokens compare exactly. The statement
+    // timeout is the server-side deadline of every query (DEADLINE_EXCEEDED).
+    options: `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`,
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === TIMESTAMPTZ_OID

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter } from "@connectrpc/connect";
 import type { Selectable, Transaction } from "kysely";
 import type { Comments, DB } from "../../gen/db.js";
 import {
@@ -9,14 +9,15 @@ import {
   CreateCommentRequestSchema,
 } from "../../gen/proto/tracker/v1/comment_pb.js";
 import type { AppContext } from "../context.js";
-import { callerOf } from "../shared/caller.js";
-import { notFound, required } from "../shared/errors.js";
+import { lockProjectFor, projectFor } from "../shared/access.js";
+import { recordAudit } from "../shared/audit.js";
+import { type Caller, callerOf } from "../shared/caller.js";
+import { apiError, notFound, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { appendIssueEvent } from "../shared/issue-events.js";
 import { commentName, issueNumberOf, lastSegmentOf, projectKeyOf, userName } from "../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
-import { findProject, lockLiveProject } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
 import { findIssue, issueDeleted, lockIssue } from "./issues/issue-rows.js";
@@ -46,9 +47,9 @@ const issueOfComment = (name: string) => name.split("/").slice(0, 4).join("/");
  * The comment with `name`, locked, with its live issue and project locked
  * before it (the order every writer of a project takes).
  */
-async function lockComment(tx: Transaction<DB>, name: string, etag: string) {
+async function lockComment(tx: Transaction<DB>, caller: Caller, name: string, etag: string) {
   const issueName = issueOfComment(name);
-  const project = await lockLiveProject(tx, projectKeyOf(name));
+  const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
   const issue = await lockIssue(tx, project.uid, issueName);
   if (issue.delete_time !== null) throw issueDeleted(issueName, true);
   const row = await tx
@@ -59,6 +60,17 @@ async function lockComment(tx: Transaction<DB>, name: string, etag: string) {
     .forUpdate()
     .executeTakeFirst();
   if (!row) throw notFound(name);
+  // Writers comment; only the author or an admin changes what was written.
+  if (row.author_uid !== caller.userUid && project.caller_role !== "admin") {
+    throw apiError(
+      Code.PermissionDenied,
+      "NOT_COMMENT_AUTHOR",
+      `only the author or a project admin may change ${name}`,
+      {
+        metadata: { resource: name },
+      },
+    );
+  }
   assertFresh(etag, row.revision, name);
   return { project, issue, row };
 }
@@ -66,8 +78,14 @@ async function lockComment(tx: Transaction<DB>, name: string, etag: string) {
 export function commentService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(CommentService, {
-      async listComments(req) {
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+      async listComments(req, context) {
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const issue = await findIssue(ctx.db, project.uid, req.parent);
         const size = pageSize(req.pageSize);
         const query = { method: "ListComments", parent: req.parent };
@@ -103,7 +121,7 @@ export function commentService(ctx: AppContext) {
         };
         return ctx.db.transaction().execute((tx) =>
           once(tx, call, async () => {
-            const project = await lockLiveProject(tx, projectKeyOf(req.parent));
+            const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "writer", req.parent);
             const issue = await lockIssue(tx, project.uid, req.parent);
             if (issue.delete_time !== null) throw issueDeleted(req.parent, true);
             const row = await tx
@@ -124,7 +142,9 @@ export function commentService(ctx: AppContext) {
               commentUid: row.uid,
               changes: [{ field: "body", old: null, new: row.body }],
             });
-            return toComment(row, project.key, issueNumberOf(req.parent));
+            const comment = toComment(row, project.key, issueNumberOf(req.parent));
+            await recordAudit(tx, context, { resource: comment.name, schema: CommentSchema, after: comment });
+            return comment;
           }),
         );
       },
@@ -134,7 +154,7 @@ export function commentService(ctx: AppContext) {
         const name = req.comment?.name ?? "";
         const fields = maskedFields(req.updateMask, ["body"] as const);
         return ctx.db.transaction().execute(async (tx) => {
-          const { project, issue, row } = await lockComment(tx, name, req.comment?.etag ?? "");
+          const { project, issue, row } = await lockComment(tx, caller, name, req.comment?.etag ?? "");
           if (!fields.has("body") || req.comment?.body === row.body)
             return toComment(row, project.key, issue.number);
           const updated = await tx
@@ -156,15 +176,27 @@ export function commentService(ctx: AppContext) {
             commentUid: row.uid,
             changes: [{ field: "body", old: row.body, new: updated.body }],
           });
-          return toComment(updated, project.key, issue.number);
+          const comment = toComment(updated, project.key, issue.number);
+          await recordAudit(tx, context, {
+            resource: comment.name,
+            schema: CommentSchema,
+            before: toComment(row, project.key, issue.number),
+            after: comment,
+          });
+          return comment;
         });
       },
 
       async deleteComment(req, context) {
         const caller = callerOf(context);
         await ctx.db.transaction().execute(async (tx) => {
-          const { project, issue, row } = await lockComment(tx, req.name, req.etag);
+          const { project, issue, row } = await lockComment(tx, caller, req.name, req.etag);
           await tx.deleteFrom("comments").where("uid", "=", row.uid).execute();
+          await recordAudit(tx, context, {
+            resource: req.name,
+            schema: CommentSchema,
+            before: toComment(row, project.key, issue.number),
+          });
           // Deleted for good: its text leaves the history too (the events stay).
           await tx
             .updateTable("issue_events")

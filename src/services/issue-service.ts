@@ -9,13 +9,15 @@ import {
   type WatchIssuesResponseSchema,
 } from "../../gen/proto/tracker/v1/issue_pb.js";
 import type { AppContext } from "../context.js";
+import { lockProjectFor, projectFor } from "../shared/access.js";
+import { recordAudit } from "../shared/audit.js";
 import { callerOf } from "../shared/caller.js";
 import { apiError, invalidArgument, required } from "../shared/errors.js";
 import { assertFresh } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { appendIssueEvent, diffFields } from "../shared/issue-events.js";
 import { issueNumberOf, projectKeyOf } from "../shared/names.js";
-import { findProject, lockLiveProject } from "../shared/projects.js";
+import { findProject } from "../shared/projects.js";
 import { maskedFields } from "../shared/update-mask.js";
 import { eventsAfter, listIssueEvents, toIssueEvent } from "./issues/issue-history.js";
 import {
@@ -48,15 +50,30 @@ export function issueService(ctx: AppContext) {
     return toIssue(await findIssue(db, project.uid, name), project.key);
   }
 
+  /** Open WatchIssues streams per user, in this process. */
+  const openWatches = new Map<string, number>();
+
   return (router: ConnectRouter) =>
     router.service(IssueService, {
-      async getIssue(req) {
-        const project = await findProject(ctx.db, projectKeyOf(req.name));
+      async getIssue(req, context) {
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.name),
+          "reader",
+          req.name,
+        );
         return reload(ctx.db, project, req.name);
       },
 
-      async batchGetIssues(req) {
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+      async batchGetIssues(req, context) {
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const numbers = req.names.map((name, index) => {
           if (projectKeyOf(name) !== project.key) {
             throw invalidArgument(
@@ -81,8 +98,14 @@ export function issueService(ctx: AppContext) {
         return { issues };
       },
 
-      async listIssues(req) {
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+      async listIssues(req, context) {
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const { page, nextPageToken } = await listIssues(ctx.db, project, req);
         return { issues: page.map((row) => toIssue(row, project.key)), nextPageToken };
       },
@@ -98,12 +121,12 @@ export function issueService(ctx: AppContext) {
         };
         return ctx.db.transaction().execute((tx) =>
           once(tx, call, async () => {
-            const project = await lockLiveProject(tx, projectKeyOf(req.parent));
+            const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "writer", req.parent);
             const state = nextStateOf(
               { state: "open", close_reason: null, close_time: null },
               { state: draft?.state, closeReason: draft?.closeReason },
             );
-            const assigneeUid = await resolveAssignee(tx, draft?.assignee ?? "");
+            const assigneeUid = await resolveAssignee(tx, project.uid, draft?.assignee ?? "");
             const labelUids = await resolveLabels(tx, project.uid, project.key, draft?.labels ?? []);
             // Numbers come from the locked project row: gapless, never reused.
             const { last_issue_number: number } = await tx
@@ -143,6 +166,7 @@ export function issueService(ctx: AppContext) {
               kind: "issue_created",
               changes: diffFields({}, snapshotOf(issue)),
             });
+            await recordAudit(tx, context, { resource: issue.name, schema: IssueSchema, after: issue });
             return issue;
           }),
         );
@@ -154,7 +178,7 @@ export function issueService(ctx: AppContext) {
         const name = draft?.name ?? "";
         const fields = maskedFields(req.updateMask, WRITABLE);
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockLiveProject(tx, projectKeyOf(name));
+          const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
           const row = await lockIssue(tx, project.uid, name);
           if (row.delete_time !== null) throw issueDeleted(name, true);
           assertFresh(draft?.etag ?? "", row.revision, name);
@@ -168,7 +192,7 @@ export function issueService(ctx: AppContext) {
               ? dbPriority(draft?.priority ?? 0)
               : undefined;
           const assigneeUid = fields.has("assignee")
-            ? await resolveAssignee(tx, draft?.assignee ?? "")
+            ? await resolveAssignee(tx, project.uid, draft?.assignee ?? "")
             : row.assignee_uid;
           const labelUids = fields.has("labels")
             ? await resolveLabels(tx, project.uid, project.key, draft?.labels ?? [])
@@ -212,20 +236,28 @@ export function issueService(ctx: AppContext) {
             kind: "issue_updated",
             changes,
           });
-          return reload(tx, project, name);
+          const after = await reload(tx, project, name);
+          await recordAudit(tx, context, { resource: name, schema: IssueSchema, before, after });
+          return after;
         });
       },
 
       async deleteIssue(req, context) {
-        return setDeleted(req.name, req.etag, true, callerOf(context).userUid);
+        return setDeleted(req.name, req.etag, true, context);
       },
 
       async undeleteIssue(req, context) {
-        return setDeleted(req.name, req.etag, false, callerOf(context).userUid);
+        return setDeleted(req.name, req.etag, false, context);
       },
 
-      async listIssueEvents(req) {
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+      async listIssueEvents(req, context) {
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const issueUid = req.parent.includes("/issues/")
           ? (await findIssue(ctx.db, project.uid, req.parent)).uid
           : undefined;
@@ -235,9 +267,16 @@ export function issueService(ctx: AppContext) {
       watchIssues: (req, context) => watchIssues(req.parent, req.after, context),
     });
 
-  async function setDeleted(name: string, etag: string, deleted: boolean, actorUid: string): Promise<Issue> {
+  async function setDeleted(
+    name: string,
+    etag: string,
+    deleted: boolean,
+    context: HandlerContext,
+  ): Promise<Issue> {
+    const caller = callerOf(context);
+    const actorUid = caller.userUid;
     return ctx.db.transaction().execute(async (tx) => {
-      const project = await lockLiveProject(tx, projectKeyOf(name));
+      const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
       const row = await lockIssue(tx, project.uid, name);
       if ((row.delete_time !== null) === deleted) throw issueDeleted(name, deleted);
       assertFresh(etag, row.revision, name);
@@ -264,6 +303,12 @@ export function issueService(ctx: AppContext) {
           { field: "delete_time", old: deleteTimeOf(toIssue(row, project.key)), new: deleteTimeOf(issue) },
         ],
       });
+      await recordAudit(tx, context, {
+        resource: name,
+        schema: IssueSchema,
+        before: toIssue(row, project.key),
+        after: issue,
+      });
       return issue;
     });
   }
@@ -278,8 +323,34 @@ export function issueService(ctx: AppContext) {
     after: bigint | undefined,
     context: HandlerContext,
   ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
+    const caller = callerOf(context);
+    const project = await projectFor(ctx.db, caller, projectKeyOf(parent), "reader", parent);
+    // Each open stream holds a socket and wakes on every event: cap them per user.
+    const open = openWatches.get(caller.userUid) ?? 0;
+    if (open >= ctx.limits.maxWatchStreamsPerUser) {
+      throw apiError(
+        Code.ResourceExhausted,
+        "TOO_MANY_STREAMS",
+        `you already have ${open} WatchIssues streams open; close one first`,
+        { metadata: { limit: String(ctx.limits.maxWatchStreamsPerUser) } },
+      );
+    }
+    openWatches.set(caller.userUid, open + 1);
+    try {
+      yield* follow(project, after, context);
+    } finally {
+      const left = (openWatches.get(caller.userUid) ?? 1) - 1;
+      if (left === 0) openWatches.delete(caller.userUid);
+      else openWatches.set(caller.userUid, left);
+    }
+  }
+
+  async function* follow(
+    project: { uid: string; key: string },
+    after: bigint | undefined,
+    context: HandlerContext,
+  ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
     const stop = AbortSignal.any([context.signal, ctx.shutdown]);
-    const project = await findProject(ctx.db, projectKeyOf(parent));
     let seen = ctx.issueEvents.version(project.uid);
     // "From now on" is read after the version, so an event committed in
     // between is either before the position or wakes the first wait.

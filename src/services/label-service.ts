@@ -10,6 +10,8 @@ import {
 } from "../../gen/proto/tracker/v1/label_pb.js";
 import type { AppContext } from "../context.js";
 import type { Database } from "../db/database.js";
+import { lockProjectFor, projectFor } from "../shared/access.js";
+import { recordAudit } from "../shared/audit.js";
 import { callerOf } from "../shared/caller.js";
 import { invalidArgument, notFound, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
@@ -17,7 +19,7 @@ import { once } from "../shared/idempotency.js";
 import { appendIssueEvent, diffFields } from "../shared/issue-events.js";
 import { labelName, lastSegmentOf, projectKeyOf } from "../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
-import { findProject, lockLiveProject, type ProjectRow } from "../shared/projects.js";
+import type { ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
 import { selectIssues } from "./issues/issue-rows.js";
@@ -53,7 +55,7 @@ async function findLabel(db: Database, name: string): Promise<LabelRow> {
   return row;
 }
 
-/** The label `name` of a project the transaction holds locked (lockLiveProject), locked for a change. */
+/** The label `name` of a project the transaction holds locked (lockProjectFor), locked for a change. */
 async function lockLabel(tx: Transaction<DB>, project: ProjectRow, name: string): Promise<LabelRow> {
   const row = await tx
     .selectFrom("labels")
@@ -119,14 +121,21 @@ const isListCursor = (value: unknown): value is ListCursor => typeof value === "
 export function labelService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(LabelService, {
-      async getLabel(req) {
+      async getLabel(req, context) {
+        await projectFor(ctx.db, callerOf(context), projectKeyOf(req.name), "reader", req.name);
         const row = await findLabel(ctx.db, req.name);
         return toLabel(projectKeyOf(req.name), row);
       },
 
-      async listLabels(req) {
+      async listLabels(req, context) {
         // Deleted projects keep their labels readable, as GetProject returns them.
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const size = pageSize(req.pageSize);
         const query = { method: "ListLabels", parent: req.parent };
         const after = decodePageToken(req.pageToken, query, isListCursor);
@@ -146,7 +155,8 @@ export function labelService(ctx: AppContext) {
         return { labels: page.map((row) => toLabel(project.key, row)), nextPageToken };
       },
 
-      async createLabel(req) {
+      async createLabel(req, context) {
+        const caller = callerOf(context);
         const displayName = required(req.label?.displayName, "label.display_name");
         return ctx.db.transaction().execute((tx) =>
           once(
@@ -158,7 +168,13 @@ export function labelService(ctx: AppContext) {
               responseSchema: LabelSchema,
             },
             async () => {
-              const project = await lockLiveProject(tx, projectKeyOf(req.parent));
+              const project = await lockProjectFor(
+                tx,
+                caller,
+                projectKeyOf(req.parent),
+                "writer",
+                req.parent,
+              );
               const row = await tx
                 .insertInto("labels")
                 .values({
@@ -170,19 +186,22 @@ export function labelService(ctx: AppContext) {
                 })
                 .returningAll()
                 .executeTakeFirstOrThrow();
-              return toLabel(project.key, row);
+              const created = toLabel(project.key, row);
+              await recordAudit(tx, context, { resource: created.name, schema: LabelSchema, after: created });
+              return created;
             },
           ),
         );
       },
 
-      async updateLabel(req) {
+      async updateLabel(req, context) {
+        const caller = callerOf(context);
         const label = req.label;
         if (!label) throw invalidArgument("label", "is required");
         const fields = maskedFields(req.updateMask, WRITABLE_FIELDS);
         if (fields.has("display_name")) required(label.displayName, "label.display_name");
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockLiveProject(tx, projectKeyOf(label.name));
+          const project = await lockProjectFor(tx, caller, projectKeyOf(label.name), "writer", label.name);
           const row = await lockLabel(tx, project, label.name);
           assertFresh(label.etag, row.revision, label.name);
           // An empty mask changes nothing (AIP-134), so nothing gets a new etag.
@@ -199,18 +218,30 @@ export function labelService(ctx: AppContext) {
             .where("uid", "=", row.uid)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return toLabel(project.key, updated);
+          const changed = toLabel(project.key, updated);
+          await recordAudit(tx, context, {
+            resource: changed.name,
+            schema: LabelSchema,
+            before: toLabel(project.key, row),
+            after: changed,
+          });
+          return changed;
         });
       },
 
       async deleteLabel(req, context) {
-        const { userUid } = callerOf(context);
+        const caller = callerOf(context);
         await ctx.db.transaction().execute(async (tx) => {
-          const project = await lockLiveProject(tx, projectKeyOf(req.name));
+          const project = await lockProjectFor(tx, caller, projectKeyOf(req.name), "writer", req.name);
           const row = await lockLabel(tx, project, req.name);
           assertFresh(req.etag, row.revision, req.name);
-          await takeOffIssues(tx, project, row, userUid);
+          await takeOffIssues(tx, project, row, caller.userUid);
           await tx.deleteFrom("labels").where("uid", "=", row.uid).execute();
+          await recordAudit(tx, context, {
+            resource: req.name,
+            schema: LabelSchema,
+            before: toLabel(project.key, row),
+          });
         });
         return {};
       },

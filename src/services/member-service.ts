@@ -10,12 +10,15 @@ import {
   MemberService,
 } from "../../gen/proto/tracker/v1/member_pb.js";
 import type { AppContext } from "../context.js";
+import { lockProjectFor, projectFor } from "../shared/access.js";
+import { recordAudit } from "../shared/audit.js";
+import { callerOf } from "../shared/caller.js";
 import { apiError, invalidArgument, notFound } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { lastSegmentOf, memberName, projectKeyOf, userName, userUidOf } from "../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
-import { findProject, lockLiveProject, type ProjectRow } from "../shared/projects.js";
+import type { ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
 
@@ -55,7 +58,7 @@ function toMember(projectKey: string, row: MemberRow): Member {
   });
 }
 
-/** The member `name` of a project the transaction holds locked (lockLiveProject), locked for a change. */
+/** The member `name` of a project the transaction holds locked (lockProjectFor), locked for a change. */
 async function lockMember(tx: Transaction<DB>, project: ProjectRow, name: string): Promise<MemberRow> {
   const row = await tx
     .selectFrom("members")
@@ -105,9 +108,15 @@ const isListCursor = (value: unknown): value is ListCursor =>
 export function memberService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(MemberService, {
-      async listMembers(req) {
+      async listMembers(req, context) {
         // Deleted projects keep their members readable, as GetProject returns them.
-        const project = await findProject(ctx.db, projectKeyOf(req.parent));
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.parent),
+          "reader",
+          req.parent,
+        );
         const size = pageSize(req.pageSize);
         const query = { method: "ListMembers", parent: req.parent };
         const after = decodePageToken(req.pageToken, query, isListCursor);
@@ -132,7 +141,8 @@ export function memberService(ctx: AppContext) {
         return { members: page.map((row) => toMember(project.key, row)), nextPageToken };
       },
 
-      async createMember(req) {
+      async createMember(req, context) {
+        const caller = callerOf(context);
         const member = req.member;
         if (!member) throw invalidArgument("member", "is required");
         const role = roleToDb(member.role, "member.role");
@@ -146,7 +156,7 @@ export function memberService(ctx: AppContext) {
               responseSchema: MemberSchema,
             },
             async () => {
-              const project = await lockLiveProject(tx, projectKeyOf(req.parent));
+              const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "admin", req.parent);
               const user = await tx
                 .selectFrom("users")
                 .select("uid")
@@ -158,19 +168,26 @@ export function memberService(ctx: AppContext) {
                 .values({ project_uid: project.uid, user_uid: user.uid, role })
                 .returningAll()
                 .executeTakeFirstOrThrow();
-              return toMember(project.key, row);
+              const created = toMember(project.key, row);
+              await recordAudit(tx, context, {
+                resource: created.name,
+                schema: MemberSchema,
+                after: created,
+              });
+              return created;
             },
           ),
         );
       },
 
-      async updateMember(req) {
+      async updateMember(req, context) {
+        const caller = callerOf(context);
         const member = req.member;
         if (!member) throw invalidArgument("member", "is required");
         const changesRole = maskedFields(req.updateMask, WRITABLE_FIELDS).has("role");
         const role = roleToDb(member.role, "member.role");
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockLiveProject(tx, projectKeyOf(member.name));
+          const project = await lockProjectFor(tx, caller, projectKeyOf(member.name), "admin", member.name);
           const row = await lockMember(tx, project, member.name);
           assertFresh(member.etag, row.revision, member.name);
           // An empty mask changes nothing (AIP-134), so nothing gets a new etag.
@@ -183,13 +200,29 @@ export function memberService(ctx: AppContext) {
             .where("user_uid", "=", row.user_uid)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return toMember(project.key, updated);
+          const changed = toMember(project.key, updated);
+          await recordAudit(tx, context, {
+            resource: changed.name,
+            schema: MemberSchema,
+            before: toMember(project.key, row),
+            after: changed,
+          });
+          return changed;
         });
       },
 
-      async deleteMember(req) {
+      async deleteMember(req, context) {
+        const caller = callerOf(context);
+        // Admins remove anyone; every member may leave.
+        const leaving = lastSegmentOf(req.name) === caller.userUid;
         await ctx.db.transaction().execute(async (tx) => {
-          const project = await lockLiveProject(tx, projectKeyOf(req.name));
+          const project = await lockProjectFor(
+            tx,
+            caller,
+            projectKeyOf(req.name),
+            leaving ? "reader" : "admin",
+            req.name,
+          );
           const row = await lockMember(tx, project, req.name);
           assertFresh(req.etag, row.revision, req.name);
           await assertNotLastAdmin(tx, project, row, req.name);
@@ -198,6 +231,11 @@ export function memberService(ctx: AppContext) {
             .where("project_uid", "=", row.project_uid)
             .where("user_uid", "=", row.user_uid)
             .execute();
+          await recordAudit(tx, context, {
+            resource: req.name,
+            schema: MemberSchema,
+            before: toMember(project.key, row),
+          });
         });
         return {};
       },

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
 import type { Transaction } from "kysely";
 import type { DB } from "../../gen/db.js";
 import {
@@ -9,13 +9,15 @@ import {
   ProjectService,
 } from "../../gen/proto/tracker/v1/project_pb.js";
 import type { AppContext } from "../context.js";
-import { callerOf } from "../shared/caller.js";
-import { apiError, notFound, required } from "../shared/errors.js";
+import { lockProjectFor, projectFor } from "../shared/access.js";
+import { recordAudit } from "../shared/audit.js";
+import { type Caller, callerOf } from "../shared/caller.js";
+import { apiError, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { projectKeyOf, projectName } from "../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
-import { findProject, type ProjectRow } from "../shared/projects.js";
+import type { ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
 
@@ -38,17 +40,28 @@ const isListCursor = (value: unknown): value is ListCursor =>
 
 const WRITABLE = ["display_name", "description"] as const;
 
-/** The project locked for a change of the project itself, with its etag checked. */
-async function lockProject(tx: Transaction<DB>, name: string, etag: string): Promise<ProjectRow> {
-  const row = await tx
-    .selectFrom("projects")
-    .selectAll()
-    .where("key", "=", projectKeyOf(name))
-    .forUpdate()
-    .executeTakeFirst();
-  if (!row) throw notFound(name);
+/** The project locked for a change of the project itself (admins only), with its etag checked. */
+async function lockProject(
+  tx: Transaction<DB>,
+  caller: Caller,
+  name: string,
+  etag: string,
+): Promise<ProjectRow> {
+  const row = await lockProjectFor(tx, caller, projectKeyOf(name), "admin", name, { allowDeleted: true });
   assertFresh(etag, row.revision, name);
   return row;
+}
+
+/** The audit event of a change from `before` to `after`; returns the project as it is now. */
+async function audited(tx: Transaction<DB>, context: HandlerContext, before: ProjectRow, after: ProjectRow) {
+  const project = toProject(after);
+  await recordAudit(tx, context, {
+    resource: project.name,
+    schema: ProjectSchema,
+    before: toProject(before),
+    after: project,
+  });
+  return project;
 }
 
 const deletedState = (name: string, deleted: boolean) =>
@@ -86,29 +99,44 @@ export function projectService(ctx: AppContext) {
               .insertInto("members")
               .values({ project_uid: row.uid, user_uid: caller.userUid, role: "admin" })
               .execute();
-            return toProject(row);
+            const project = toProject(row);
+            await recordAudit(tx, context, { resource: project.name, schema: ProjectSchema, after: project });
+            return project;
           }),
         );
       },
 
-      async getProject(req) {
-        return toProject(await findProject(ctx.db, projectKeyOf(req.name)));
+      async getProject(req, context) {
+        return toProject(
+          await projectFor(ctx.db, callerOf(context), projectKeyOf(req.name), "reader", req.name),
+        );
       },
 
-      async listProjects(req) {
+      async listProjects(req, context) {
+        const caller = callerOf(context);
         const size = pageSize(req.pageSize);
         const query = { method: "ListProjects", showDeleted: req.showDeleted };
         const after = decodePageToken(req.pageToken, query, isListCursor);
+        // Only the projects the caller is a member of exist for them.
         let select = ctx.db
           .selectFrom("projects")
-          .selectAll()
-          .orderBy("create_time")
-          .orderBy("key")
+          .innerJoin("members", (join) =>
+            join
+              .onRef("members.project_uid", "=", "projects.uid")
+              .on("members.user_uid", "=", caller.userUid),
+          )
+          .selectAll("projects")
+          .orderBy("projects.create_time")
+          .orderBy("projects.key")
           .limit(size + 1);
-        if (!req.showDeleted) select = select.where("delete_time", "is", null);
+        if (!req.showDeleted) select = select.where("projects.delete_time", "is", null);
         if (after) {
           select = select.where((eb) =>
-            eb(eb.refTuple("create_time", "key"), ">", eb.tuple(eb.val(after[0]), eb.val(after[1]))),
+            eb(
+              eb.refTuple("projects.create_time", "projects.key"),
+              ">",
+              eb.tuple(eb.val(after[0]), eb.val(after[1])),
+            ),
           );
         }
         const { page, nextPageToken } = paginate(
@@ -120,11 +148,11 @@ export function projectService(ctx: AppContext) {
         return { projects: page.map(toProject), nextPageToken };
       },
 
-      async updateProject(req) {
+      async updateProject(req, context) {
         const name = req.project?.name ?? "";
         const fields = maskedFields(req.updateMask, WRITABLE);
         return ctx.db.transaction().execute(async (tx) => {
-          const row = await lockProject(tx, name, req.project?.etag ?? "");
+          const row = await lockProject(tx, callerOf(context), name, req.project?.etag ?? "");
           if (row.delete_time !== null) throw deletedState(name, true);
           const displayName = fields.has("display_name")
             ? required(req.project?.displayName, "project.display_name")
@@ -143,13 +171,13 @@ export function projectService(ctx: AppContext) {
             .where("uid", "=", row.uid)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return toProject(updated);
+          return audited(tx, context, row, updated);
         });
       },
 
-      async deleteProject(req) {
+      async deleteProject(req, context) {
         return ctx.db.transaction().execute(async (tx) => {
-          const row = await lockProject(tx, req.name, req.etag);
+          const row = await lockProject(tx, callerOf(context), req.name, req.etag);
           if (row.delete_time !== null) throw deletedState(req.name, true);
           const deleted = await tx
             .updateTable("projects")
@@ -161,13 +189,13 @@ export function projectService(ctx: AppContext) {
             .where("uid", "=", row.uid)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return toProject(deleted);
+          return audited(tx, context, row, deleted);
         });
       },
 
-      async undeleteProject(req) {
+      async undeleteProject(req, context) {
         return ctx.db.transaction().execute(async (tx) => {
-          const row = await lockProject(tx, req.name, req.etag);
+          const row = await lockProject(tx, callerOf(context), req.name, req.etag);
           if (row.delete_time === null) throw deletedState(req.name, false);
           const restored = await tx
             .updateTable("projects")
@@ -175,7 +203,7 @@ export function projectService(ctx: AppContext) {
             .where("uid", "=", row.uid)
             .returningAll()
             .executeTakeFirstOrThrow();
-          return toProject(restored);
+          return audited(tx, context, row, restored);
         });
       },
     });

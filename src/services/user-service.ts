@@ -37,8 +37,23 @@ export function userService(ctx: AppContext) {
         return toUser(await findUser(ctx.db, callerOf(context).userUid));
       },
 
-      async getUser(req) {
-        return toUser(await findUser(ctx.db, userUidOf(req.name)));
+      // Users see themselves and the people they share a project with;
+      // anyone else does not exist for them.
+      async getUser(req, context) {
+        const caller = callerOf(context);
+        const uid = userUidOf(req.name);
+        if (uid !== caller.userUid) {
+          const shared = await ctx.db
+            .selectFrom("members as mine")
+            .innerJoin("members as theirs", "theirs.project_uid", "mine.project_uid")
+            .select("theirs.user_uid")
+            .where("mine.user_uid", "=", caller.userUid)
+            .where("theirs.user_uid", "=", uid)
+            .limit(1)
+            .executeTakeFirst();
+          if (!shared) throw notFound(req.name);
+        }
+        return toUser(await findUser(ctx.db, uid));
       },
     });
 }

@@ -1,71 +1,68 @@
 import { Code, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import { apiError } from "./errors.js";
 
-/** The authenticated person making a request. */
+/** The authenticated person making a request, as a user of the tracker. */
 export interface Caller {
   userUid: string;
   subject: string;
 }
+
+/** Set by the HTTP layer, which verifies the bearer token before the body is read. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, {
+  description: "verified token",
+});
+/** The client's address, for the audit log. */
+export const clientAddressKey = createContextKey<string>("", { description: "client address" });
+/** The request's id (x-request-id), for logs and the audit log. */
+export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
 const callerKey = createContextKey<Caller | undefined>(undefined, {
   description: "the authenticated caller",
 });
 
 /**
- * DEVELOPMENT IDENTITY, until real authentication lands: the caller names
- * itself in the `x-tracker-user` header (a stable subject such as `alice`),
- * optionally with `x-tracker-user-email` and `x-tracker-user-name`. Anyone can
- * claim any name, so this is for local use only.
- */
-export const USER_HEADER = "x-tracker-user";
-
-/** Services anyone may call without naming themselves. */
-const PUBLIC_SERVICES = new Set([
-  "grpc.health.v1.Health",
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-]);
-
-const SUBJECT_PATTERN = /^[A-Za-z0-9._@|:-]{1,255}$/;
-
-/**
- * Resolves the caller of every API request to a user, creating the user on
- * first use, before the handler runs.
+ * Turns the verified token of every API request into a user, creating it on
+ * first use and refreshing its e-mail and name from the token, before the
+ * handler runs.
  */
 export function createCallerInterceptor(db: Database): Interceptor {
+  // Users known to this process, by subject, with the claims last written:
+  // a request whose token says nothing new costs no database write.
+  const known = new Map<string, { uid: string; claims: string }>();
   return (next) => async (req) => {
-    if (PUBLIC_SERVICES.has(req.service.typeName)) return next(req);
-    const subject = req.header.get(USER_HEADER) ?? "";
-    if (!SUBJECT_PATTERN.test(subject)) {
-      throw apiError(
-        Code.Unauthenticated,
-        "UNAUTHENTICATED",
-        `name yourself in the ${USER_HEADER} header (letters, digits and ._@|:- only)`,
-      );
+    const principal = req.contextValues.get(principalKey);
+    if (!principal) return next(req); // health and reflection: public
+    const claims = `${principal.email}\n${principal.name}`;
+    const cached = known.get(principal.subject);
+    if (cached?.claims === claims) {
+      req.contextValues.set(callerKey, { userUid: cached.uid, subject: principal.subject });
+      return next(req);
     }
-    const email = (req.header.get(`${USER_HEADER}-email`) ?? "").slice(0, 320);
-    const displayName = (req.header.get(`${USER_HEADER}-name`) ?? "").slice(0, 200);
     const user = await db
       .insertInto("users")
-      .values({ subject, email, display_name: displayName })
+      .values({ subject: principal.subject, email: principal.email, display_name: principal.name })
       .onConflict((conflict) =>
         conflict.column("subject").doUpdateSet((eb) => ({
-          // Keep what is known when a request does not send it.
-          email: email === "" ? eb.ref("users.email") : email,
-          display_name: displayName === "" ? eb.ref("users.display_name") : displayName,
+          // A token without the claim keeps what is known.
+          email: principal.email === "" ? eb.ref("users.email") : principal.email,
+          display_name: principal.name === "" ? eb.ref("users.display_name") : principal.name,
+          update_time: eb.fn("now"),
         })),
       )
       .returning("uid")
       .executeTakeFirstOrThrow();
-    req.contextValues.set(callerKey, { userUid: user.uid, subject });
+    if (known.size >= 10_000) known.clear();
+    known.set(principal.subject, { uid: user.uid, claims });
+    req.contextValues.set(callerKey, { userUid: user.uid, subject: principal.subject });
     return next(req);
   };
 }
 
-/** The caller of the request; the interceptor guarantees there is one. */
+/** The caller of the request; the HTTP layer and the interceptor guarantee there is one. */
 export function callerOf(context: HandlerContext): Caller {
   const caller = context.values.get(callerKey);
-  if (!caller) throw apiError(Code.Unauthenticated, "UNAUTHENTICATED", "the request has no caller");
+  if (!caller) throw apiError(Code.Unauthenticated, "UNAUTHENTICATED", "the request has no verified caller");
   return caller;
 }

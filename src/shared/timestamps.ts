@@ -15,3 +15,9 @@ export function timestampFromPg(text: string): Timestamp {
     nanos: Number(fraction.padEnd(9, "0")),
   });
 }
+
+/** A Timestamp as RFC 3339 text with all nine fractional digits, for comparisons in SQL. */
+export function timestampToText(timestamp: Timestamp): string {
+  const iso = new Date(Number(timestamp.seconds) * 1000).toISOString();
+  return iso.replace(/\.\d{3}Z$/, `.${String(timestamp.nanos).padStart(9, "0")}Z`);
+}

@@ -1,6 +1,8 @@
 import { createClient } from "@connectrpc/connect";
 import { IssueService } from "../../gen/proto/tracker/v1/issue_pb.js";
+import { Member_Role, MemberService } from "../../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../../gen/proto/tracker/v1/project_pb.js";
+import { UserService } from "../../gen/proto/tracker/v1/user_pb.js";
 import type { TestServer } from "./server.js";
 import { type Protocol, transportFor } from "./transports.js";
 
@@ -38,12 +40,27 @@ export async function createProject(server: TestServer, user = "alice"): Promise
   return project.name;
 }
 
-/** The `users/{uid}` name of a user known by its development subject. */
+/** The `users/{uid}` name of the user with this token subject (created on first call). */
 export async function userNamed(server: TestServer, subject: string): Promise<string> {
-  const user = await server.database.db
-    .selectFrom("users")
-    .select("uid")
-    .where("subject", "=", subject)
-    .executeTakeFirstOrThrow();
-  return `users/${user.uid}`;
+  const transport = transportFor("Connect binary over HTTP/2", server.baseUrl, subject);
+  return (await createClient(UserService, transport).getCurrentUser({})).name;
+}
+
+/** Makes `subject` a member of `project` with `role`, as the project's admin `admin`. */
+export async function addMember(
+  server: TestServer,
+  project: string,
+  subject: string,
+  role: "reader" | "writer" | "admin" = "writer",
+  admin = "alice",
+): Promise<void> {
+  const roles = { reader: Member_Role.READER, writer: Member_Role.WRITER, admin: Member_Role.ADMIN };
+  const members = createClient(
+    MemberService,
+    transportFor("Connect binary over HTTP/2", server.baseUrl, admin),
+  );
+  await members.createMember({
+    parent: project,
+    member: { user: await userNamed(server, subject), role: roles[role] },
+  });
 }

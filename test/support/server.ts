@@ -1,9 +1,11 @@
 import { pino } from "pino";
-import type { AppContext } from "../../src/context.js";
+import { discoverOidcAuthenticator } from "../../src/auth/authenticator.js";
+import type { AppContext, Limits } from "../../src/context.js";
 import { connectDatabase, type DatabaseHandle } from "../../src/db/database.js";
 import { IssueEventBus } from "../../src/db/issue-event-bus.js";
 import { createServer } from "../../src/server.js";
 import { createTestDatabase } from "./database.js";
+import { testIssuer } from "./issuer.js";
 
 export interface TestServer {
   baseUrl: string;
@@ -15,21 +17,52 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+export interface TestServerOptions {
+  /** Run on the database of another test server, as a second process of one deployment. */
+  sharedWith?: TestServer;
+  limits?: Partial<Limits>;
+  /** Token subjects that may read the audit log (default: "auditor"). */
+  instanceAdmins?: string[];
+}
+
 /**
- * The real server on a free loopback port, on its own fresh database, or on
- * the database of another test server (`sharedWith`), as a second process
- * of one deployment would be.
+ * The real server on a free loopback port, on its own fresh database,
+ * trusting the test file's OpenID provider (a real JWKS over HTTP).
  */
-export async function startTestServer(sharedWith?: TestServer): Promise<TestServer> {
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const { sharedWith } = options;
   const testDatabase = sharedWith
     ? { url: sharedWith.databaseUrl, drop: async () => {} }
     : await createTestDatabase();
-  const database = connectDatabase(testDatabase.url, 10);
+  const database = connectDatabase(testDatabase.url, { poolMax: 10 });
+  const issuer = await testIssuer();
+  const authenticator = await discoverOidcAuthenticator({
+    issuer: issuer.url,
+    audience: issuer.audience,
+    algorithms: ["RS256"],
+    clockToleranceSeconds: 5,
+  });
   const logger = pino({ level: "silent" });
   const issueEvents = new IssueEventBus(testDatabase.url, logger);
   await issueEvents.start();
   const shutdown = new AbortController();
-  const ctx: AppContext = { db: database.db, database, logger, issueEvents, shutdown: shutdown.signal };
+  const ctx: AppContext = {
+    db: database.db,
+    database,
+    logger,
+    issueEvents,
+    shutdown: shutdown.signal,
+    authenticator,
+    instanceAdmins: new Set(options.instanceAdmins ?? ["auditor"]),
+    // Generous unless a test is about the limits: suites make many calls fast.
+    limits: {
+      ratePerSecond: 100_000,
+      burst: 100_000,
+      maxWatchStreamsPerUser: 50,
+      maxDeadlineMs: 60_000,
+      ...options.limits,
+    },
+  };
   const server = createServer(ctx);
   const address = await server.listen(0, "127.0.0.1");
   return {

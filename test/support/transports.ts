@@ -4,6 +4,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { testIssuer } from "./issuer.js";
 
 /** The four ways clients reach the one port, each over real sockets. */
 export const PROTOCOLS = [
@@ -15,10 +16,22 @@ export const PROTOCOLS = [
 
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Who the requests come from (the development identity header); "" sends none. */
+/** A bearer token of the test issuer for `user` (its subject). */
+export async function tokenFor(user: string): Promise<string> {
+  return (await testIssuer()).mint(user, { email: `${user}@example.com`, name: user });
+}
+
+/**
+ * Who the requests come from: a real token of the test issuer with `user` as
+ * its subject; "" sends no token (anonymous).
+ */
 export function actingAs(user: string): Interceptor {
-  return (next) => (req) => {
-    if (user !== "") req.header.set("x-tracker-user", user);
+  let token: Promise<string> | undefined;
+  return (next) => async (req) => {
+    if (user !== "") {
+      token ??= tokenFor(user);
+      req.header.set("authorization", `Bearer ${await token}`);
+    }
     return next(req);
   };
 }

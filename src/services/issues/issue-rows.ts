@@ -81,7 +81,7 @@ export async function findIssue(db: Kysely<DB>, projectUid: string, name: string
   return row;
 }
 
-/** The issue locked for a change; its project must be locked first (see lockLiveProject). */
+/** The issue locked for a change; its project must be locked first (see lockProjectFor). */
 export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(tx, projectUid)
     .where("number", "=", issueNumberIn(name))
@@ -139,16 +139,24 @@ export function snapshotOf(issue: Issue): IssueSnapshot {
   };
 }
 
-/** The assignee's uid, checking the user exists; null for "" (unassigned). */
-export async function resolveAssignee(tx: Transaction<DB>, assignee: string): Promise<string | null> {
+/**
+ * The assignee's uid, who must be a member of the project (anyone else is
+ * NOT_FOUND, so user ids cannot be probed); null for "" (unassigned).
+ */
+export async function resolveAssignee(
+  tx: Transaction<DB>,
+  projectUid: string,
+  assignee: string,
+): Promise<string | null> {
   if (assignee === "") return null;
-  const user = await tx
-    .selectFrom("users")
-    .select("uid")
-    .where("uid", "=", userUidOf(assignee))
+  const member = await tx
+    .selectFrom("members")
+    .select("user_uid")
+    .where("project_uid", "=", projectUid)
+    .where("user_uid", "=", userUidOf(assignee))
     .executeTakeFirst();
-  if (!user) throw notFound(assignee);
-  return user.uid;
+  if (!member) throw notFound(assignee);
+  return member.user_uid;
 }
 
 /** The uids of labels named for an issue of `projectKey`; each must exist in that project. */

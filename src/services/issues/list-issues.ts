@@ -1,11 +1,11 @@
 import { toJson } from "@bufbuild/protobuf";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { invalidArgument } from "../../shared/errors.js";
 import { lastSegmentOf, projectKeyOf, userUidOf } from "../../shared/names.js";
 import { decodePageToken, pageSize, paginate } from "../../shared/pagination.js";
+import { timestampToText } from "../../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow, selectIssues } from "./issue-rows.js";
 
 type SortField = "number" | "create_time" | "update_time" | "priority";
@@ -19,11 +19,6 @@ function parseOrderBy(orderBy: string): { field: SortField; descending: boolean 
   const [field, direction] = orderBy.split(" ") as [SortField, string | undefined];
   return { field, descending: direction === "desc" };
 }
-
-const timestampText = (timestamp: Timestamp) =>
-  new Date(Number(timestamp.seconds) * 1000)
-    .toISOString()
-    .replace(/\.\d{3}Z$/, `.${String(timestamp.nanos).padStart(9, "0")}Z`);
 
 /**
  * ListIssues: the typed filter, the order, and keyset pagination over the
@@ -85,8 +80,8 @@ export async function listIssues(
       ["issues.create_time", filter.createTime],
       ["issues.update_time", filter.updateTime],
     ] as const) {
-      if (range?.startTime) select = select.where(column, ">=", timestampText(range.startTime));
-      if (range?.endTime) select = select.where(column, "<", timestampText(range.endTime));
+      if (range?.startTime) select = select.where(column, ">=", timestampToText(range.startTime));
+      if (range?.endTime) select = select.where(column, "<", timestampToText(range.endTime));
     }
     if (filter.query.trim() !== "") {
       select = select.where(sql<SqlBool>`issues.search @@ websearch_to_tsquery('english', ${filter.query})`);

@@ -1,0 +1,128 @@
+import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+
+/** Who a verified token says the caller is. */
+export interface Principal {
+  subject: string;
+  email: string;
+  name: string;
+}
+
+/** A token was missing or not acceptable; the message is safe to show the caller. */
+export class AuthenticationError extends Error {
+  constructor(
+    message: string,
+    /** RFC 6750 error code for WWW-Authenticate: "invalid_request" (no or malformed header) or "invalid_token". */
+    readonly bearerError: "invalid_request" | "invalid_token",
+  ) {
+    super(message);
+  }
+}
+
+export interface Authenticator {
+  /** Verifies an `Authorization` header value; throws AuthenticationError. */
+  verify(authorization: string | undefined): Promise<Principal>;
+}
+
+/** Asymmetric algorithms only: `none` and HMAC (HS*) can never be accepted. */
+export const ASYMMETRIC_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+];
+
+export interface JwtOptions {
+  issuer: string;
+  audience: string;
+  keys: JWTVerifyGetKey;
+  algorithms: string[];
+  clockToleranceSeconds: number;
+}
+
+const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
+
+export function createJwtAuthenticator(options: JwtOptions): Authenticator {
+  const algorithms = options.algorithms.filter((algorithm) => ASYMMETRIC_ALGORITHMS.includes(algorithm));
+  return {
+    async verify(authorization) {
+      if (!authorization)
+        throw new AuthenticationError("send a bearer token in the Authorization header", "invalid_request");
+      const token = BEARER.exec(authorization.trim())?.[1];
+      if (!token)
+        throw new AuthenticationError("the Authorization header must be `Bearer <JWT>`", "invalid_request");
+      try {
+        const { payload } = await jwtVerify(token, options.keys, {
+          issuer: options.issuer,
+          audience: options.audience,
+          algorithms,
+          clockTolerance: options.clockToleranceSeconds,
+          requiredClaims: ["sub", "exp"],
+        });
+        const subject = payload.sub ?? "";
+        if (subject === "" || subject.length > 255)
+          throw new AuthenticationError("the token has no usable subject", "invalid_token");
+        return {
+          subject,
+          email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",
+          name: typeof payload.name === "string" ? payload.name.slice(0, 200) : "",
+        };
+      } catch (error) {
+        throw error instanceof AuthenticationError
+          ? error
+          : new AuthenticationError(describe(error), "invalid_token");
+      }
+    },
+  };
+}
+
+/** What went wrong, for the caller, without echoing the token or key material. */
+function describe(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return "the token has expired";
+  if (error instanceof errors.JWTClaimValidationFailed)
+    return `the token's "${error.claim}" claim is not acceptable`;
+  if (error instanceof errors.JOSEAlgNotAllowed) return "the token's signing algorithm is not allowed";
+  if (error instanceof errors.JWSSignatureVerificationFailed) return "the token's signature is not valid";
+  if (error instanceof errors.JWKSNoMatchingKey) return "the token was signed with an unknown key";
+  if (
+    error instanceof errors.JWKSTimeout ||
+    (error instanceof errors.JOSEError && error.code === "ERR_JWKS_INVALID")
+  ) {
+    return "the identity provider's keys could not be fetched";
+  }
+  return "the token is not a valid JWT";
+}
+
+/**
+ * An authenticator for tokens of an OpenID provider: the issuer's discovery
+ * document names its JWKS, fetched on demand, cached, and refetched when a
+ * token names a key it does not know yet (key rotation).
+ */
+export async function discoverOidcAuthenticator(options: Omit<JwtOptions, "keys">): Promise<Authenticator> {
+  const discoveryUrl = `${options.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+  const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(10_000) }).catch(
+    (error: unknown) => {
+      throw new Error(`OIDC discovery failed: ${discoveryUrl}: ${String(error)}`);
+    },
+  );
+  if (!response.ok) throw new Error(`OIDC discovery failed: ${discoveryUrl} answered ${response.status}`);
+  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
+  if (document.issuer !== options.issuer) {
+    throw new Error(
+      `OIDC discovery: ${discoveryUrl} names issuer ${String(document.issuer)}, not ${options.issuer}`,
+    );
+  }
+  if (typeof document.jwks_uri !== "string")
+    throw new Error(`OIDC discovery: ${discoveryUrl} has no jwks_uri`);
+  const keys = createRemoteJWKSet(new URL(document.jwks_uri), {
+    cacheMaxAge: 10 * 60_000,
+    cooldownDuration: 30_000,
+    timeoutDuration: 5_000,
+  });
+  return createJwtAuthenticator({ ...options, keys });
+}
