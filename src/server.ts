@@ -33,7 +33,7 @@ import { createErrorInterceptor } from "./shared/errors.js";
 import { createRateLimitInterceptor } from "./shared/rate-limit.js";
 
 /** The contract this server implements, as reflection and health report it. */
-const API_FILES: DescFile[] = [
+export const API_FILES: DescFile[] = [
   file_tracker_v1_project,
   file_tracker_v1_member,
   file_tracker_v1_label,

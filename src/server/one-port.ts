@@ -41,6 +41,8 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
   const sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
+    // Idle sessions go away gracefully (GOAWAY); watch heartbeats keep busy ones alive.
+    session.setTimeout(limits.keepAliveTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
   });
 
