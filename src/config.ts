@@ -16,11 +16,20 @@ const schema = z.object({
     .url({ protocol: /^postgres(ql)?$/ })
     .optional()
     .describe("PostgreSQL to use; unset means an embedded PostgreSQL under DATA_DIR"),
+  /**
+   * The database as a JSON secret, the shape AWS Secrets Manager injects
+   * into ECS: {"host","port","dbname","username","password"}. An alternative
+   * to DATABASE_URL that keeps the password out of plain env listings.
+   */
+  DATABASE_SECRET: z.string().optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(20),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   NODE_ENV: z.string().default("development"),
+  /** Where to send traces (OTLP over HTTP, e.g. http://collector:4318); unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).default("tracker"),
   // Authentication: bearer JWTs of an OpenID provider, or (development only)
   // of a key kept under DATA_DIR.
   AUTH_MODE: z.enum(["oidc", "dev"]).default("oidc"),
@@ -50,10 +59,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(result.error?.issues ?? []).map((issue) => `  ${issue.path.join(".")}: ${issue.message}`),
     ...crossChecks(set),
   ];
+  const secretUrl =
+    set.DATABASE_SECRET === undefined ? undefined : databaseUrlFromSecret(set.DATABASE_SECRET, problems);
+  if (secretUrl && set.DATABASE_URL)
+    problems.push("  DATABASE_SECRET: set DATABASE_URL or DATABASE_SECRET, not both");
   if (!result.success || problems.length > 0) {
     throw new Error(`invalid configuration:\n${problems.join("\n")}`);
   }
-  return result.data;
+  return { ...result.data, DATABASE_URL: result.data.DATABASE_URL ?? secretUrl };
 }
 
 function crossChecks(env: Record<string, string | undefined>): string[] {
@@ -68,4 +81,35 @@ function crossChecks(env: Record<string, string | undefined>): string[] {
     problems.push("  AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production");
   }
   return problems;
+}
+
+const secretSchema = z.object({
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(1).max(65535).default(5432),
+  dbname: z.string().min(1),
+  username: z.string().min(1),
+  password: z.string(),
+});
+
+/** The URL a JSON database secret describes; problems are added to `problems`, never the secret itself. */
+function databaseUrlFromSecret(secret: string, problems: string[]): string | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(secret);
+  } catch {
+    problems.push("  DATABASE_SECRET: is not JSON");
+    return undefined;
+  }
+  const parsed = secretSchema.safeParse(json);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues)
+      problems.push(`  DATABASE_SECRET.${issue.path.join(".")}: ${issue.message}`);
+    return undefined;
+  }
+  const { host, port, dbname, username, password } = parsed.data;
+  const url = new URL(`postgres://${host}:${port}/`);
+  url.username = username;
+  url.password = password;
+  url.pathname = `/${encodeURIComponent(dbname)}`;
+  return url.toString();
 }

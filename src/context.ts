@@ -2,6 +2,8 @@ import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
 import type { IssueEventBus } from "./db/issue-event-bus.js";
+import type { Metrics } from "./observability/metrics.js";
+import type { Tracing } from "./observability/tracing.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -20,6 +22,8 @@ export interface AppContext {
   /** Token subjects that may read the audit log. */
   instanceAdmins: ReadonlySet<string>;
   limits: Limits;
+  metrics: Metrics;
+  tracing: Tracing;
 }
 
 export interface Limits {

@@ -8,6 +8,8 @@ import { applyMigrations, applySchema } from "./db/atlas.js";
 import { connectDatabase } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { IssueEventBus } from "./db/issue-event-bus.js";
+import { createMetrics } from "./observability/metrics.js";
+import { createTracing } from "./observability/tracing.js";
 import { createServer } from "./server.js";
 
 const config = (() => {
@@ -51,6 +53,11 @@ const authenticator =
 const issueEvents = new IssueEventBus(databaseUrl, logger);
 await issueEvents.start();
 const shutdown = new AbortController();
+// Off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
+const tracing = createTracing({
+  serviceName: config.OTEL_SERVICE_NAME,
+  otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+});
 const ctx: AppContext = {
   db: database.db,
   database,
@@ -59,6 +66,8 @@ const ctx: AppContext = {
   shutdown: shutdown.signal,
   authenticator,
   instanceAdmins: new Set(config.INSTANCE_ADMINS),
+  metrics: createMetrics(database),
+  tracing,
   limits: {
     ratePerSecond: config.RATE_LIMIT_PER_SECOND,
     burst: config.RATE_LIMIT_BURST,
@@ -88,6 +97,7 @@ async function stop(signal: string) {
   shutdown.abort();
   await server.close(config.SHUTDOWN_TIMEOUT_MS);
   await issueEvents.close();
+  await tracing.shutdown();
   await database.close();
   await embedded?.stop();
   logger.info("stopped");

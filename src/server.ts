@@ -17,6 +17,7 @@ import { file_tracker_v1_project } from "../gen/proto/tracker/v1/project_pb.js";
 import { file_tracker_v1_user } from "../gen/proto/tracker/v1/user_pb.js";
 import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
+import { createRequestLogInterceptor } from "./observability/request-log.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
 import { writeUnauthenticated } from "./server/unauthenticated.js";
 import { auditService } from "./services/audit-service.js";
@@ -28,9 +29,10 @@ import { memberService } from "./services/member-service.js";
 import { projectService } from "./services/project-service.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { userService } from "./services/user-service.js";
-import { clientAddressKey, createCallerInterceptor, principalKey, requestIdKey } from "./shared/caller.js";
+import { createCallerInterceptor } from "./shared/caller.js";
 import { createErrorInterceptor } from "./shared/errors.js";
 import { createRateLimitInterceptor } from "./shared/rate-limit.js";
+import { clientAddressKey, principalKey, requestIdKey } from "./shared/request-context.js";
 
 /** The contract this server implements, as reflection and health report it. */
 export const API_FILES: DescFile[] = [
@@ -80,6 +82,9 @@ export function createServer(ctx: AppContext): OnePortServer {
     // Outermost first: the error mapper sees every failure; the rate limit
     // applies before any work; callers are known before validation.
     interceptors: [
+      ctx.tracing.interceptor,
+      createRequestLogInterceptor(ctx.logger),
+      ctx.metrics.interceptor,
       createErrorInterceptor(ctx.logger),
       createRateLimitInterceptor(ctx.limits),
       createCallerInterceptor(ctx.db),
@@ -111,6 +116,7 @@ export function createServer(ctx: AppContext): OnePortServer {
       res.end();
       return;
     }
+    if (req.method === "GET" && (await serveOperations(req, res))) return;
     const values = createContextValues()
       .set(clientAddressKey, req.socket.remoteAddress ?? "")
       .set(requestIdKey, requestIdOf(req));
@@ -128,6 +134,7 @@ export function createServer(ctx: AppContext): OnePortServer {
       }
     }
     requestValues.set(req, values);
+    if (!("stream" in req)) closeIfAnsweredEarly(req, res as http.ServerResponse);
     connectHandler(req, res);
   }
 
@@ -141,6 +148,49 @@ export function createServer(ctx: AppContext): OnePortServer {
     },
     { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
   );
+
+  /**
+   * Plain HTTP for operators, beside the API: /healthz (the process is
+   * alive), /readyz (the database answers and the server is not shutting
+   * down; load balancers stop sending when it says 503), /metrics.
+   */
+  async function serveOperations(req: NodeRequest, res: NodeResponse): Promise<boolean> {
+    const path = (req.url ?? "").split("?")[0];
+    if (path === "/healthz") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end('{"status":"ok"}');
+      return true;
+    }
+    if (path === "/readyz") {
+      const ready = !ctx.shutdown.aborted && (await ctx.database.isReachable(1_000));
+      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ status: ready ? "ready" : "not ready", shuttingDown: ctx.shutdown.aborted }));
+      return true;
+    }
+    if (path === "/metrics") {
+      const { contentType, body } = await ctx.metrics.render();
+      res.writeHead(200, { "content-type": contentType });
+      res.end(body);
+      return true;
+    }
+    return false;
+  }
+}
+
+type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
+
+/**
+ * HTTP/1.1: when connect-node answers before reading the whole body (e.g.
+ * one over the size limit), the unread rest would be taken for the next
+ * request on the connection, which then hangs. Such a connection closes
+ * after the answer instead.
+ */
+function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerResponse) {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
+  res.writeHead = ((...args: unknown[]) => {
+    if (!req.complete) res.setHeader("Connection", "close");
+    return writeHead(...args);
+  }) as http.ServerResponse["writeHead"];
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;

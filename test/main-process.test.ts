@@ -6,8 +6,12 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { mintDevToken } from "../src/auth/dev-issuer.js";
+import { createTestDatabase } from "./support/database.js";
 
 // `npm start` as a user runs it: the real entry point, its embedded
 // PostgreSQL and Atlas, in a process of its own.
@@ -25,7 +29,7 @@ interface Started {
   exited: Promise<number | null>;
 }
 
-async function startMain(): Promise<Started> {
+async function startMain(env: Record<string, string> = {}): Promise<Started> {
   const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
     env: {
       ...process.env,
@@ -34,6 +38,7 @@ async function startMain(): Promise<Started> {
       DATA_DIR: dataDir,
       DATABASE_URL: "",
       AUTH_MODE: "dev",
+      ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -52,6 +57,22 @@ async function startMain(): Promise<Started> {
     exited.then((code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
   return { child, baseUrl, logs, exited };
+}
+
+/** A client of the server at `baseUrl` with a development token for alice. */
+async function devClients(baseUrl: string) {
+  const token = await mintDevToken(dataDir, { sub: "alice" });
+  const transport = createConnectTransport({
+    baseUrl,
+    httpVersion: "2",
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
+  return { projects: createClient(ProjectService, transport), issues: createClient(IssueService, transport) };
 }
 
 describe("the server process (npm start)", () => {
@@ -133,4 +154,48 @@ describe("the server process (npm start)", () => {
       "AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production",
     );
   });
+
+  it("finishes all 50 calls in flight when SIGTERM arrives, then exits 0", async () => {
+    const database = await createTestDatabase();
+    try {
+      // A pool large enough for every call to hold a connection while it waits.
+      const server = await startMain({ DATABASE_URL: database.url, DATABASE_POOL_MAX: "60" });
+      const { projects, issues } = await devClients(server.baseUrl);
+      const project = await projects.createProject({ projectId: "DRAIN", project: { displayName: "drain" } });
+      // Hold the project's row lock, so 50 CreateIssue calls are surely in
+      // flight (waiting on it inside the server) when SIGTERM arrives.
+      const blocker = new pg.Client({ connectionString: database.url });
+      await blocker.connect();
+      await blocker.query("BEGIN");
+      await blocker.query("SELECT 1 FROM projects WHERE key = 'DRAIN' FOR UPDATE");
+      const monitor = new pg.Client({ connectionString: database.url });
+      await monitor.connect();
+      const calls = Array.from({ length: 50 }, (_, i) =>
+        issues.createIssue({ parent: project.name, issue: { title: `in flight ${i}` } }),
+      );
+      for (let waiting = 0; waiting < 50; ) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        // Asked outside the blocker's transaction, whose statistics snapshot would be stale.
+        const { rows } = await monitor.query(
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        );
+        waiting = rows[0].n;
+      }
+      server.child.kill("SIGTERM");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await blocker.query("ROLLBACK");
+      await blocker.end();
+      await monitor.end();
+      const created = await Promise.all(calls);
+      expect(created.map((issue) => Number(issue.number)).sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
+      expect(await server.exited).toBe(0);
+      expect(server.logs.map((entry) => entry.msg)).toEqual(
+        expect.arrayContaining(["shutting down", "stopped"]),
+      );
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
 });

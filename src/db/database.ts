@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
+import { traceQueries } from "../observability/tracing.js";
 
 export type Database = Kysely<DB>;
 
@@ -16,7 +17,16 @@ export interface DatabaseHandle {
 
 export function connectDatabase(
   url: string,
-  { poolMax = 20, statementTimeoutMs = 15_000 }: { poolMax?: number; statementTimeoutMs?: number } = {},
+  {
+    poolMax = 20,
+    statementTimeoutMs = 15_000,
+    traceQueries: traced = true,
+  }: {
+    poolMax?: number;
+    statementTimeoutMs?: number;
+    /** Queries made while an RPC is traced become its child spans (nothing happens with tracing off). */
+    traceQueries?: boolean;
+  } = {},
 ): DatabaseHandle {
   const pool = new pg.Pool({
     connectionString: url,
@@ -35,6 +45,7 @@ export function connectDatabase(
   });
   // An idle client losing its server (database restart) must not crash the process.
   pool.on("error", () => {});
+  if (traced) traceQueries(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,

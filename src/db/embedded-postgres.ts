@@ -22,11 +22,11 @@ const PASSWORD = "postgres";
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: { persistent?: boolean } = {},
+  options: { persistent?: boolean; port?: number } = {},
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir);
   assertReachableByPostgresUser(databaseDir);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logs: string[] = [];
   const EmbeddedPostgres = await importWithoutSignalHandlers();
   const server = new EmbeddedPostgres({

@@ -2,8 +2,9 @@ import { type DescMessage, type MessageShape, toJson } from "@bufbuild/protobuf"
 import type { HandlerContext } from "@connectrpc/connect";
 import type { Transaction } from "kysely";
 import type { DB, Json } from "../../gen/db.js";
-import { callerOf, clientAddressKey, requestIdKey } from "./caller.js";
+import { callerOf } from "./caller.js";
 import { diffFields } from "./issue-events.js";
+import { clientAddressKey, requestIdKey } from "./request-context.js";
 
 /** Fields the server sets on every change; the audit log records what the caller changed. */
 const NOISE = new Set(["etag", "createTime", "updateTime"]);

@@ -1,22 +1,13 @@
 import { Code, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
-import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import { apiError } from "./errors.js";
+import { principalKey } from "./request-context.js";
 
 /** The authenticated person making a request, as a user of the tracker. */
 export interface Caller {
   userUid: string;
   subject: string;
 }
-
-/** Set by the HTTP layer, which verifies the bearer token before the body is read. */
-export const principalKey = createContextKey<Principal | undefined>(undefined, {
-  description: "verified token",
-});
-/** The client's address, for the audit log. */
-export const clientAddressKey = createContextKey<string>("", { description: "client address" });
-/** The request's id (x-request-id), for logs and the audit log. */
-export const requestIdKey = createContextKey<string>("", { description: "request id" });
 
 const callerKey = createContextKey<Caller | undefined>(undefined, {
   description: "the authenticated caller",

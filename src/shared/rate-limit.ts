@@ -4,8 +4,8 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { RetryInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
 import type { Limits } from "../context.js";
-import { principalKey } from "./caller.js";
 import { apiError } from "./errors.js";
+import { principalKey } from "./request-context.js";
 
 /**
  * Per-user rate limiting (OWASP API4): `ratePerSecond` on average with bursts

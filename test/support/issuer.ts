@@ -24,6 +24,8 @@ export interface MintOptions {
   audience?: string;
   /** Sign with a key the issuer does not publish. */
   foreignKey?: boolean;
+  /** Leave out the `sub` claim (the subject argument is ignored). */
+  omitSubject?: boolean;
   extraClaims?: JWTPayload;
 }
 
@@ -72,9 +74,9 @@ async function startTestIssuer(): Promise<TestIssuer> {
         .setProtectedHeader({ alg: "RS256", kid: key.publicJwk.kid, typ: "JWT" })
         .setIssuer(options.issuer ?? url)
         .setAudience(options.audience ?? audience)
-        .setSubject(subject)
         .setIssuedAt(now)
         .setExpirationTime(now + (options.expiresIn ?? 3600));
+      if (!options.omitSubject) jwt.setSubject(subject);
       if (options.notBefore !== undefined) jwt.setNotBefore(now + options.notBefore);
       return jwt.sign(key.privateKey);
     },

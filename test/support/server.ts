@@ -1,8 +1,10 @@
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { discoverOidcAuthenticator } from "../../src/auth/authenticator.js";
 import type { AppContext, Limits } from "../../src/context.js";
 import { connectDatabase, type DatabaseHandle } from "../../src/db/database.js";
 import { IssueEventBus } from "../../src/db/issue-event-bus.js";
+import { createMetrics } from "../../src/observability/metrics.js";
+import { createTracing, type Tracing } from "../../src/observability/tracing.js";
 import { createServer } from "../../src/server.js";
 import { createTestDatabase } from "./database.js";
 import { testIssuer } from "./issuer.js";
@@ -21,6 +23,12 @@ export interface TestServerOptions {
   /** Run on the database of another test server, as a second process of one deployment. */
   sharedWith?: TestServer;
   limits?: Partial<Limits>;
+  /** Where the server logs; default silent. */
+  logger?: Logger;
+  /** A database of the caller's own instead of a fresh test database. */
+  databaseUrl?: string;
+  /** Tracing to use, e.g. with an in-memory exporter; default off. */
+  tracing?: Tracing;
   /** Token subjects that may read the audit log (default: "auditor"). */
   instanceAdmins?: string[];
 }
@@ -31,9 +39,11 @@ export interface TestServerOptions {
  */
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const { sharedWith } = options;
-  const testDatabase = sharedWith
-    ? { url: sharedWith.databaseUrl, drop: async () => {} }
-    : await createTestDatabase();
+  const testDatabase = options.databaseUrl
+    ? { url: options.databaseUrl, drop: async () => {} }
+    : sharedWith
+      ? { url: sharedWith.databaseUrl, drop: async () => {} }
+      : await createTestDatabase();
   const database = connectDatabase(testDatabase.url, { poolMax: 10 });
   const issuer = await testIssuer();
   const authenticator = await discoverOidcAuthenticator({
@@ -42,7 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     algorithms: ["RS256"],
     clockToleranceSeconds: 5,
   });
-  const logger = pino({ level: "silent" });
+  const logger = options.logger ?? pino({ level: "silent" });
   const issueEvents = new IssueEventBus(testDatabase.url, logger);
   await issueEvents.start();
   const shutdown = new AbortController();
@@ -54,6 +64,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     shutdown: shutdown.signal,
     authenticator,
     instanceAdmins: new Set(options.instanceAdmins ?? ["auditor"]),
+    metrics: createMetrics(database),
+    tracing: options.tracing ?? createTracing({ serviceName: "tracker-test" }),
     // Generous unless a test is about the limits: suites make many calls fast.
     limits: {
       ratePerSecond: 100_000,

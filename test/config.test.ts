@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "../src/config.js";
+
+const OIDC = { OIDC_ISSUER: "https://id.example.com", OIDC_AUDIENCE: "tracker" };
+
+describe("configuration", () => {
+  it("has defaults for everything but the identity provider", () => {
+    const config = loadConfig({ ...OIDC });
+    expect(config).toMatchObject({
+      PORT: 8080,
+      AUTH_MODE: "oidc",
+      DATABASE_URL: undefined,
+      RATE_LIMIT_PER_SECOND: 50,
+    });
+  });
+
+  it("reads the database from a JSON secret (the AWS Secrets Manager shape)", () => {
+    const secret = JSON.stringify({
+      host: "db.internal",
+      port: 6543,
+      dbname: "tracker",
+      username: "app",
+      password: "p@ss/w:rd",
+    });
+    const config = loadConfig({ ...OIDC, DATABASE_SECRET: secret });
+    const url = new URL(config.DATABASE_URL ?? "");
+    expect([url.hostname, url.port, url.pathname, url.username]).toEqual([
+      "db.internal",
+      "6543",
+      "/tracker",
+      "app",
+    ]);
+    expect(decodeURIComponent(url.password)).toBe("p@ss/w:rd");
+  });
+
+  it("lists every problem at once, never echoing the secret", () => {
+    const attempt = () =>
+      loadConfig({
+        PORT: "eighty",
+        AUTH_MODE: "oidc",
+        DATABASE_SECRET: JSON.stringify({ host: "h", username: "u", password: "hunter2" }),
+        RATE_LIMIT_BURST: "0",
+      });
+    expect(attempt).toThrow(/PORT/);
+    const message = (() => {
+      try {
+        attempt();
+        return "";
+      } catch (error) {
+        return String(error);
+      }
+    })();
+    for (const problem of [
+      "PORT",
+      "RATE_LIMIT_BURST",
+      "OIDC_ISSUER",
+      "OIDC_AUDIENCE",
+      "DATABASE_SECRET.dbname",
+    ]) {
+      expect(message).toContain(problem);
+    }
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("refuses a secret that is no JSON, or both a secret and a URL", () => {
+    expect(() => loadConfig({ ...OIDC, DATABASE_SECRET: "{nope" })).toThrow("DATABASE_SECRET: is not JSON");
+    const secret = JSON.stringify({ host: "h", dbname: "d", username: "u", password: "p" });
+    expect(() => loadConfig({ ...OIDC, DATABASE_SECRET: secret, DATABASE_URL: "postgres://x/y" })).toThrow(
+      "not both",
+    );
+  });
+
+  it("treats empty variables as unset, and refuses dev authentication in production", () => {
+    expect(loadConfig({ ...OIDC, DATABASE_URL: "", PORT: "" }).PORT).toBe(8080);
+    expect(() => loadConfig({ AUTH_MODE: "dev", NODE_ENV: "production" })).toThrow(
+      "refused when NODE_ENV=production",
+    );
+    expect(loadConfig({ AUTH_MODE: "dev" }).AUTH_MODE).toBe("dev");
+  });
+});
