@@ -103,13 +103,21 @@ export function createServer(ctx: AppContext): OnePortServer {
     res.setHeader("Vary", "Origin");
     res.setHeader(
       "Access-Control-Expose-Headers",
-      [...cors.exposedHeaders, "Etag", "X-Request-Id", "Retry-After", "WWW-Authenticate"].join(", "),
+      [
+        ...cors.exposedHeaders,
+        "Etag",
+        "X-Request-Id",
+        "Retry-After",
+        "WWW-Authenticate",
+        "traceparent",
+        "tracestate",
+      ].join(", "),
     );
     if (req.method === "OPTIONS") {
       res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
       res.setHeader(
         "Access-Control-Allow-Headers",
-        [...cors.allowedHeaders, "Authorization", "X-Request-Id"].join(", "),
+        [...cors.allowedHeaders, "Authorization", "X-Request-Id", "traceparent", "tracestate"].join(", "),
       );
       res.setHeader("Access-Control-Max-Age", "7200");
       res.writeHead(204);
