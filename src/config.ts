@@ -25,6 +25,8 @@ const schema = z.object({
   DATA_DIR: z.string().min(1).default(".data"),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(20),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
+  /** Unset: readable lines on a terminal outside production, JSON otherwise. */
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   NODE_ENV: z.string().default("development"),
   /** Where to send traces (OTLP over HTTP, e.g. http://collector:4318); unset: tracing off. */

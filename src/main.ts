@@ -20,7 +20,17 @@ const config = (() => {
     process.exit(1);
   }
 })();
-const logger = pino({ level: config.LOG_LEVEL });
+const pretty =
+  (config.LOG_FORMAT ?? (process.stdout.isTTY && config.NODE_ENV !== "production" ? "pretty" : "json")) ===
+  "pretty";
+const logger = pino({
+  level: config.LOG_LEVEL,
+  // Whatever reaches the log, credentials never do.
+  redact: ["req.headers.authorization", "headers.authorization", "authorization", "password", "*.password"],
+  ...(pretty && {
+    transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname" } },
+  }),
+});
 
 // Without DATABASE_URL, a real PostgreSQL runs embedded under DATA_DIR and
 // Atlas applies schema.hcl declaratively (development). With it, Atlas
