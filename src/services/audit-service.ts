@@ -1,7 +1,7 @@
 import { create, fromJson, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type ConnectRouter } from "@connectrpc/connect";
-import { type Selectable, sql } from "kysely";
+import type { Selectable } from "kysely";
 import type { AuditEvents } from "../../gen/db.js";
 import {
   type AuditEvent,
@@ -13,13 +13,17 @@ import type { AppContext } from "../context.js";
 import { callerOf } from "../shared/caller.js";
 import { apiError } from "../shared/errors.js";
 import { userName, userUidOf } from "../shared/names.js";
-import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
+import {
+  afterPair,
+  decodePageToken,
+  isPairCursor,
+  type PairCursor,
+  pageSize,
+  paginate,
+} from "../shared/pagination.js";
 import { timestampFromPg, timestampToText } from "../shared/timestamps.js";
 
 type AuditRow = Selectable<AuditEvents>;
-type Cursor = [createTime: string, id: string];
-const isCursor = (value: unknown): value is Cursor =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
 interface StoredChange {
   field: string;
@@ -65,7 +69,7 @@ export function auditService(ctx: AppContext) {
           method: "ListAuditEvents",
           filter: filter ? toJson(AuditEventFilterSchema, filter) : null,
         };
-        const after = decodePageToken(req.pageToken, query, isCursor);
+        const after = decodePageToken(req.pageToken, query, isPairCursor);
         let select = ctx.db
           .selectFrom("audit_events")
           .selectAll()
@@ -85,15 +89,13 @@ export function auditService(ctx: AppContext) {
         if (filter?.createTime?.endTime)
           select = select.where("create_time", "<", timestampToText(filter.createTime.endTime));
         if (after) {
-          select = select.where(
-            sql<boolean>`(create_time, id) < (${after[0]}::timestamptz, ${after[1]}::bigint)`,
-          );
+          select = select.where(afterPair("create_time", "id", after, "desc"));
         }
         const { page, nextPageToken } = paginate(
           await select.execute(),
           size,
           query,
-          (row): Cursor => [row.create_time, row.id],
+          (row): PairCursor => [row.create_time, row.id],
         );
         return { auditEvents: page.map(toAuditEvent), nextPageToken };
       },

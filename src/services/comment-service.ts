@@ -17,7 +17,14 @@ import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { appendIssueEvent } from "../shared/issue-events.js";
 import { commentName, issueNumberOf, lastSegmentOf, projectKeyOf, userName } from "../shared/names.js";
-import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
+import {
+  afterPair,
+  decodePageToken,
+  isPairCursor,
+  type PairCursor,
+  pageSize,
+  paginate,
+} from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
 import { findIssue, issueDeleted, lockIssue } from "./issues/issue-rows.js";
@@ -35,10 +42,6 @@ function toComment(row: CommentRow, projectKey: string, issueNumber: string): Co
     etag: etagOf(row.revision),
   });
 }
-
-type ListCursor = [createTime: string, uid: string];
-const isListCursor = (value: unknown): value is ListCursor =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
 /** `projects/P/issues/N/comments/U` -> `projects/P/issues/N` */
 const issueOfComment = (name: string) => name.split("/").slice(0, 4).join("/");
@@ -89,7 +92,7 @@ export function commentService(ctx: AppContext) {
         const issue = await findIssue(ctx.db, project.uid, req.parent);
         const size = pageSize(req.pageSize);
         const query = { method: "ListComments", parent: req.parent };
-        const after = decodePageToken(req.pageToken, query, isListCursor);
+        const after = decodePageToken(req.pageToken, query, isPairCursor);
         let select = ctx.db
           .selectFrom("comments")
           .selectAll()
@@ -98,15 +101,13 @@ export function commentService(ctx: AppContext) {
           .orderBy("uid")
           .limit(size + 1);
         if (after) {
-          select = select.where((eb) =>
-            eb(eb.refTuple("create_time", "uid"), ">", eb.tuple(eb.val(after[0]), eb.val(after[1]))),
-          );
+          select = select.where(afterPair("create_time", "uid", after));
         }
         const { page, nextPageToken } = paginate(
           await select.execute(),
           size,
           query,
-          (row): ListCursor => [row.create_time, row.uid],
+          (row): PairCursor => [row.create_time, row.uid],
         );
         return { comments: page.map((row) => toComment(row, project.key, issue.number)), nextPageToken };
       },

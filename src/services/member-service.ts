@@ -17,7 +17,14 @@ import { apiError, invalidArgument, notFound } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { lastSegmentOf, memberName, projectKeyOf, userName, userUidOf } from "../shared/names.js";
-import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
+import {
+  afterPair,
+  decodePageToken,
+  isPairCursor,
+  type PairCursor,
+  pageSize,
+  paginate,
+} from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
@@ -101,10 +108,6 @@ async function assertNotLastAdmin(
   }
 }
 
-type ListCursor = [createTime: string, userUid: string];
-const isListCursor = (value: unknown): value is ListCursor =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
-
 export function memberService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(MemberService, {
@@ -119,7 +122,7 @@ export function memberService(ctx: AppContext) {
         );
         const size = pageSize(req.pageSize);
         const query = { method: "ListMembers", parent: req.parent };
-        const after = decodePageToken(req.pageToken, query, isListCursor);
+        const after = decodePageToken(req.pageToken, query, isPairCursor);
         let select = ctx.db
           .selectFrom("members")
           .selectAll()
@@ -128,15 +131,13 @@ export function memberService(ctx: AppContext) {
           .orderBy("user_uid")
           .limit(size + 1);
         if (after) {
-          select = select.where((eb) =>
-            eb(eb.refTuple("create_time", "user_uid"), ">", eb.tuple(eb.val(after[0]), eb.val(after[1]))),
-          );
+          select = select.where(afterPair("create_time", "user_uid", after));
         }
         const { page, nextPageToken } = paginate(
           await select.execute(),
           size,
           query,
-          (row): ListCursor => [row.create_time, row.user_uid],
+          (row): PairCursor => [row.create_time, row.user_uid],
         );
         return { members: page.map((row) => toMember(project.key, row)), nextPageToken };
       },

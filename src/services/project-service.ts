@@ -16,7 +16,14 @@ import { apiError, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { projectKeyOf, projectName } from "../shared/names.js";
-import { decodePageToken, pageSize, paginate } from "../shared/pagination.js";
+import {
+  afterPair,
+  decodePageToken,
+  isPairCursor,
+  type PairCursor,
+  pageSize,
+  paginate,
+} from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import { maskedFields } from "../shared/update-mask.js";
@@ -33,10 +40,6 @@ function toProject(row: ProjectRow): Project {
     etag: etagOf(row.revision),
   });
 }
-
-type ListCursor = [createTime: string, key: string];
-const isListCursor = (value: unknown): value is ListCursor =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
 const WRITABLE = ["display_name", "description"] as const;
 
@@ -116,7 +119,7 @@ export function projectService(ctx: AppContext) {
         const caller = callerOf(context);
         const size = pageSize(req.pageSize);
         const query = { method: "ListProjects", showDeleted: req.showDeleted };
-        const after = decodePageToken(req.pageToken, query, isListCursor);
+        const after = decodePageToken(req.pageToken, query, isPairCursor);
         // Only the projects the caller is a member of exist for them.
         let select = ctx.db
           .selectFrom("projects")
@@ -131,19 +134,13 @@ export function projectService(ctx: AppContext) {
           .limit(size + 1);
         if (!req.showDeleted) select = select.where("projects.delete_time", "is", null);
         if (after) {
-          select = select.where((eb) =>
-            eb(
-              eb.refTuple("projects.create_time", "projects.key"),
-              ">",
-              eb.tuple(eb.val(after[0]), eb.val(after[1])),
-            ),
-          );
+          select = select.where(afterPair("projects.create_time", "projects.key", after));
         }
         const { page, nextPageToken } = paginate(
           await select.execute(),
           size,
           query,
-          (row): ListCursor => [row.create_time, row.key],
+          (row): PairCursor => [row.create_time, row.key],
         );
         return { projects: page.map(toProject), nextPageToken };
       },

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { type SqlBool, sql } from "kysely";
 import { invalidArgument } from "./errors.js";
 
 // One way to page every List (AIP-158): keyset pagination (never OFFSET), so
@@ -73,4 +74,15 @@ export function paginate<Row, Cursor>(
   const page = rows.slice(0, size);
   const last = page[page.length - 1] as Row;
   return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
+}
+
+/** Most lists sort by two keys (e.g. create time, then a unique id), and page by both. */
+export type PairCursor = [string, string];
+
+export const isPairCursor = (value: unknown): value is PairCursor =>
+  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
+
+/** `(a, b) > cursor` (or `<` for descending order): the rows after the cursor. */
+export function afterPair(a: string, b: string, [first, second]: PairCursor, order: "asc" | "desc" = "asc") {
+  return sql<SqlBool>`(${sql.ref(a)}, ${sql.ref(b)}) ${sql.raw(order === "asc" ? ">" : "<")} (${first}, ${second})`;
 }
