@@ -45,6 +45,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 COPY --from=tools /src/.tools/bin/atlas /usr/local/bin/atlas
 COPY schema.hcl ./
 COPY migrations/ migrations/
+COPY gen/openapi/ gen/openapi/
 COPY --from=build /app/dist/ dist/
 USER node
 EXPOSE 8080

@@ -18,6 +18,7 @@ import { file_tracker_v1_user } from "../gen/proto/tracker/v1/user_pb.js";
 import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
 import { createRequestLogInterceptor } from "./observability/request-log.js";
+import { serveApiDocs } from "./server/api-docs.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
 import { writeUnauthenticated } from "./server/unauthenticated.js";
 import { auditService } from "./services/audit-service.js";
@@ -181,6 +182,7 @@ export function createServer(ctx: AppContext): OnePortServer {
       res.end(body);
       return true;
     }
+    if (serveApiDocs(req, res)) return true;
     return false;
   }
 }

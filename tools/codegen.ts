@@ -1,6 +1,8 @@
 // Regenerates everything in gen/: the Protobuf messages and Connect service
-// descriptors (buf generate) and the Kysely table types, introspected from a
-// throwaway embedded PostgreSQL that Atlas migrated with migrations/.
+// descriptors and the OpenAPI document of the API (buf generate, buf.gen.yaml;
+// the OpenAPI plugin is built by `node tools/install.mjs openapi`) and the
+// Kysely table types, introspected from a throwaway embedded PostgreSQL that
+// Atlas migrated with migrations/.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -18,6 +18,12 @@ const TOOLS = {
   atlas: { module: join(toolsDir, "atlas"), pkg: "ariga.io/atlas/cmd/atlas", patch: patchAtlas },
   grpcurl: { module: toolsDir, pkg: "github.com/fullstorydev/grpcurl/cmd/grpcurl" },
   task: { module: toolsDir, pkg: "github.com/go-task/task/v3/cmd/task" },
+  // A protoc plugin for buf generate (buf.gen.yaml), so it keeps its own name.
+  openapi: {
+    module: toolsDir,
+    pkg: "github.com/sudorandom/protoc-gen-connect-openapi",
+    bin: "protoc-gen-connect-openapi",
+  },
 };
 
 const names = process.argv.slice(2);
@@ -31,14 +37,15 @@ for (const name of names) {
 }
 
 function install(name, tool) {
-  const bin = join(binDir, name);
+  const binName = tool.bin ?? name;
+  const bin = join(binDir, binName);
   const stampFile = `${bin}.stamp`;
   const stamp = pinsHash(tool.module);
   if (existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
   if (!hasGo()) {
-    if (onPath(name)) return;
+    if (onPath(binName)) return;
     console.error(
-      `tools/install: ${name} is missing and Go is not installed. Install Go 1.24+ or ${name} itself (see README, "Tools").`,
+      `tools/install: ${name} is missing and Go is not installed. Install Go 1.24+ or ${binName} itself (see README, "Tools").`,
     );
     process.exit(1);
   }
