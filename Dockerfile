@@ -30,7 +30,10 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen/ gen/
 COPY src/ src/
-RUN npx tsc -p tsconfig.build.json
+COPY client/ client/
+COPY web/ web/
+RUN npx tsc -p tsconfig.build.json \
+    && npx vite build --config web/vite.config.ts --outDir ../dist/web/dist --emptyOutDir
 
 # --- runtime
 FROM node:20-bookworm-slim AS runtime

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import type http2 from "node:http2";
+import { fileURLToPath } from "node:url";
 import type { DescFile } from "@bufbuild/protobuf";
 import { type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -15,6 +16,7 @@ import { file_tracker_v1_label } from "../gen/proto/tracker/v1/label_pb.js";
 import { file_tracker_v1_member } from "../gen/proto/tracker/v1/member_pb.js";
 import { file_tracker_v1_project } from "../gen/proto/tracker/v1/project_pb.js";
 import { file_tracker_v1_user } from "../gen/proto/tracker/v1/user_pb.js";
+import { serveWebApp } from "../web/serve.js";
 import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
 import { createRequestLogInterceptor } from "./observability/request-log.js";
@@ -76,6 +78,10 @@ export function createServer(ctx: AppContext): OnePortServer {
       file_grpc_reflection_v1alpha_reflection,
     ])(router);
   };
+  // The browser app (web/), built by `npm start`; nothing when it is not built.
+  const webApp = serveWebApp(fileURLToPath(new URL("../web/dist/", import.meta.url)), {
+    reserved: ["/docs", "/openapi.yaml", "/openapi.json"],
+  });
   // What the HTTP layer learned about a request, handed to the handlers.
   const requestValues = new WeakMap<NodeRequest, ContextValues>();
   const connectHandler = connectNodeAdapter({
@@ -126,6 +132,7 @@ export function createServer(ctx: AppContext): OnePortServer {
       return;
     }
     if (req.method === "GET" && (await serveOperations(req, res))) return;
+    if ((req.method === "GET" || req.method === "HEAD") && webApp(req, res)) return;
     const values = createContextValues()
       .set(clientAddressKey, req.socket.remoteAddress ?? "")
       .set(requestIdKey, requestIdOf(req));

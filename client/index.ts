@@ -1,0 +1,133 @@
+// The tracker API for browser apps (and anything else with fetch): the
+// service descriptors and message types of the contract, and a transport
+// that speaks Connect or gRPC-Web with a bearer token. Browser-safe: no
+// Node.js imports here or in what it re-exports.
+//
+//   import { createTrackerClients, createTrackerTransport } from "tracker/client";
+//   const transport = createTrackerTransport({ baseUrl: location.origin, token: () => localStorage.token });
+//   const { issues } = createTrackerClients(transport);
+//   const { issues: page } = await issues.listIssues({ parent: "projects/CORE" });
+
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
+import {
+  type BadRequest_FieldViolation,
+  BadRequestSchema,
+  type ErrorInfo,
+  ErrorInfoSchema,
+} from "../gen/proto/google/rpc/error_details_pb.js";
+import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
+import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
+import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
+import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
+import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+
+export type { BadRequest_FieldViolation, ErrorInfo } from "../gen/proto/google/rpc/error_details_pb.js";
+export { BadRequestSchema, ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
+export * from "../gen/proto/tracker/v1/audit_pb.js";
+export * from "../gen/proto/tracker/v1/comment_pb.js";
+export * from "../gen/proto/tracker/v1/issue_pb.js";
+export * from "../gen/proto/tracker/v1/label_pb.js";
+export * from "../gen/proto/tracker/v1/member_pb.js";
+export * from "../gen/proto/tracker/v1/project_pb.js";
+export * from "../gen/proto/tracker/v1/user_pb.js";
+export { type Client, Code, ConnectError, createClient, type Interceptor, type Transport };
+
+/** The protocols a browser can speak to the tracker (gRPC proper needs HTTP/2 trailers). */
+export type TrackerProtocol = "connect" | "grpc-web";
+
+/** A bearer token, or a function returning the current one ("" or undefined: none). */
+export type TokenSource = string | (() => string | undefined | Promise<string | undefined>);
+
+export interface TrackerTransportOptions {
+  /** Where the API is served, e.g. `window.location.origin` or `http://localhost:8080`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer <token>` on every call. */
+  token?: TokenSource;
+  /** Default "connect". */
+  protocol?: TrackerProtocol;
+  /**
+   * Binary Protobuf instead of JSON. Default: JSON for Connect (readable in
+   * the browser's network panel), binary for gRPC-Web.
+   */
+  binary?: boolean;
+  /** More interceptors, run after the one adding the token. */
+  interceptors?: Interceptor[];
+  /** Another fetch, e.g. one with `credentials` set. */
+  fetch?: typeof globalThis.fetch;
+  /** Default timeout of every call, in milliseconds (streams included). */
+  defaultTimeoutMs?: number;
+}
+
+/** Adds `Authorization: Bearer <token>` to every request that has none. */
+export function bearerToken(token: TokenSource): Interceptor {
+  return (next) => async (req) => {
+    const value = typeof token === "function" ? await token() : token;
+    if (value && !req.header.has("authorization")) req.header.set("authorization", `Bearer ${value}`);
+    return next(req);
+  };
+}
+
+/** A transport to the tracker API over Connect or gRPC-Web, on fetch. */
+export function createTrackerTransport(options: TrackerTransportOptions): Transport {
+  const protocol = options.protocol ?? "connect";
+  const interceptors = [
+    ...(options.token === undefined ? [] : [bearerToken(options.token)]),
+    ...(options.interceptors ?? []),
+  ];
+  const common = {
+    baseUrl: options.baseUrl.replace(/\/+$/, ""),
+    interceptors,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    ...(options.defaultTimeoutMs ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
+  };
+  switch (protocol) {
+    case "connect":
+      return createConnectTransport({ ...common, useBinaryFormat: options.binary ?? false });
+    case "grpc-web":
+      return createGrpcWebTransport({ ...common, useBinaryFormat: options.binary ?? true });
+    default:
+      throw new Error(`unknown protocol ${String(protocol satisfies never)}`);
+  }
+}
+
+/** A typed client for every tracker service, over one transport. */
+export function createTrackerClients(transport: Transport) {
+  return {
+    projects: createClient(ProjectService, transport),
+    members: createClient(MemberService, transport),
+    labels: createClient(LabelService, transport),
+    issues: createClient(IssueService, transport),
+    comments: createClient(CommentService, transport),
+    users: createClient(UserService, transport),
+    audit: createClient(AuditService, transport),
+  };
+}
+
+export type TrackerClients = ReturnType<typeof createTrackerClients>;
+
+/** The `google.rpc.ErrorInfo` of a tracker error: its `reason` (e.g. `ETAG_MISMATCH`) is what to switch on. */
+export function errorInfoOf(error: unknown): ErrorInfo | undefined {
+  return ConnectError.from(error).findDetails(ErrorInfoSchema)[0];
+}
+
+/** The offending fields of an INVALID_ARGUMENT error (`google.rpc.BadRequest`). */
+export function fieldViolationsOf(error: unknown): BadRequest_FieldViolation[] {
+  return ConnectError.from(error)
+    .findDetails(BadRequestSchema)
+    .flatMap((detail) => detail.fieldViolations);
+}
+
+/** Whether a call failed because the resource changed since it was read (a stale etag). */
+export function isConflict(error: unknown): boolean {
+  return ConnectError.from(error).code === Code.Aborted;
+}

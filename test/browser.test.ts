@@ -1,0 +1,440 @@
+// The board in a real browser (Debian's Chromium via playwright-core) against
+// a real API server: signing in, projects, issues, editing, search, comments,
+// a conflict, live updates from other people, and closing, once over Connect
+// and once over gRPC-Web. The app is built into a temporary directory and
+// served by web/serve.ts from another origin than the API, so CORS is
+// exercised too.
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer, request, type Server } from "node:http";
+import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { fromBinary, fromJson } from "@bufbuild/protobuf";
+import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  createTrackerClients,
+  createTrackerTransport,
+  Issue_Priority,
+  Issue_State,
+  Member_Role,
+  type TrackerClients,
+  type TrackerProtocol,
+  WatchIssuesRequestSchema,
+} from "../client/index.js";
+import { serveWebApp } from "../web/serve.js";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { tokenFor } from "./support/transports.js";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const SCREENSHOTS = join(process.cwd(), "test-results", "browser");
+/** How long any one expectation waits for the page. */
+const UI_TIMEOUT = 10_000;
+
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI)
+  throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
+if (!haveChromium) console.warn(`browser tests skipped: no Chromium at ${CHROMIUM}`);
+
+let api: TestServer;
+/** The browser reaches the API through this, so a test can cut its network. */
+let link: NetworkLink;
+let web: Server;
+let webUrl: string;
+let distDir: string;
+let browser: Browser;
+
+/** Builds the board with Vite in a child process (its own NODE_ENV), into a fresh directory. */
+async function buildWebApp(outDir: string) {
+  await promisify(execFile)(
+    process.execPath,
+    [
+      join(process.cwd(), "node_modules/vite/bin/vite.js"),
+      "build",
+      "--config",
+      "web/vite.config.ts",
+      "--outDir",
+      outDir,
+      "--emptyOutDir",
+      "--logLevel",
+      "warn",
+    ],
+    { env: { ...process.env, NODE_ENV: "production" }, timeout: 60_000 },
+  );
+}
+
+beforeAll(async () => {
+  distDir = mkdtempSync(join(tmpdir(), "tracker-web-"));
+  const [server] = await Promise.all([startTestServer(), buildWebApp(distDir)]);
+  api = server;
+  link = await networkLink(api.port);
+  const serve = serveWebApp(distDir);
+  web = createServer((req, res) => {
+    if (!serve(req, res)) {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("not found");
+    }
+  });
+  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
+  webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+  if (haveChromium) browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((resolve) => web?.close(resolve));
+  await link?.close();
+  await api?.close();
+  if (distDir) rmSync(distDir, { recursive: true, force: true });
+});
+
+interface NetworkLink {
+  url: string;
+  /** Drops every connection and refuses new ones, like a network outage. */
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP relay to the API. */
+async function networkLink(targetPort: number): Promise<NetworkLink> {
+  const sockets = new Set<Socket>();
+  let down = false;
+  const relay = createTcpServer((client) => {
+    if (down) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, "127.0.0.1");
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    for (const socket of [client, upstream]) {
+      sockets.add(socket);
+      socket.on("error", end);
+      socket.on("close", end);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(relay.address() as AddressInfo).port}`,
+    cut() {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+    },
+    restore() {
+      down = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        relay.close(() => resolve());
+      }),
+  };
+}
+
+/** The API as another program sees it, through the client package (connect-web on Node's fetch). */
+async function apiAs(subject: string, protocol: TrackerProtocol = "connect"): Promise<TrackerClients> {
+  const token = await tokenFor(subject);
+  return createTrackerClients(createTrackerTransport({ baseUrl: api.baseUrl, token, protocol }));
+}
+
+/** GET a path verbatim (no URL normalisation), as an attacker would send it. */
+function rawGet(path: string, headers: Record<string, string> = {}) {
+  return new Promise<{
+    status: number;
+    headers: Record<string, string | string[] | undefined>;
+    body: string;
+  }>((resolve, reject) => {
+    const { port } = web.address() as AddressInfo;
+    const req = request({ host: "127.0.0.1", port, path, headers }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        body += chunk;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("serveWebApp", () => {
+  it("serves index.html for / and page paths, hashed assets immutably, and nothing else", async () => {
+    const index = await rawGet("/");
+    expect(index.status).toBe(200);
+    expect(index.headers["content-type"]).toBe("text/html; charset=utf-8");
+    expect(index.headers["cache-control"]).toBe("no-cache");
+    expect(index.headers["content-security-policy"]).toContain("default-src 'self'");
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(index.body)?.[1];
+    expect(script).toBeDefined();
+
+    const deepLink = await rawGet("/projects/CORE/issues/4");
+    expect(deepLink.status).toBe(200);
+    expect(deepLink.body).toBe(index.body);
+
+    const asset = await rawGet(script as string, { "accept-encoding": "gzip" });
+    expect(asset.status).toBe(200);
+    expect(asset.headers["content-type"]).toBe("text/javascript; charset=utf-8");
+    expect(asset.headers["cache-control"]).toBe("public, max-age=31536000, immutable");
+    expect(asset.headers["content-encoding"]).toBe("gzip");
+    const revalidated = await rawGet(script as string, { "if-none-match": String(asset.headers.etag) });
+    expect(revalidated.status).toBe(304);
+
+    expect((await rawGet("/favicon.svg")).headers["content-type"]).toBe("image/svg+xml");
+    for (const path of [
+      "/../package.json",
+      "/%2e%2e/package.json",
+      "/assets/..%2f..%2fpackage.json",
+      "/%2e%2e%2f%2e%2e%2fpackage.json",
+      "/assets/missing-abc123.js",
+      "/missing.png",
+      "/tracker.v1.ProjectService/GetProject",
+      "/grpc.health.v1.Health/Check",
+      "/healthz",
+      "/metrics",
+    ]) {
+      expect((await rawGet(path)).status, path).toBe(404);
+    }
+  });
+});
+
+const RUNS: Array<[string, TrackerProtocol, RegExp]> = [
+  ["Connect", "connect", /^application\/(connect\+)?json/],
+  ["gRPC-Web", "grpc-web", /^application\/grpc-web(\+proto)?$/],
+];
+
+describe.skipIf(!haveChromium).each(RUNS)("the board over %s", (label, protocol, contentType) => {
+  it("signs in, files, edits, finds, discusses, conflicts, updates live and closes issues", async () => {
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 860 },
+      colorScheme: "light",
+    });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    const apiContentTypes = new Set<string>();
+    /** The `after` of every WatchIssues call the page made. */
+    const watchAfters: Array<bigint | undefined> = [];
+    page.on("request", (req) => {
+      if (!req.url().startsWith(`${link.url}/tracker.v1.`) || req.method() !== "POST") return;
+      apiContentTypes.add(req.headers()["content-type"] ?? "");
+      if (req.url().endsWith("/tracker.v1.IssueService/WatchIssues")) {
+        // A streaming request is one enveloped message: 5 bytes of flags and length first.
+        const payload = (req.postDataBuffer() ?? Buffer.alloc(5)).subarray(5);
+        const message =
+          protocol === "connect"
+            ? fromJson(WatchIssuesRequestSchema, JSON.parse(payload.toString("utf8")))
+            : fromBinary(WatchIssuesRequestSchema, payload);
+        watchAfters.push(message.after);
+      }
+    });
+    rmSync(join(SCREENSHOTS, `failure-${protocol}.png`), { force: true });
+    try {
+      await runJourney(page, label, protocol, watchAfters);
+      // Every API call went over the protocol chosen, straight to the API's origin.
+      expect([...apiContentTypes].length).toBeGreaterThan(0);
+      for (const type of apiContentTypes) expect(type).toMatch(contentType);
+      expect(problems).toEqual([]);
+      await screenshot(page, `board-${protocol}`);
+    } catch (error) {
+      await screenshot(page, `failure-${protocol}`).catch(() => {});
+      if (problems.length) console.error(problems.join("\n"));
+      throw error;
+    } finally {
+      await context.close();
+    }
+  }, 50_000);
+});
+
+// Auto-waiting expectations: poll the page until they hold or UI_TIMEOUT passes.
+const textOf = (locator: Locator) =>
+  expect.poll(async () => (await locator.allTextContents()).join(" | ").trim(), { timeout: UI_TIMEOUT });
+const countOf = (locator: Locator) => expect.poll(() => locator.count(), { timeout: UI_TIMEOUT });
+const inputValueOf = (locator: Locator) =>
+  expect.poll(() => locator.inputValue({ timeout: UI_TIMEOUT }), { timeout: UI_TIMEOUT });
+
+async function screenshot(page: Page, name: string) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), animations: "disabled" });
+}
+
+async function runJourney(
+  page: Page,
+  label: string,
+  protocol: TrackerProtocol,
+  watchAfters: Array<bigint | undefined>,
+) {
+  page.setDefaultTimeout(UI_TIMEOUT);
+  const key = `W${protocol === "connect" ? "C" : "G"}${Date.now().toString(36).toUpperCase().slice(-6)}`;
+  const project = `projects/${key}`;
+  const alice = await apiAs("alice", protocol);
+  const bob = await apiAs("bob", protocol);
+
+  // Sign in: paste a token, pick the protocol, see who we are.
+  await page.goto(`${webUrl}/?api=${encodeURIComponent(link.url)}`);
+  await page.getByText("Connection").click();
+  await page.getByLabel("Protocol").selectOption({ label });
+  await page.getByLabel("Access token").fill(await tokenFor("alice"));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await textOf(page.getByTestId("current-user")).toContain("alice");
+
+  // A project of our own.
+  await page.getByRole("button", { name: "New project" }).click();
+  const projectDialog = page.getByRole("dialog", { name: "New project" });
+  await projectDialog.getByLabel("Key").fill(key);
+  await projectDialog.getByLabel("Name").fill(`Web ${label}`);
+  await projectDialog.getByRole("button", { name: "Create project" }).click();
+  await projectDialog.waitFor({ state: "hidden" });
+  await inputValueOf(page.getByTestId("project-select")).toBe(project);
+  await textOf(page.getByTestId("live-status")).toBe("Live");
+
+  // File an issue.
+  await page.getByRole("button", { name: "New issue" }).click();
+  const issueDialog = page.getByRole("dialog", { name: "New issue" });
+  await issueDialog.getByLabel("Title").fill("Login fails on Safari");
+  await issueDialog.getByLabel("Description").fill("The sign-in button does nothing on Safari.");
+  await issueDialog.getByLabel("Priority").selectOption({ label: "High" });
+  await issueDialog.getByRole("button", { name: "Create issue" }).click();
+  const detail = page.getByTestId("issue-detail");
+  await textOf(detail.getByTestId("issue-title")).toBe("Login fails on Safari");
+  await textOf(detail.getByTestId("issue-priority")).toBe("High");
+  const rows = page.getByTestId("issue-row");
+  await countOf(rows.filter({ hasText: "Login fails on Safari" })).toBe(1);
+  const issueName = `${project}/issues/1`;
+
+  // Edit it: title, state and priority, with the etag read.
+  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByLabel("Title").fill("Login fails on Safari 18");
+  await detail.getByLabel("State").selectOption({ label: "In progress" });
+  await detail.getByLabel("Priority").selectOption({ label: "Urgent" });
+  await detail.getByRole("button", { name: "Save" }).click();
+  await textOf(detail.getByTestId("issue-title")).toBe("Login fails on Safari 18");
+  await textOf(detail.getByTestId("issue-state")).toBe("In progress");
+  await textOf(detail.getByTestId("issue-priority")).toBe("Urgent");
+  const saved = await alice.issues.getIssue({ name: issueName });
+  expect([saved.title, saved.state, saved.priority]).toEqual([
+    "Login fails on Safari 18",
+    Issue_State.IN_PROGRESS,
+    Issue_Priority.URGENT,
+  ]);
+
+  // Comment on it.
+  await detail.getByLabel("Add a comment").fill("Reproduced on Safari 18.1, not on Chrome.");
+  await detail.getByRole("button", { name: "Comment", exact: true }).click();
+  await textOf(detail.getByTestId("comment")).toContain("Reproduced on Safari 18.1");
+
+  // Other people's work appears live: bob joins and files issues.
+  const { name: bobName } = await bob.users.getCurrentUser({});
+  await alice.members.createMember({ parent: project, member: { user: bobName, role: Member_Role.WRITER } });
+  for (const [title, priority] of [
+    ["Dark mode for the board", Issue_Priority.MEDIUM],
+    ["Export issues as CSV", Issue_Priority.LOW],
+    ["Crash when a comment is empty", Issue_Priority.HIGH],
+  ] as const) {
+    await bob.issues.createIssue({ parent: project, issue: { title, priority } });
+  }
+  await countOf(rows).toBe(4);
+  await textOf(rows.first()).toContain("Crash when a comment is empty");
+
+  // Full-text search.
+  const search = page.getByLabel("Search issues");
+  await search.fill("safari");
+  await countOf(rows).toBe(1);
+  await textOf(rows.first()).toContain("Login fails on Safari 18");
+  await search.fill("dark mode");
+  await countOf(rows).toBe(1);
+  await textOf(rows.first()).toContain("Dark mode for the board");
+  await search.fill("");
+  await countOf(rows).toBe(4);
+
+  // The network drops: the live feed says so, and once back resumes after
+  // the last position it saw, so what happened meanwhile arrives too.
+  const liveStatus = page.getByTestId("live-status");
+  const seen = BigInt((await liveStatus.getAttribute("data-position")) ?? "-1");
+  expect(seen).toBe(6n); // created, updated, commented, 3 created by bob
+  const watchesBefore = watchAfters.length;
+  link.cut();
+  await textOf(liveStatus).toBe("Reconnecting…");
+  await bob.issues.createIssue({ parent: project, issue: { title: "Filed while you were offline" } });
+  link.restore();
+  await textOf(liveStatus).toBe("Live");
+  await countOf(rows).toBe(5);
+  await textOf(rows.first()).toContain("Filed while you were offline");
+  expect(watchAfters.slice(watchesBefore).at(-1)).toBe(seen);
+  expect(watchAfters[0]).toBeUndefined(); // the first watch started at the present
+  await expect.poll(() => liveStatus.getAttribute("data-position"), { timeout: UI_TIMEOUT }).toBe("7");
+
+  // A change made elsewhere shows in the open issue without a reload.
+  const before = await alice.issues.getIssue({ name: issueName });
+  await bob.issues.updateIssue({
+    issue: { name: issueName, body: "Also broken on iPadOS.", etag: before.etag },
+    updateMask: { paths: ["body"] },
+  });
+  await textOf(detail.getByTestId("issue-body")).toBe("Also broken on iPadOS.");
+
+  // A conflict: someone saves while we edit; our save is refused and we are told.
+  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByLabel("Title").fill("My edit that loses the race");
+  const current = await alice.issues.getIssue({ name: issueName });
+  await alice.issues.updateIssue({
+    issue: { name: issueName, title: "Login fails on Safari 18 and iPadOS", etag: current.etag },
+    updateMask: { paths: ["title"] },
+  });
+  await detail.getByTestId("stale-notice").waitFor({ state: "visible" });
+  await detail.getByRole("button", { name: "Save" }).click();
+  const conflict = detail.getByTestId("conflict");
+  await conflict.waitFor({ state: "visible" });
+  await textOf(conflict).toContain("your changes were not saved");
+  expect((await alice.issues.getIssue({ name: issueName })).title).toBe(
+    "Login fails on Safari 18 and iPadOS",
+  );
+  await screenshot(page, `conflict-${protocol}`);
+  await conflict.getByRole("button", { name: "Reload issue" }).click();
+  await conflict.waitFor({ state: "hidden" });
+  await textOf(detail.getByTestId("issue-title")).toBe("Login fails on Safari 18 and iPadOS");
+
+  // Close it: it leaves the default (open and in progress) list, and the Closed filter finds it.
+  await detail.getByRole("button", { name: "Close issue" }).click();
+  await detail.getByLabel("Close reason").selectOption({ label: "Duplicate" });
+  await detail.getByRole("button", { name: "Confirm close" }).click();
+  await textOf(detail.getByTestId("issue-state")).toBe("Closed");
+  await countOf(rows).toBe(4);
+  const closed = await alice.issues.getIssue({ name: issueName });
+  expect(closed.state).toBe(Issue_State.CLOSED);
+  await page.getByRole("checkbox", { name: "Closed" }).check();
+  await countOf(rows).toBe(5);
+  await page.getByRole("checkbox", { name: "Closed" }).uncheck();
+  await countOf(rows).toBe(4);
+  await page.getByTestId("issue-row").filter({ hasText: "Crash when a comment is empty" }).click();
+  await textOf(detail.getByTestId("issue-title")).toBe("Crash when a comment is empty");
+
+  // Deep links: the closed issue by its address, after a reload, still signed in.
+  await page.goto(`${webUrl}/${issueName}`);
+  await textOf(detail.getByTestId("issue-title")).toBe("Login fails on Safari 18 and iPadOS");
+  await textOf(detail.getByTestId("issue-state")).toBe("Closed");
+  await textOf(detail.getByTestId("comment")).toContain("Reproduced on Safari 18.1");
+  await page.getByRole("checkbox", { name: "Closed" }).check();
+  await countOf(rows).toBe(5);
+  await textOf(page.getByTestId("live-status")).toBe("Live");
+  // Nothing went wrong along the way that the page had to report.
+  expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+}

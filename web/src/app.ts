@@ -1,0 +1,821 @@
+// The issue board: sign in, pick a project, filter and search its issues,
+// file, edit, comment on and close them, and see everyone's changes live.
+import {
+  Code,
+  ConnectError,
+  type Issue,
+  Issue_Priority,
+  Issue_State,
+  type IssueEvent,
+  type Project,
+  type TrackerProtocol,
+  type User,
+} from "../../client/index.js";
+import { field, h, mount, uniqueId } from "./dom.js";
+import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
+import { newRequestId } from "./ids.js";
+import { type Board, IssuePanel } from "./issue-panel.js";
+import { Session } from "./session.js";
+import { type WatchStatus, watchProject } from "./watch.js";
+import { debounce, initials, prioritySelect } from "./widgets.js";
+
+const ORDERS: Array<[string, string]> = [
+  ["number desc", "Newest"],
+  ["update_time desc", "Recently updated"],
+  ["priority", "Priority"],
+  ["number", "Oldest"],
+];
+
+export function startApp(root: HTMLElement) {
+  new App(root, new Session()).start();
+}
+
+/** Messages for people: errors stay until dismissed, the rest fade. */
+class Toasts {
+  readonly errors = h("div", { class: "toast-stack", role: "alert", "aria-live": "assertive" });
+  readonly infos = h("div", { class: "toast-stack", role: "status", "aria-live": "polite" });
+  readonly element = h("div", { class: "toasts" }, this.errors, this.infos);
+
+  error(message: string) {
+    const toast = h(
+      "div",
+      { class: "toast toast-error", "data-testid": "error-toast" },
+      h("span", null, message),
+      h(
+        "button",
+        { class: "icon-button", type: "button", "aria-label": "Dismiss", onclick: () => toast.remove() },
+        "×",
+      ),
+    );
+    this.errors.append(toast);
+  }
+
+  info(message: string) {
+    const toast = h("div", { class: "toast" }, message);
+    this.infos.append(toast);
+    // The latest two at most: news, not a log.
+    while (this.infos.children.length > 2) this.infos.firstElementChild?.remove();
+    setTimeout(() => toast.remove(), 3000);
+  }
+}
+
+class App implements Board {
+  private readonly toasts = new Toasts();
+  private me: User | undefined;
+  private projects: Project[] = [];
+  private issues: Issue[] = [];
+  private nextPageToken = "";
+  private listSeq = 0;
+  private refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  private flash = new Set<string>();
+  private stopWatch: (() => void) | undefined;
+  private readonly userNames = new Map<string, Promise<string>>();
+  private panel: IssuePanel | undefined;
+  private filters = {
+    states: new Set([Issue_State.OPEN, Issue_State.IN_PROGRESS]),
+    priority: Issue_Priority.UNSPECIFIED,
+    query: "",
+    orderBy: "number desc",
+  };
+
+  // The board's parts, built once per sign-in.
+  private projectSelect = h("select");
+  private liveStatus = h("span");
+  private listEl = h("ul");
+  private listSummary = h("span");
+  private loadMore = h("button");
+  private detailEl = h("section");
+
+  constructor(
+    private readonly root: HTMLElement,
+    readonly session: Session,
+  ) {
+    document.body.append(this.toasts.element);
+  }
+
+  get clients() {
+    return this.session.clients;
+  }
+
+  get project(): string | undefined {
+    return this.session.project;
+  }
+
+  start() {
+    window.addEventListener("popstate", () => void this.applyRoute());
+    if (this.session.token) void this.enter();
+    else this.renderSignIn();
+  }
+
+  // ---- Signing in ---------------------------------------------------------
+
+  private renderSignIn(message?: string, showConnection = false) {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    const token = h("textarea", {
+      rows: 5,
+      required: true,
+      spellcheck: false,
+      autocomplete: "off",
+      placeholder: "eyJhbGciOiJFUzI1NiIs…",
+      value: this.session.token,
+    });
+    const api = h("input", { type: "url", value: this.session.api, required: true });
+    const protocol = this.protocolSelect();
+    const error = h("p", { class: "form-error", role: "alert", "data-testid": "signin-error" }, message);
+    const submit = h("button", { type: "submit", class: "button primary wide" }, "Sign in");
+    const form = h(
+      "form",
+      {
+        class: "card signin",
+        "aria-labelledby": "signin-title",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          if (api.value.trim() !== this.session.api) this.session.setApi(api.value);
+          this.session.signIn(token.value);
+          submit.disabled = true;
+          submit.textContent = "Signing in…";
+          if (!(await this.enter())) {
+            submit.disabled = false;
+            submit.textContent = "Sign in";
+          }
+        },
+      },
+      h(
+        "div",
+        { class: "brand brand-large" },
+        h("span", { class: "logo", "aria-hidden": "true" }),
+        "tracker",
+      ),
+      h("h1", { id: "signin-title" }, "Sign in"),
+      h(
+        "p",
+        { class: "muted" },
+        "Paste an access token. With ",
+        h("code", null, "npm start"),
+        ", mint one for yourself:",
+      ),
+      h("pre", { class: "command" }, "npm run --silent token -- --sub alice --email alice@example.com"),
+      field("Access token", token),
+      h(
+        "details",
+        { class: "connection", open: showConnection },
+        h("summary", null, "Connection"),
+        field("API server", api, "This page's origin when the API server serves the app."),
+        field("Protocol", protocol),
+      ),
+      error,
+      submit,
+    );
+    mount(this.root, h("main", { class: "signin-page" }, form));
+    token.focus();
+  }
+
+  /** Checks the token with GetCurrentUser; on success shows the board. */
+  private async enter(): Promise<boolean> {
+    try {
+      this.me = await this.clients.users.getCurrentUser({});
+    } catch (error) {
+      const connectError = ConnectError.from(error);
+      if (connectError.code === Code.Unauthenticated) this.session.signOut();
+      const unreachable = connectError.code === Code.Unknown || connectError.code === Code.Unavailable;
+      this.renderSignIn(
+        unreachable
+          ? `Could not reach the API at ${this.session.api} (${connectError.rawMessage}). Is it running?`
+          : describeError(connectError),
+        unreachable,
+      );
+      return false;
+    }
+    this.renderBoard();
+    await this.loadProjects();
+    return true;
+  }
+
+  private signOut(message?: string) {
+    this.session.signOut();
+    this.me = undefined;
+    this.panel = undefined;
+    this.renderSignIn(message);
+  }
+
+  /** Reports a failed call; an expired token goes back to sign-in. */
+  fail(error: unknown) {
+    const connectError = ConnectError.from(error);
+    if (connectError.code === Code.Canceled) return;
+    if (connectError.code === Code.Unauthenticated) {
+      this.signOut("Your session ended (the token expired or was not accepted). Paste a new token.");
+      return;
+    }
+    this.toasts.error(describeError(connectError));
+  }
+
+  info(message: string) {
+    this.toasts.info(message);
+  }
+
+  private protocolSelect(): HTMLSelectElement {
+    const options: Array<[TrackerProtocol, string]> = [
+      ["connect", "Connect"],
+      ["grpc-web", "gRPC-Web"],
+    ];
+    return h(
+      "select",
+      {
+        onchange: (event: Event) => {
+          this.session.setProtocol((event.target as HTMLSelectElement).value as TrackerProtocol);
+          if (this.me) {
+            this.info(`Now speaking ${this.session.protocol === "connect" ? "Connect" : "gRPC-Web"}`);
+            this.restartWatch();
+            void this.refreshList();
+            void this.panel?.reload();
+          }
+        },
+      },
+      options.map(([value, label]) =>
+        h("option", { value, selected: value === this.session.protocol }, label),
+      ),
+    );
+  }
+
+  // ---- The board ----------------------------------------------------------
+
+  private renderBoard() {
+    const me = this.me as User;
+    this.projectSelect = h("select", {
+      "data-testid": "project-select",
+      onchange: () => void this.selectProject(this.projectSelect.value),
+    });
+    this.liveStatus = h("span", { class: "live", role: "status", "data-testid": "live-status" }, "Offline");
+    const search = h("input", {
+      type: "search",
+      placeholder: "Search title and description…",
+      value: this.filters.query,
+      oninput: debounce(() => {
+        this.filters.query = search.value.trim();
+        void this.refreshList();
+      }, 250),
+    });
+    const stateBoxes = STATES.map(([state, label]) =>
+      h(
+        "label",
+        { class: `chip chip-${slug(label)}` },
+        h("input", {
+          type: "checkbox",
+          checked: this.filters.states.has(state),
+          onchange: (event: Event) => {
+            if ((event.target as HTMLInputElement).checked) this.filters.states.add(state);
+            else this.filters.states.delete(state);
+            void this.refreshList();
+          },
+        }),
+        h("span", null, label),
+      ),
+    );
+    const priority = h(
+      "select",
+      {
+        onchange: () => {
+          this.filters.priority = Number(priority.value) as Issue_Priority;
+          void this.refreshList();
+        },
+      },
+      h("option", { value: String(Issue_Priority.UNSPECIFIED) }, "Any priority"),
+      PRIORITIES.map(([value, label]) => h("option", { value: String(value) }, label)),
+    );
+    const order = h(
+      "select",
+      {
+        onchange: () => {
+          this.filters.orderBy = order.value;
+          void this.refreshList();
+        },
+      },
+      ORDERS.map(([value, label]) => h("option", { value, selected: value === this.filters.orderBy }, label)),
+    );
+    this.listEl = h("ul", { class: "issue-list", "data-testid": "issue-list", "aria-label": "Issues" });
+    this.listSummary = h("span", { class: "muted", "data-testid": "issue-count" });
+    this.loadMore = h(
+      "button",
+      {
+        type: "button",
+        class: "button subtle wide",
+        hidden: true,
+        onclick: () => void this.refreshList(true),
+      },
+      "Load more",
+    );
+    this.detailEl = h("section", {
+      class: "detail-pane",
+      "aria-label": "Issue details",
+      "data-testid": "issue-detail",
+    });
+
+    mount(
+      this.root,
+      h(
+        "header",
+        { class: "topbar" },
+        h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "tracker"),
+        h(
+          "div",
+          { class: "project-picker" },
+          h(
+            "label",
+            { class: "inline-field" },
+            h("span", { class: "visually-hidden" }, "Project"),
+            this.projectSelect,
+          ),
+          h(
+            "button",
+            { type: "button", class: "button subtle", onclick: () => this.openNewProject() },
+            "New project",
+          ),
+        ),
+        h("div", { class: "spacer" }),
+        this.liveStatus,
+        h(
+          "label",
+          { class: "inline-field" },
+          h("span", { class: "field-label" }, "Protocol"),
+          this.protocolSelect(),
+        ),
+        h(
+          "div",
+          { class: "user", "data-testid": "current-user", title: me.email },
+          h("span", { class: "avatar", "aria-hidden": "true" }, initials(me.displayName || me.email)),
+          h(
+            "span",
+            { class: "user-text" },
+            h("span", { class: "user-name" }, me.displayName || me.email || me.uid),
+            me.email && h("span", { class: "user-email" }, me.email),
+          ),
+        ),
+        h("button", { type: "button", class: "button subtle", onclick: () => this.signOut() }, "Sign out"),
+      ),
+      h(
+        "main",
+        { class: "board" },
+        h(
+          "section",
+          { class: "list-pane", "aria-label": "Issue list" },
+          h(
+            "div",
+            { class: "toolbar", role: "search" },
+            h("label", { class: "search" }, h("span", { class: "visually-hidden" }, "Search issues"), search),
+            h("fieldset", { class: "chips" }, h("legend", { class: "visually-hidden" }, "State"), stateBoxes),
+            h(
+              "div",
+              { class: "toolbar-row" },
+              h(
+                "label",
+                { class: "inline-field" },
+                h("span", { class: "field-label" }, "Priority"),
+                priority,
+              ),
+              h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Sort"), order),
+            ),
+          ),
+          h(
+            "div",
+            { class: "list-header" },
+            this.listSummary,
+            h(
+              "button",
+              { type: "button", class: "button primary", onclick: () => this.openNewIssue() },
+              h("span", { "aria-hidden": "true" }, "+ "),
+              "New issue",
+            ),
+          ),
+          this.listEl,
+          this.loadMore,
+        ),
+        this.detailEl,
+      ),
+    );
+    this.renderEmptyDetail();
+  }
+
+  private async loadProjects(select?: string) {
+    try {
+      const projects: Project[] = [];
+      let pageToken = "";
+      do {
+        const page = await this.clients.projects.listProjects({ pageSize: 200, pageToken });
+        projects.push(...page.projects);
+        pageToken = page.nextPageToken;
+      } while (pageToken && projects.length < 1000);
+      this.projects = projects;
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    mount(
+      this.projectSelect,
+      this.projects.length === 0 && h("option", { value: "" }, "No projects yet"),
+      this.projects.map((project) =>
+        h(
+          "option",
+          { value: project.name },
+          `${project.displayName} (${project.name.slice("projects/".length)})`,
+        ),
+      ),
+    );
+    const route = parseRoute();
+    const wanted = [select, route.project, this.project, this.projects[0]?.name].find((name) =>
+      this.projects.some((project) => project.name === name),
+    );
+    if (!wanted) {
+      this.session.project = undefined;
+      this.renderNoProjects();
+      return;
+    }
+    await this.selectProject(wanted, route.project === wanted ? route.issue : undefined);
+  }
+
+  private renderNoProjects() {
+    this.stopWatch?.();
+    this.setLive("stopped");
+    mount(this.listEl);
+    this.listSummary.textContent = "";
+    mount(
+      this.detailEl,
+      h(
+        "div",
+        { class: "empty" },
+        h("h2", null, "No projects yet"),
+        h("p", { class: "muted" }, "A project holds a team's issues. You will be its admin."),
+        h(
+          "button",
+          { type: "button", class: "button primary", onclick: () => this.openNewProject() },
+          "Create a project",
+        ),
+      ),
+    );
+  }
+
+  private async selectProject(name: string, issue?: string) {
+    const changed = name !== this.project || !this.stopWatch;
+    this.session.project = name;
+    this.projectSelect.value = name;
+    if (changed) {
+      this.restartWatch();
+      this.issues = [];
+      mount(this.listEl);
+    }
+    navigate(issue ?? name);
+    if (issue) void this.openIssue(issue, false);
+    else if (changed || this.panel) this.renderEmptyDetail();
+    await this.refreshList();
+  }
+
+  private async applyRoute() {
+    if (!this.me) return;
+    const route = parseRoute();
+    if (route.project && route.project !== this.project) {
+      if (this.projects.some((project) => project.name === route.project))
+        await this.selectProject(route.project, route.issue);
+      return;
+    }
+    if (route.issue) await this.openIssue(route.issue, false);
+    else this.renderEmptyDetail();
+  }
+
+  // ---- Live updates -------------------------------------------------------
+
+  private restartWatch() {
+    this.stopWatch?.();
+    const parent = this.project;
+    if (!parent) return;
+    this.stopWatch = watchProject(() => this.clients, parent, {
+      onStatus: (status, detail) => this.setLive(status, detail),
+      onConnected: (position) => {
+        this.liveStatus.dataset.position = String(position);
+        // Whatever happened while (re)connecting is in the list now.
+        this.scheduleRefresh();
+        this.panel?.onReconnected();
+      },
+      onEvent: (event) => {
+        this.liveStatus.dataset.position = String(event.sequence);
+        this.onEvent(event);
+      },
+      onFatal: (error) => this.fail(error),
+    });
+  }
+
+  private setLive(status: WatchStatus, detail?: string) {
+    const labels: Record<WatchStatus, string> = {
+      connecting: "Connecting…",
+      live: "Live",
+      reconnecting: "Reconnecting…",
+      stopped: "Offline",
+    };
+    this.liveStatus.textContent = labels[status];
+    this.liveStatus.className = `live live-${status}`;
+    this.liveStatus.title =
+      status === "live"
+        ? "Changes by others appear as they happen"
+        : status === "reconnecting"
+          ? `Lost the live feed (${detail ?? "disconnected"}); resuming where it stopped`
+          : (detail ?? "");
+  }
+
+  private onEvent(event: IssueEvent) {
+    this.flash.add(event.issue);
+    this.scheduleRefresh();
+    if (this.panel?.name === event.issue) this.panel.onEvent(event);
+  }
+
+  private scheduleRefresh() {
+    clearTimeout(this.refreshTimer);
+    this.refreshTimer = setTimeout(() => void this.refreshList(), 120);
+  }
+
+  // ---- The list -----------------------------------------------------------
+
+  async refreshList(more = false) {
+    const parent = this.project;
+    if (!parent) return;
+    const seq = ++this.listSeq;
+    const flash = this.flash;
+    this.flash = new Set();
+    this.listEl.setAttribute("aria-busy", "true");
+    try {
+      const page = await this.clients.issues.listIssues({
+        parent,
+        pageSize: 50,
+        pageToken: more ? this.nextPageToken : "",
+        orderBy: this.filters.orderBy,
+        filter: {
+          states: [...this.filters.states],
+          priorities: this.filters.priority ? [this.filters.priority] : [],
+          query: this.filters.query,
+        },
+      });
+      if (seq !== this.listSeq) return;
+      this.issues = more ? [...this.issues, ...page.issues] : page.issues;
+      this.nextPageToken = page.nextPageToken;
+      this.renderList(flash);
+    } catch (error) {
+      if (seq === this.listSeq) this.fail(error);
+    } finally {
+      if (seq === this.listSeq) this.listEl.removeAttribute("aria-busy");
+    }
+  }
+
+  private renderList(flash: Set<string>) {
+    const count = this.issues.length;
+    this.listSummary.textContent = `${count}${this.nextPageToken ? "+" : ""} issue${count === 1 ? "" : "s"}`;
+    this.loadMore.hidden = !this.nextPageToken;
+    if (count === 0) {
+      const filtered = this.filters.query || this.filters.priority || this.filters.states.size < 3;
+      mount(
+        this.listEl,
+        h(
+          "li",
+          { class: "list-empty" },
+          filtered ? "No issues match these filters." : "No issues yet. File the first one!",
+        ),
+      );
+      return;
+    }
+    mount(
+      this.listEl,
+      this.issues.map((issue) => {
+        const state = stateLabel(issue.state);
+        const priority = priorityLabel(issue.priority);
+        const updated = when(issue.updateTime);
+        return h(
+          "li",
+          null,
+          h(
+            "a",
+            {
+              href: `/${issue.name}`,
+              class: {
+                "issue-row": true,
+                closed: issue.state === Issue_State.CLOSED,
+                flash: flash.has(issue.name),
+              },
+              "data-testid": "issue-row",
+              "data-key": issue.key,
+              "aria-current": this.panel?.name === issue.name ? "true" : undefined,
+              onclick: (event: MouseEvent) => {
+                if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+                event.preventDefault();
+                void this.openIssue(issue.name);
+              },
+            },
+            h("span", {
+              class: `priority-icon priority-${slug(priority)}`,
+              title: `Priority: ${priority}`,
+              "aria-label": `Priority: ${priority}`,
+              role: "img",
+            }),
+            h("span", { class: "issue-key" }, issue.key),
+            h("span", { class: "issue-title", "data-testid": "issue-row-title" }, issue.title),
+            h("span", { class: `badge state-${slug(state)}` }, state),
+            h("time", { class: "muted small", title: updated.title }, updated.text),
+          ),
+        );
+      }),
+    );
+  }
+
+  private markSelected(name: string | undefined) {
+    for (const row of this.listEl.querySelectorAll<HTMLAnchorElement>(".issue-row")) {
+      if (row.getAttribute("href") === `/${name}`) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
+    }
+  }
+
+  // ---- The detail pane ----------------------------------------------------
+
+  private renderEmptyDetail() {
+    this.panel = undefined;
+    this.markSelected(undefined);
+    mount(
+      this.detailEl,
+      h(
+        "div",
+        { class: "empty" },
+        h("div", { class: "empty-art", "aria-hidden": "true" }),
+        h("h2", null, "Pick an issue"),
+        h(
+          "p",
+          { class: "muted" },
+          "Select an issue to read, edit, comment on or close it — or file a new one.",
+        ),
+      ),
+    );
+  }
+
+  async openIssue(name: string, push = true) {
+    if (push) navigate(name);
+    if (this.panel?.name === name && this.panel.loaded) return;
+    this.panel = new IssuePanel(this, name);
+    this.markSelected(name);
+    mount(this.detailEl, this.panel.element);
+    if (push && window.matchMedia("(max-width: 860px)").matches)
+      this.detailEl.scrollIntoView({ block: "start" });
+    await this.panel.reload();
+  }
+
+  /** Someone's display name, from `users/{uid}`, looked up once. */
+  userName(name: string): Promise<string> {
+    if (!name) return Promise.resolve("nobody");
+    if (name === this.me?.name) return Promise.resolve(this.me.displayName || this.me.email || "you");
+    let found = this.userNames.get(name);
+    if (!found) {
+      found = this.clients.users
+        .getUser({ name })
+        .then((user) => user.displayName || user.email || name.slice(-8))
+        .catch(() => `user ${name.slice(-8)}`);
+      this.userNames.set(name, found);
+    }
+    return found;
+  }
+
+  /** A span that shows a user's name once known. */
+  userSpan(name: string): HTMLSpanElement {
+    const span = h("span", { class: "user-ref" }, "…");
+    void this.userName(name).then((text) => {
+      span.textContent = text;
+    });
+    return span;
+  }
+
+  // ---- Dialogs ------------------------------------------------------------
+
+  private dialog(
+    title: string,
+    fields: HTMLElement[],
+    submitLabel: string,
+    submit: (close: () => void) => Promise<void>,
+  ) {
+    const id = uniqueId("dialog-title");
+    const error = h("p", { class: "form-error", role: "alert" });
+    const button = h("button", { type: "submit", class: "button primary" }, submitLabel);
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": id },
+      h(
+        "form",
+        {
+          onsubmit: async (event: Event) => {
+            event.preventDefault();
+            error.textContent = "";
+            button.disabled = true;
+            try {
+              await submit(() => dialog.close());
+            } catch (failure) {
+              const connectError = ConnectError.from(failure);
+              if (connectError.code === Code.Unauthenticated) {
+                dialog.close();
+                this.fail(connectError);
+              } else error.textContent = describeError(connectError);
+            } finally {
+              button.disabled = false;
+            }
+          },
+        },
+        h("h2", { id }, title),
+        fields,
+        error,
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { type: "button", class: "button subtle", onclick: () => dialog.close() }, "Cancel"),
+          button,
+        ),
+      ),
+    );
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  private openNewProject() {
+    const key = h("input", {
+      required: true,
+      pattern: "[A-Z][A-Z0-9]{1,9}",
+      maxLength: 10,
+      autocomplete: "off",
+      placeholder: "CORE",
+      oninput: () => {
+        key.value = key.value.toUpperCase();
+      },
+    });
+    const name = h("input", {
+      required: true,
+      maxLength: 100,
+      placeholder: "Core platform",
+      autocomplete: "off",
+    });
+    const description = h("textarea", { rows: 3, maxLength: 10000 });
+    this.dialog(
+      "New project",
+      [
+        field("Key", key, "2–10 capitals or digits, starting with a letter: issues become KEY-1, KEY-2…"),
+        field("Name", name),
+        field("Description", description),
+      ],
+      "Create project",
+      async (close) => {
+        const project = await this.clients.projects.createProject({
+          projectId: key.value,
+          project: { displayName: name.value.trim(), description: description.value },
+          requestId: newRequestId(),
+        });
+        close();
+        this.info(`Created ${project.displayName}`);
+        await this.loadProjects(project.name);
+      },
+    );
+  }
+
+  private openNewIssue() {
+    const parent = this.project;
+    if (!parent) {
+      this.openNewProject();
+      return;
+    }
+    const title = h("input", { required: true, maxLength: 256, autocomplete: "off" });
+    const body = h("textarea", { rows: 6, maxLength: 65536 });
+    const priority = prioritySelect(Issue_Priority.NONE);
+    this.dialog(
+      "New issue",
+      [field("Title", title), field("Description", body, "Markdown is fine."), field("Priority", priority)],
+      "Create issue",
+      async (close) => {
+        const issue = await this.clients.issues.createIssue({
+          parent,
+          issue: { title: title.value.trim(), body: body.value, priority: Number(priority.value) },
+          requestId: newRequestId(),
+        });
+        close();
+        this.info(`Filed ${issue.key}`);
+        this.flash.add(issue.name);
+        await this.refreshList();
+        await this.openIssue(issue.name);
+      },
+    );
+  }
+}
+
+// ---- Routing --------------------------------------------------------------
+
+/** `/projects/CORE` or `/projects/CORE/issues/4`. */
+function parseRoute(): { project?: string; issue?: string } {
+  const match = /^\/projects\/([A-Z][A-Z0-9]{1,9})(?:\/issues\/([1-9][0-9]*))?\/?$/.exec(
+    window.location.pathname,
+  );
+  if (!match) return {};
+  const project = `projects/${match[1]}`;
+  return { project, issue: match[2] ? `${project}/issues/${match[2]}` : undefined };
+}
+
+function navigate(name: string) {
+  const path = `/${name}`;
+  if (window.location.pathname !== path) window.history.pushState(null, "", path + window.location.search);
+}

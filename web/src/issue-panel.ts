@@ -1,0 +1,526 @@
+// One open issue: read it, edit it with its etag (a conflict is told, never
+// swallowed), close or reopen it, and discuss it; live events refresh it.
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type Comment,
+  type Issue,
+  Issue_CloseReason,
+  Issue_Priority,
+  Issue_State,
+  type IssueEvent,
+  IssueEvent_Kind,
+  type IssueSchema,
+  isConflict,
+} from "../../client/index.js";
+import { field, h, mount } from "./dom.js";
+import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
+import { newRequestId } from "./ids.js";
+import type { Session } from "./session.js";
+import { closeReasonSelect, initials, prioritySelect } from "./widgets.js";
+
+/** What the panel needs from the board around it. */
+export interface Board {
+  readonly session: Session;
+  fail(error: unknown): void;
+  info(message: string): void;
+  refreshList(): Promise<void>;
+  userName(name: string): Promise<string>;
+  userSpan(name: string): HTMLSpanElement;
+}
+
+const ISSUE_KINDS = new Set([
+  IssueEvent_Kind.ISSUE_CREATED,
+  IssueEvent_Kind.ISSUE_UPDATED,
+  IssueEvent_Kind.ISSUE_DELETED,
+  IssueEvent_Kind.ISSUE_UNDELETED,
+]);
+
+type Mode = "view" | "edit";
+
+export class IssuePanel {
+  readonly element = h("article", { class: "issue" });
+  private readonly head = h("div");
+  private readonly notice = h("div", { class: "notice-slot" });
+  private readonly commentList = h("ol", {
+    class: "comments",
+    "data-testid": "comments",
+    "aria-label": "Comments",
+  });
+  private readonly commentHeading = h("h3", null, "Comments");
+  issue: Issue | undefined;
+  private comments: Comment[] = [];
+  private mode: Mode = "view";
+  private closing = false;
+  loaded = false;
+
+  constructor(
+    private readonly app: Board,
+    readonly name: string,
+  ) {
+    const body = h("textarea", {
+      rows: 3,
+      required: true,
+      placeholder: "Leave a comment…",
+      maxLength: 65536,
+    });
+    const send = h("button", { type: "submit", class: "button primary" }, "Comment");
+    const form = h(
+      "form",
+      {
+        class: "comment-form",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          send.disabled = true;
+          try {
+            const comment = await this.app.session.clients.comments.createComment({
+              parent: this.name,
+              comment: { body: body.value },
+              requestId: newRequestId(),
+            });
+            body.value = "";
+            if (!this.comments.some((known) => known.name === comment.name)) this.comments.push(comment);
+            this.renderComments();
+          } catch (error) {
+            this.app.fail(error);
+          } finally {
+            send.disabled = false;
+          }
+        },
+      },
+      field("Add a comment", body),
+      h("div", { class: "actions" }, send),
+    );
+    mount(
+      this.element,
+      this.notice,
+      this.head,
+      h(
+        "section",
+        { class: "discussion", "aria-label": "Discussion" },
+        this.commentHeading,
+        this.commentList,
+        form,
+      ),
+    );
+    mount(this.head, h("div", { class: "skeleton" }, "Loading…"));
+  }
+
+  private get clients() {
+    return this.app.session.clients;
+  }
+
+  /** Fetches the issue and its comments; leaves an edit in progress alone. */
+  async reload() {
+    try {
+      const [issue, comments] = await Promise.all([
+        this.clients.issues.getIssue({ name: this.name }),
+        this.listComments(),
+      ]);
+      this.loaded = true;
+      this.comments = comments;
+      this.renderComments();
+      if (this.mode === "edit") return;
+      this.issue = issue;
+      this.renderView();
+    } catch (error) {
+      if (!this.loaded) mount(this.head, h("p", { class: "form-error" }, describeError(error)));
+      this.app.fail(error);
+    }
+  }
+
+  private async listComments(): Promise<Comment[]> {
+    const comments: Comment[] = [];
+    let pageToken = "";
+    do {
+      const page = await this.clients.comments.listComments({ parent: this.name, pageSize: 200, pageToken });
+      comments.push(...page.comments);
+      pageToken = page.nextPageToken;
+    } while (pageToken && comments.length < 1000);
+    return comments;
+  }
+
+  /** A live event about this issue. */
+  onEvent(event: IssueEvent) {
+    if (!ISSUE_KINDS.has(event.kind)) {
+      void this.listComments()
+        .then((comments) => {
+          this.comments = comments;
+          this.renderComments();
+        })
+        .catch((error) => this.app.fail(error));
+      return;
+    }
+    if (this.mode === "edit") this.showStale();
+    else void this.reload();
+  }
+
+  onReconnected() {
+    if (this.loaded && this.mode === "view") void this.reload();
+  }
+
+  // ---- Reading ------------------------------------------------------------
+
+  private renderView() {
+    const issue = this.issue as Issue;
+    this.mode = "view";
+    const state = stateLabel(issue.state);
+    const priority = priorityLabel(issue.priority);
+    const created = when(issue.createTime);
+    const updated = when(issue.updateTime);
+    const closed = issue.state === Issue_State.CLOSED;
+    mount(
+      this.head,
+      h(
+        "header",
+        { class: "issue-head" },
+        h(
+          "div",
+          { class: "issue-meta" },
+          h("span", { class: "issue-key" }, issue.key),
+          h("span", { class: "muted" }, " · opened by "),
+          this.app.userSpan(issue.reporter),
+          h("time", { class: "muted", title: created.title }, ` ${created.text}`),
+        ),
+        h("h2", { class: "issue-heading", "data-testid": "issue-title" }, issue.title),
+        h(
+          "div",
+          { class: "badges" },
+          h("span", { class: `badge state-${slug(state)}`, "data-testid": "issue-state" }, state),
+          closed && issue.closeReason
+            ? h("span", { class: "badge subtle-badge" }, closeReasonLabel(issue.closeReason))
+            : null,
+          issue.deleteTime ? h("span", { class: "badge state-deleted" }, "Deleted") : null,
+          h(
+            "span",
+            { class: `badge priority-badge priority-${slug(priority)}`, "data-testid": "issue-priority" },
+            h("span", { class: `priority-icon priority-${slug(priority)}`, "aria-hidden": "true" }),
+            priority,
+          ),
+          h("span", { class: "muted small", title: updated.title }, `updated ${updated.text}`),
+        ),
+      ),
+      h(
+        "div",
+        { class: "issue-actions" },
+        h("button", { type: "button", class: "button", onclick: () => this.enterEdit() }, "Edit"),
+        closed
+          ? h(
+              "button",
+              { type: "button", class: "button", onclick: () => void this.reopen() },
+              "Reopen issue",
+            )
+          : h(
+              "button",
+              {
+                type: "button",
+                class: "button",
+                "aria-expanded": String(this.closing),
+                onclick: () => {
+                  this.closing = !this.closing;
+                  this.renderView();
+                },
+              },
+              "Close issue",
+            ),
+      ),
+      this.closing && !closed ? this.closeForm() : null,
+      issue.body
+        ? h("div", { class: "issue-body", "data-testid": "issue-body" }, issue.body)
+        : h("p", { class: "issue-body muted" }, "No description."),
+    );
+  }
+
+  private renderComments() {
+    this.commentHeading.textContent = this.comments.length
+      ? `Comments (${this.comments.length})`
+      : "Comments";
+    mount(
+      this.commentList,
+      this.comments.length === 0 && h("li", { class: "muted small no-comments" }, "No comments yet."),
+      this.comments.map((comment) => {
+        const written = when(comment.createTime);
+        return h(
+          "li",
+          { class: "comment", "data-testid": "comment" },
+          h("span", { class: "avatar small", "aria-hidden": "true" }, "•"),
+          h(
+            "div",
+            { class: "comment-main" },
+            h(
+              "div",
+              { class: "comment-meta" },
+              this.app.userSpan(comment.author),
+              h("time", { class: "muted small", title: written.title }, ` ${written.text}`),
+            ),
+            h("div", { class: "comment-body" }, comment.body),
+          ),
+        );
+      }),
+    );
+    // Initials once names are known.
+    for (const [index, comment] of this.comments.entries()) {
+      void this.app.userName(comment.author).then((name) => {
+        const avatar = this.commentList.children[index]?.querySelector(".avatar");
+        if (avatar) avatar.textContent = initials(name);
+      });
+    }
+  }
+
+  // ---- Changing -----------------------------------------------------------
+
+  private closeForm(): HTMLElement {
+    const reason = closeReasonSelect(Issue_CloseReason.COMPLETED);
+    return h(
+      "form",
+      {
+        class: "close-form",
+        "aria-label": "Close issue",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          const issue = this.issue as Issue;
+          await this.update(
+            {
+              name: issue.name,
+              etag: issue.etag,
+              state: Issue_State.CLOSED,
+              closeReason: Number(reason.value),
+            },
+            ["state", "close_reason"],
+            [["State", "Closed"]],
+          );
+        },
+      },
+      field("Close reason", reason),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button subtle",
+            onclick: () => {
+              this.closing = false;
+              this.renderView();
+            },
+          },
+          "Cancel",
+        ),
+        h("button", { type: "submit", class: "button danger" }, "Confirm close"),
+      ),
+    );
+  }
+
+  private async reopen() {
+    const issue = this.issue as Issue;
+    await this.update(
+      { name: issue.name, etag: issue.etag, state: Issue_State.OPEN },
+      ["state"],
+      [["State", "Open"]],
+    );
+  }
+
+  private enterEdit() {
+    const issue = this.issue as Issue;
+    this.mode = "edit";
+    this.closing = false;
+    mount(this.notice);
+    // The version being edited: saving sends its etag, so a change by
+    // someone else meanwhile is a conflict instead of a silent overwrite.
+    const etag = issue.etag;
+    const title = h("input", { required: true, maxLength: 256, value: issue.title, autocomplete: "off" });
+    const body = h("textarea", { rows: 8, maxLength: 65536, value: issue.body });
+    const state = h(
+      "select",
+      null,
+      STATES.map(([value, label]) =>
+        h("option", { value: String(value), selected: value === issue.state }, label),
+      ),
+    );
+    const reason = closeReasonSelect(issue.closeReason || Issue_CloseReason.COMPLETED);
+    const reasonField = field("Close reason", reason);
+    const syncReason = () => {
+      reasonField.hidden = Number(state.value) !== Issue_State.CLOSED;
+    };
+    state.addEventListener("change", syncReason);
+    syncReason();
+    const priority = prioritySelect(issue.priority || Issue_Priority.NONE);
+    const save = h("button", { type: "submit", class: "button primary" }, "Save");
+    mount(
+      this.head,
+      h(
+        "form",
+        {
+          class: "edit-form",
+          "aria-label": `Edit ${issue.key}`,
+          onsubmit: async (event: Event) => {
+            event.preventDefault();
+            const changes: MessageInitShape<typeof IssueSchema> = { name: issue.name, etag };
+            const paths: string[] = [];
+            const draft: Array<[string, string]> = [];
+            if (title.value.trim() !== issue.title) {
+              paths.push("title");
+              changes.title = title.value.trim();
+              draft.push(["Title", changes.title]);
+            }
+            if (body.value !== issue.body) {
+              paths.push("body");
+              changes.body = body.value;
+              draft.push(["Description", body.value]);
+            }
+            const newState = Number(state.value) as Issue_State;
+            const newReason = Number(reason.value) as Issue_CloseReason;
+            if (newState !== issue.state) {
+              paths.push("state");
+              changes.state = newState;
+              draft.push(["State", stateLabel(newState)]);
+            }
+            if (
+              newState === Issue_State.CLOSED &&
+              (newState !== issue.state || newReason !== issue.closeReason)
+            ) {
+              paths.push("close_reason");
+              changes.closeReason = newReason;
+              draft.push(["Close reason", closeReasonLabel(newReason)]);
+            }
+            const newPriority = Number(priority.value) as Issue_Priority;
+            if (newPriority !== issue.priority) {
+              paths.push("priority");
+              changes.priority = newPriority;
+              draft.push(["Priority", priorityLabel(newPriority)]);
+            }
+            if (paths.length === 0) {
+              this.renderView();
+              return;
+            }
+            save.disabled = true;
+            try {
+              await this.update(changes, paths, draft);
+            } finally {
+              save.disabled = false;
+            }
+          },
+        },
+        h(
+          "div",
+          { class: "issue-meta" },
+          h("span", { class: "issue-key" }, issue.key),
+          h("span", { class: "muted" }, " · editing"),
+        ),
+        field("Title", title),
+        field("Description", body, "Markdown is fine."),
+        h("div", { class: "form-row" }, field("State", state), reasonField, field("Priority", priority)),
+        h(
+          "div",
+          { class: "actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "button subtle",
+              onclick: () => {
+                mount(this.notice);
+                this.mode = "view";
+                void this.reload();
+              },
+            },
+            "Cancel",
+          ),
+          save,
+        ),
+      ),
+    );
+    title.focus();
+  }
+
+  /** UpdateIssue with the etag read; a conflict is told, never swallowed. */
+  private async update(
+    changes: MessageInitShape<typeof IssueSchema>,
+    paths: string[],
+    draft: Array<[string, string]>,
+  ) {
+    try {
+      const updated = await this.clients.issues.updateIssue({ issue: changes, updateMask: { paths } });
+      this.issue = updated;
+      this.closing = false;
+      mount(this.notice);
+      this.renderView();
+      this.app.info(`Saved ${updated.key}`);
+      void this.app.refreshList();
+    } catch (error) {
+      if (isConflict(error)) this.showConflict(draft);
+      else this.app.fail(error);
+    }
+  }
+
+  /** While editing, someone else changed the issue: say so now, not only on save. */
+  private showStale() {
+    if (this.notice.querySelector("[data-testid=conflict]")) return;
+    mount(
+      this.notice,
+      h(
+        "div",
+        { class: "notice notice-warning", role: "status", "data-testid": "stale-notice" },
+        h(
+          "p",
+          null,
+          h("strong", null, "Heads up: "),
+          "someone just changed this issue. Saving now will conflict.",
+        ),
+        h(
+          "div",
+          { class: "notice-actions" },
+          h(
+            "button",
+            { type: "button", class: "button subtle", onclick: () => void this.discardAndReload() },
+            "Discard my edit and reload",
+          ),
+        ),
+      ),
+    );
+  }
+
+  private showConflict(draft: Array<[string, string]>) {
+    const key = this.issue?.key ?? "This issue";
+    const reloadButton = h(
+      "button",
+      { type: "button", class: "button primary", onclick: () => void this.discardAndReload() },
+      "Reload issue",
+    );
+    mount(
+      this.notice,
+      h(
+        "div",
+        { class: "notice notice-conflict", role: "alert", "data-testid": "conflict" },
+        h("h3", null, "Conflict: your changes were not saved"),
+        h(
+          "p",
+          null,
+          `${key} was changed by someone else after you opened it. Nothing was overwritten. `,
+          "Reload to see the latest version, then make your change again.",
+        ),
+        draft.length > 0 &&
+          h(
+            "details",
+            null,
+            h("summary", null, "Your unsaved changes"),
+            h(
+              "dl",
+              { class: "draft" },
+              draft.map(([label, value]) => [h("dt", null, label), h("dd", null, value || "(empty)")]),
+            ),
+          ),
+        h("div", { class: "notice-actions" }, reloadButton),
+      ),
+    );
+    reloadButton.focus({ preventScroll: false });
+  }
+
+  private async discardAndReload() {
+    mount(this.notice);
+    this.mode = "view";
+    this.closing = false;
+    await this.reload();
+    this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
+  }
+}
