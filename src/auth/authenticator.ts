@@ -47,8 +47,17 @@ export interface JwtOptions {
 
 const BEARER = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i;
 
+/** How long a verified token is trusted without checking its signature again. */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
+
 export function createJwtAuthenticator(options: JwtOptions): Authenticator {
   const algorithms = options.algorithms.filter((algorithm) => ASYMMETRIC_ALGORITHMS.includes(algorithm));
+  // Clients send the same token on every call: a signature check per call
+  // is most of the cost of a cheap read. A verified token is remembered
+  // until it expires, and at most a minute, so a key the provider withdraws
+  // stops working soon after.
+  const verified = new Map<string, { principal: Principal; until: number }>();
   return {
     async verify(authorization) {
       if (!authorization)
@@ -56,6 +65,9 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
       const token = BEARER.exec(authorization.trim())?.[1];
       if (!token)
         throw new AuthenticationError("the Authorization header must be `Bearer <JWT>`", "invalid_request");
+      const known = verified.get(token);
+      if (known && Date.now() < known.until) return known.principal;
+      verified.delete(token);
       try {
         const { payload } = await jwtVerify(token, options.keys, {
           issuer: options.issuer,
@@ -67,11 +79,15 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
         const subject = payload.sub ?? "";
         if (subject === "" || subject.length > 255)
           throw new AuthenticationError("the token has no usable subject", "invalid_token");
-        return {
+        const principal = {
           subject,
           email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",
           name: typeof payload.name === "string" ? payload.name.slice(0, 200) : "",
         };
+        if (verified.size >= VERIFIED_MAX) verified.clear();
+        const expires = (payload.exp ?? 0) * 1000;
+        verified.set(token, { principal, until: Math.min(expires, Date.now() + VERIFIED_TTL_MS) });
+        return principal;
       } catch (error) {
         throw error instanceof AuthenticationError
           ? error
