@@ -155,23 +155,46 @@ function isConnectionFailure(error: unknown): boolean {
 }
 
 /** Adds ErrorInfo (and BadRequest for protovalidate violations) when missing. */
+/**
+ * An error's size is bounded whatever the request: over gRPC it travels in
+ * HTTP/2 trailers, which a long message or a thousand violations overflow.
+ */
+const MAX_VIOLATIONS = 20;
+const MAX_MESSAGE_LENGTH = 1_000;
+
 function withErrorInfo(error: ConnectError): ConnectError {
   if (error.findDetails(ErrorInfoSchema).length > 0) return error;
-  const details: Detail[] = [...(error.details as Detail[])];
+  const violations = error.findDetails(ViolationsSchema);
+  // protovalidate's own detail, cut to the first violations like ours below.
+  const details: Detail[] = (error.details as Detail[]).filter(
+    (detail) => !("desc" in detail && detail.desc.typeName === ViolationsSchema.typeName),
+  );
+  for (const found of violations) {
+    details.push({
+      desc: ViolationsSchema,
+      value: { violations: found.violations.slice(0, MAX_VIOLATIONS) },
+    });
+  }
   const reason =
     error.code === Code.InvalidArgument
       ? "INVALID_ARGUMENT"
       : Code[error.code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
   details.push({ desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN } });
-  for (const violations of error.findDetails(ViolationsSchema)) {
-    const fieldViolations = violations.violations.map((violation) => ({
+  for (const found of violations) {
+    const fieldViolations = found.violations.slice(0, MAX_VIOLATIONS).map((violation) => ({
       field: fieldPath(violation.field?.elements ?? []),
       description: violation.message,
       reason: violation.ruleId,
     }));
     details.push({ desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations }) });
   }
-  return new ConnectError(error.rawMessage, error.code, error.metadata, details, error.cause);
+  return new ConnectError(
+    error.rawMessage.slice(0, MAX_MESSAGE_LENGTH),
+    error.code,
+    error.metadata,
+    details,
+    error.cause,
+  );
 }
 
 /** `issue.labels[0]`, `filter.states[1]`: the path of a violation as AIP-193 writes it. */

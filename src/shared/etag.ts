@@ -12,7 +12,8 @@ export function assertFresh(etag: string, revision: number, name: string): void 
     throw apiError(
       Code.Aborted,
       "ETAG_MISMATCH",
-      `${name} changed since it was read (etag ${etag}, now ${etagOf(revision)}); read it again and retry`,
+      // The caller's etag is not echoed: it is their input, of any length.
+      `${name} changed since it was read (now etag ${etagOf(revision)}); read it again and retry`,
       { metadata: { resource: name, etag: etagOf(revision) } },
     );
   }
