@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { OPENAPI_DOCUMENT_PATH, serveApiDocs } from "../src/server/api-docs.js";
 import { API_FILES } from "../src/server.js";
+import { haveChromium, launchChromium } from "./support/chromium.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
 interface Operation {
@@ -145,23 +146,10 @@ describe("serveApiDocs on a plain HTTP server", () => {
 
   // Chromium renders /docs with no network but this server: the page needs
   // no CDN. Skipped where Debian's Chromium is not installed (.ci/run installs it).
-  it.skipIf(!existsSync("/usr/bin/chromium"))(
+  it.skipIf(!haveChromium)(
     "renders the API in a browser",
     async () => {
-      const { chromium } = await import("playwright-core");
-      const browser = await chromium.launch({
-        executablePath: "/usr/bin/chromium",
-        args: [
-          "--headless",
-          "--no-sandbox",
-          "--disable-gpu",
-          "--disable-quic",
-          "--no-first-run",
-          "--disable-background-networking",
-          "--disable-component-update",
-          "--disable-sync",
-        ],
-      });
+      const browser = await launchChromium();
       try {
         const page = await browser.newPage();
         const errors: string[] = [];

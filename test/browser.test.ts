@@ -5,14 +5,14 @@
 // served by web/serve.ts from another origin than the API, so CORS is
 // exercised too.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { fromBinary, fromJson } from "@bufbuild/protobuf";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   createTrackerClients,
@@ -25,25 +25,14 @@ import {
   WatchIssuesRequestSchema,
 } from "../client/index.js";
 import { serveWebApp } from "../web/serve.js";
+import { CHROMIUM, haveChromium, launchChromium } from "./support/chromium.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { tokenFor } from "./support/transports.js";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOTS = join(process.cwd(), "test-results", "browser");
 /** How long any one expectation waits for the page. */
 const UI_TIMEOUT = 10_000;
 
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI)
   throw new Error(`CI needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 if (!haveChromium) console.warn(`browser tests skipped: no Chromium at ${CHROMIUM}`);
@@ -89,7 +78,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
   webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
-  if (haveChromium) browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  if (haveChromium) browser = await launchChromium();
 });
 
 afterAll(async () => {
