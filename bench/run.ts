@@ -82,6 +82,8 @@ try {
   const issueEvents = new IssueEventBus(databaseUrl, logger);
   await issueEvents.start();
   const shutdown = new AbortController();
+  // Every request in flight listens for shutdown: no listener limit applies.
+  setMaxListeners(0, shutdown.signal);
   const ctx: AppContext = {
     db: database.db,
     database,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { join } from "node:path";
 import { pino } from "pino";
 import { discoverOidcAuthenticator } from "./auth/authenticator.js";
@@ -63,6 +64,8 @@ const authenticator =
 const issueEvents = new IssueEventBus(databaseUrl, logger);
 await issueEvents.start();
 const shutdown = new AbortController();
+// Every request in flight listens for shutdown: no listener limit applies.
+setMaxListeners(0, shutdown.signal);
 // Off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
 const tracing = createTracing({
   serviceName: config.OTEL_SERVICE_NAME,

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { type Logger, pino } from "pino";
 import { discoverOidcAuthenticator } from "../../src/auth/authenticator.js";
 import type { AppContext, Limits } from "../../src/context.js";
@@ -56,6 +57,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   const issueEvents = new IssueEventBus(testDatabase.url, logger);
   await issueEvents.start();
   const shutdown = new AbortController();
+  // Every request in flight listens for shutdown: no listener limit applies.
+  setMaxListeners(0, shutdown.signal);
   const ctx: AppContext = {
     db: database.db,
     database,
