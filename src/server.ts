@@ -204,8 +204,11 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
  */
 function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerResponse) {
   const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
+  const hasBody =
+    req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
   res.writeHead = ((...args: unknown[]) => {
-    if (!req.complete) res.setHeader("Connection", "close");
+    // Not read to its end (whether or not it all arrived): the connection cannot be reused.
+    if (hasBody && !req.readableEnded) res.setHeader("Connection", "close");
     return writeHead(...args);
   }) as http.ServerResponse["writeHead"];
 }

