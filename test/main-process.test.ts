@@ -20,7 +20,12 @@ const run = promisify(execFile);
 const dataDir = mkdtempSync(join(tmpdir(), "tracker-main-"));
 // As root, the embedded PostgreSQL runs as `postgres`, which must enter this directory.
 chmodSync(dataDir, 0o755);
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+// A test that fails midway must not leave its server (and database) running.
+const children = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
 
 interface Started {
   child: ChildProcess;
@@ -42,6 +47,7 @@ async function startMain(env: Record<string, string> = {}): Promise<Started> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  children.add(child);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const logs: Array<Record<string, unknown>> = [];
   let stderr = "";
