@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { codeName } from "../shared/errors.js";
 
 // How an RPC ended, told the same way to the request log and the metrics.
 
@@ -70,8 +71,6 @@ async function* observeStream<T>(
     abandoned();
   }
 }
-
-export const codeName = (code: Code) => Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 
 function protocolOf(contentType: string, method: string): string {
   if (contentType.startsWith("application/grpc-web")) return "grpc-web";

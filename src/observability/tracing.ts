@@ -35,6 +35,7 @@ import {
   DB_SYSTEM_NAME_VALUE_POSTGRESQL,
 } from "@opentelemetry/semantic-conventions";
 import type pg from "pg";
+import { codeName } from "../shared/errors.js";
 
 /**
  * OpenTelemetry tracing: a SERVER span per RPC (W3C trace context in and
@@ -194,7 +195,7 @@ function endRpcSpan(span: Span, system: string, error: unknown) {
   } else {
     // As the Connect handler answers: anything but a ConnectError is INTERNAL.
     const code = error instanceof ConnectError ? error.code : Code.Internal;
-    const name = codeName(code);
+    const name = conventionCodeName(code);
     if (system === "grpc") span.setAttribute(ATTR_RPC_GRPC_STATUS_CODE, code);
     else span.setAttribute(ATTR_RPC_CONNECT_RPC_ERROR_CODE, name);
     span.setAttribute(ATTR_ERROR_TYPE, name);
@@ -207,10 +208,7 @@ function endRpcSpan(span: Span, system: string, error: unknown) {
 }
 
 /** Connect's code names as the semantic conventions spell them ("cancelled", "not_found"). */
-function codeName(code: Code): string {
-  if (code === Code.Canceled) return "cancelled";
-  return (Code[code] ?? "unknown").replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
-}
+const conventionCodeName = (code: Code) => (code === Code.Canceled ? "cancelled" : codeName(code));
 
 function rpcSystemOf(contentType: string): "grpc" | "connect_rpc" {
   return contentType.startsWith("application/grpc") ? "grpc" : "connect_rpc";

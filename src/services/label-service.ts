@@ -42,14 +42,13 @@ function toLabel(projectKey: string, row: LabelRow): Label {
   });
 }
 
-/** The label `name`, in a live or deleted project; NOT_FOUND when there is none. */
-async function findLabel(db: Database, name: string): Promise<LabelRow> {
+/** The label `name` of a project (live or deleted); NOT_FOUND when there is none. */
+async function findLabel(db: Database, project: ProjectRow, name: string): Promise<LabelRow> {
   const row = await db
     .selectFrom("labels")
-    .innerJoin("projects", "projects.uid", "labels.project_uid")
-    .selectAll("labels")
-    .where("projects.key", "=", projectKeyOf(name))
-    .where("labels.key", "=", lastSegmentOf(name))
+    .selectAll()
+    .where("project_uid", "=", project.uid)
+    .where("key", "=", lastSegmentOf(name))
     .executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
@@ -122,8 +121,14 @@ export function labelService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(LabelService, {
       async getLabel(req, context) {
-        await projectFor(ctx.db, callerOf(context), projectKeyOf(req.name), "reader", req.name);
-        const row = await findLabel(ctx.db, req.name);
+        const project = await projectFor(
+          ctx.db,
+          callerOf(context),
+          projectKeyOf(req.name),
+          "reader",
+          req.name,
+        );
+        const row = await findLabel(ctx.db, project, req.name);
         return toLabel(projectKeyOf(req.name), row);
       },
 

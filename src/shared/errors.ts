@@ -11,6 +11,9 @@ import { requestIdKey } from "./request-context.js";
 
 export const ERROR_DOMAIN = "tracker";
 
+/** A code as the protocols spell it: `not_found`, `deadline_exceeded`... */
+export const codeName = (code: Code) => Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
+
 type Detail<Desc extends DescMessage = DescMessage> = { desc: Desc; value: MessageInitShape<Desc> };
 
 export interface FieldViolation {
@@ -175,10 +178,7 @@ function withErrorInfo(error: ConnectError): ConnectError {
       value: { violations: found.violations.slice(0, MAX_VIOLATIONS) },
     });
   }
-  const reason =
-    error.code === Code.InvalidArgument
-      ? "INVALID_ARGUMENT"
-      : Code[error.code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+  const reason = codeName(error.code).toUpperCase();
   details.push({ desc: ErrorInfoSchema, value: { reason, domain: ERROR_DOMAIN } });
   for (const found of violations) {
     const fieldViolations = found.violations.slice(0, MAX_VIOLATIONS).map((violation) => ({

@@ -20,6 +20,7 @@ import { apiError, invalidArgument, notFound } from "../../shared/errors.js";
 import { etagOf } from "../../shared/etag.js";
 import {
   issueName,
+  issueNumberOf,
   labelName,
   lastSegmentOf,
   projectKeyOf,
@@ -76,7 +77,7 @@ export function selectIssues(db: Kysely<DB>, projectUid: string) {
 }
 
 export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {
-  const row = await selectIssues(db, projectUid).where("number", "=", issueNumberIn(name)).executeTakeFirst();
+  const row = await selectIssues(db, projectUid).where("number", "=", issueNumberOf(name)).executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
 }
@@ -84,14 +85,12 @@ export async function findIssue(db: Kysely<DB>, projectUid: string, name: string
 /** The issue locked for a change; its project must be locked first (see lockProjectFor). */
 export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(tx, projectUid)
-    .where("number", "=", issueNumberIn(name))
+    .where("number", "=", issueNumberOf(name))
     .forUpdate("issues")
     .executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
 }
-
-const issueNumberIn = (name: string) => name.split("/")[3] ?? "";
 
 export function toIssue(row: IssueRow, projectKey: string): Issue {
   return create(IssueSchema, {
