@@ -217,4 +217,41 @@ describe("the server process (npm start)", () => {
       await database.drop();
     }
   }, 60_000);
+  it("runs WORKERS processes on one port, each serving, and SIGTERM drains them all", async () => {
+    const database = await createTestDatabase();
+    try {
+      const server = await startMain({ DATABASE_URL: database.url, WORKERS: "2" });
+      expect(server.logs.find((entry) => typeof entry.address === "string")?.workers).toBe(2);
+      // A fresh HTTP/1.1 connection per call: the primary hands connections out round-robin.
+      const token = await mintDevToken(dataDir, { sub: "alice" });
+      for (let i = 0; i < 6; i++) {
+        const response = await fetch(`${server.baseUrl}/tracker.v1.ProjectService/ListProjects`, {
+          method: "POST",
+          headers: {
+            authorization: `Bearer ${token}`,
+            "content-type": "application/json",
+            connection: "close",
+          },
+          body: "{}",
+        });
+        expect(response.status).toBe(200);
+      }
+      await expect
+        .poll(() =>
+          server.logs.filter((entry) => entry.procedure === "/tracker.v1.ProjectService/ListProjects"),
+        )
+        .toHaveLength(6);
+      const servedBy = new Set(
+        server.logs.filter((entry) => entry.procedure !== undefined).map((entry) => entry.pid),
+      );
+      expect(servedBy.size).toBe(2);
+      expect(servedBy.has(server.child.pid)).toBe(false);
+      server.child.kill("SIGTERM");
+      expect(await server.exited).toBe(0);
+      // Two workers and the primary each say so.
+      expect(server.logs.filter((entry) => entry.msg === "stopped")).toHaveLength(3);
+    } finally {
+      await database.drop();
+    }
+  }, 60_000);
 });
