@@ -61,19 +61,44 @@ export const dbState = (state: State) => STATE_OF.get(state);
 export const dbCloseReason = (reason: CloseReason) => REASON_OF.get(reason) ?? null;
 export const dbPriority = (priority: Priority) => PRIORITY_OF.get(priority);
 
-/** Issues of one project with their label keys, in one query (no N+1). */
+/** An issue's label keys, sorted, in the same query as the issue (no N+1). */
+const labelKeys = sql<
+  string[]
+>`coalesce((SELECT array_agg(l.key ORDER BY l.key) FROM issue_labels il JOIN labels l ON l.uid = il.label_uid WHERE il.issue_uid = issues.uid), '{}')`.as(
+  "label_keys",
+);
+
+/** Issues of one project with their label keys, in one query. */
 export function selectIssues(db: Kysely<DB>, projectUid: string) {
   return db
     .selectFrom("issues")
     .selectAll("issues")
-    .select(
-      sql<
-        string[]
-      >`coalesce((SELECT array_agg(l.key ORDER BY l.key) FROM issue_labels il JOIN labels l ON l.uid = il.label_uid WHERE il.issue_uid = issues.uid), '{}')`.as(
-        "label_keys",
-      ),
-    )
+    .select(labelKeys)
     .where("issues.project_uid", "=", projectUid);
+}
+
+/**
+ * One issue by project key and number, with the caller's role in its
+ * project (null for a non-member): GetIssue's access check and read in one
+ * round trip.
+ */
+export function selectIssueWithCallerRole(
+  db: Kysely<DB>,
+  callerUid: string,
+  projectKey: string,
+  number: string,
+) {
+  return db
+    .selectFrom("issues")
+    .innerJoin("projects", "projects.uid", "issues.project_uid")
+    .leftJoin("members", (join) =>
+      join.onRef("members.project_uid", "=", "issues.project_uid").on("members.user_uid", "=", callerUid),
+    )
+    .selectAll("issues")
+    .select(labelKeys)
+    .select("members.role as caller_role")
+    .where("projects.key", "=", projectKey)
+    .where("issues.number", "=", number);
 }
 
 export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {
