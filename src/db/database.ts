@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
@@ -46,6 +47,7 @@ export function connectDatabase(
   // An idle client losing its server (database restart) must not crash the process.
   pool.on("error", () => {});
   if (traced) traceQueries(pool);
+  prepareStatements(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -65,4 +67,41 @@ export function connectDatabase(
     },
     close: () => db.destroy(),
   };
+}
+
+/** Distinct statements prepared per process (and so at most per connection). */
+const MAX_PREPARED_STATEMENTS = 256;
+
+/**
+ * Runs every parameterised statement Kysely sends as a named prepared
+ * statement: each connection parses and plans it once, then only binds and
+ * executes. For GetIssue's query that is 3× the throughput of planning it
+ * every time (see bench/). Names are a hash of the text, so a name always
+ * means the same statement; past MAX_PREPARED_STATEMENTS distinct texts (long
+ * IN lists, rare filter combinations) statements run unnamed, so neither
+ * process nor server memory grows without bound.
+ */
+function prepareStatements(pool: pg.Pool) {
+  const names = new Map<string, string>();
+  const nameOf = (text: string) => {
+    let name = names.get(text);
+    if (name === undefined && names.size < MAX_PREPARED_STATEMENTS) {
+      name = `k${createHash("sha1").update(text).digest("base64url")}`;
+      names.set(text, name);
+    }
+    return name;
+  };
+  pool.on("connect", (client) => {
+    const query = client.query;
+    client.query = function preparedQuery(...args: unknown[]): unknown {
+      const [text, values] = args;
+      const name =
+        typeof text === "string" && Array.isArray(values) && values.length > 0 && args.length === 2
+          ? nameOf(text)
+          : undefined;
+      return name === undefined
+        ? Reflect.apply(query, client, args)
+        : Reflect.apply(query, client, [{ name, text, values }]);
+    } as typeof client.query;
+  });
 }
