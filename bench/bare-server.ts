@@ -7,41 +7,34 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Issue_Priority, Issue_State, IssueSchema, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 
 /**
- * The framework's limit: a bare Connect handler (no auth, no interceptors, no
- * database) answering GetIssue with a constant Issue of the seeded size.
+ * The framework's limit, run as its own process by the bench: a bare Connect
+ * handler (no auth, no interceptors, no database) answering GetIssue with a
+ * constant Issue of the seeded size, on h2c like the tracker.
  */
-export async function startBareConnectServer(): Promise<{ baseUrl: string; close(): Promise<void> }> {
-  const now = timestampFromDate(new Date());
-  const issue = create(IssueSchema, {
-    name: "projects/P001/issues/42",
-    uid: "0b7a3c1e-5d2f-4e6a-9b8c-1d2e3f4a5b6c",
-    number: 42n,
-    key: "P001-42",
-    title: "Crash login fails on timeout #42",
-    body: `Steps: open the search page, click export. Expected the memory to work; got a latency error instead. ${"Some more context about cache. ".repeat(3)}`,
-    state: Issue_State.OPEN,
-    priority: Issue_Priority.HIGH,
-    reporter: "users/6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
-    assignee: "users/7a2e3d4c-5b6f-4a71-9b8c-0d1e2f3a4b5c",
-    labels: ["projects/P001/labels/label-3", "projects/P001/labels/label-8"],
-    createTime: now,
-    updateTime: now,
-    etag: '"r1"',
+const now = timestampFromDate(new Date());
+const issue = create(IssueSchema, {
+  name: "projects/P001/issues/42",
+  uid: "0b7a3c1e-5d2f-4e6a-9b8c-1d2e3f4a5b6c",
+  number: 42n,
+  key: "P001-42",
+  title: "Crash login fails on timeout #42",
+  body: `Steps: open the search page, click export. Expected the memory to work; got a latency error instead. ${"Some more context about cache. ".repeat(3)}`,
+  state: Issue_State.OPEN,
+  priority: Issue_Priority.HIGH,
+  reporter: "users/6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
+  assignee: "users/7a2e3d4c-5b6f-4a71-9b8c-0d1e2f3a4b5c",
+  labels: ["projects/P001/labels/label-3", "projects/P001/labels/label-8"],
+  createTime: now,
+  updateTime: now,
+  etag: '"r1"',
+});
+const routes = (router: ConnectRouter) =>
+  router.service(IssueService, {
+    getIssue: async () => issue,
   });
-  const routes = (router: ConnectRouter) =>
-    router.service(IssueService, {
-      getIssue: async () => issue,
-    });
-  const server = http2.createServer({}, connectNodeAdapter({ routes }));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+const server = http2.createServer({}, connectNodeAdapter({ routes }));
+server.listen(0, "127.0.0.1", () => {
   const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        // h2 sessions stay open until the clients go; close() waits for them.
-        setTimeout(resolve, 1_000).unref();
-      }),
-  };
-}
+  process.stdout.write(`${JSON.stringify({ address: `127.0.0.1:${port}` })}\n`);
+});
+process.once("SIGTERM", () => process.exit(0));

@@ -1,8 +1,13 @@
 import * as hdr from "hdr-histogram-js";
+import { largestRssMiB, treeCpuSeconds } from "./processes.js";
 
 export interface ScenarioResult {
   name: string;
   protocol: string;
+  /** What answered: "tracker ×1", "tracker ×2", "bare Connect", "pg". */
+  server: string;
+  /** Data size label (10k, 100k, 1m). */
+  size: string;
   requests: number;
   errors: number;
   /** Errors by code or message, at most a few kinds. */
@@ -13,10 +18,10 @@ export interface ScenarioResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** CPU time of this process (user + system) during the scenario, in seconds. */
-  cpuSeconds: number;
-  /** Highest RSS sampled during the scenario, in MiB. */
-  peakRssMiB: number;
+  /** CPU seconds (user + system) during the scenario: the server's processes, the load client, PostgreSQL. */
+  cpu: { server: number; client: number; database: number };
+  /** Highest RSS of any one server process sampled during the scenario, in MiB (0 when in-process). */
+  serverPeakRssMiB: number;
   note?: string;
 }
 
@@ -29,7 +34,17 @@ export type Call = (stream: number, iteration: number) => Promise<void>;
 export async function runScenario(
   name: string,
   protocol: string,
-  options: { seconds: number; concurrency: number; warmupSeconds?: number; note?: string },
+  options: {
+    server: string;
+    size: string;
+    seconds: number;
+    concurrency: number;
+    warmupSeconds?: number;
+    note?: string;
+    /** Process trees whose CPU and memory are measured. */
+    serverPid?: number;
+    databasePid?: number;
+  },
   call: Call,
 ): Promise<ScenarioResult> {
   const warmup = options.warmupSeconds ?? Math.min(1, options.seconds / 5);
@@ -40,22 +55,34 @@ export async function runScenario(
     numberOfSignificantValueDigits: 3,
   });
   const errors = new Map<string, number>();
-  let peakRss = process.memoryUsage.rss();
+  const { serverPid, databasePid } = options;
+  const rss = () => (serverPid ? largestRssMiB(serverPid) : 0);
+  let peakRss = rss();
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  }, 50);
-  const cpuBefore = process.cpuUsage();
+    peakRss = Math.max(peakRss, rss());
+  }, 200);
+  const serverCpu = () => (serverPid ? treeCpuSeconds(serverPid) : 0);
+  const databaseCpu = () => (databasePid ? treeCpuSeconds(databasePid) : 0);
+  const before = { server: serverCpu(), client: process.cpuUsage(), database: databaseCpu() };
   const started = performance.now();
   const requests = await drive(options.seconds, options.concurrency, call, { histogram, errors });
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
+  const client = process.cpuUsage(before.client);
+  const round = (seconds: number) => Math.round(seconds * 100) / 100;
+  const cpu = {
+    server: round(serverCpu() - before.server),
+    client: round((client.user + client.system) / 1e6),
+    database: round(databaseCpu() - before.database),
+  };
   clearInterval(sampler);
-  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  peakRss = Math.max(peakRss, rss());
   const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
   const ms = (us: number) => Math.round(us) / 1000;
   const result: ScenarioResult = {
     name,
     protocol,
+    server: options.server,
+    size: options.size,
     requests,
     errors: errorCount,
     errorKinds: Object.fromEntries(errors),
@@ -65,8 +92,8 @@ export async function runScenario(
     p90Ms: ms(histogram.getValueAtPercentile(90)),
     p99Ms: ms(histogram.getValueAtPercentile(99)),
     maxMs: ms(histogram.maxValue),
-    cpuSeconds: Math.round(((cpu.user + cpu.system) / 1e6) * 100) / 100,
-    peakRssMiB: Math.round(peakRss / 1024 / 1024),
+    cpu,
+    serverPeakRssMiB: Math.round(peakRss),
     ...(options.note && { note: options.note }),
   };
   histogram.destroy();

@@ -1,64 +1,195 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { barChart, lineChart } from "./chart.js";
 import type { ScenarioResult } from "./load.js";
-
-export interface WatchResult {
-  watchers: number;
-  commits: number;
-  expected: number;
-  delivered: number;
-  p50Ms: number;
-  p90Ms: number;
-  p99Ms: number;
-  maxMs: number;
-}
+import type { WatchResult } from "./scenarios.js";
 
 export interface BenchReport {
   startedAt: string;
   node: string;
   cpus: number;
-  options: { size: string; seconds: number; concurrency: number; watchers: number };
-  seed: { issues: number; issuesPerProject: number; seconds: number };
+  options: { sizes: string[]; seconds: number; concurrency: number; watchers: number; workers: number };
   scenarios: ScenarioResult[];
-  getIssueVsLimits?: { tracker: number; database: number; framework: number; fraction: number };
-  watch?: WatchResult;
+  watches: Array<WatchResult & { size: string }>;
+  /** The highest RSS any one process of each server had over its whole run (VmHWM). */
+  peakRss: Array<{ size: string; server: string; peakRssMiB: number }>;
 }
 
-const key = (s: ScenarioResult) => `${s.name} [${s.protocol}]`;
+const key = (s: ScenarioResult) => `${s.size} ${s.name} [${s.protocol}] ${s.server}`;
+const fixed = (n: number, digits = 2) => n.toFixed(digits);
+/** The latency scenarios that must stay flat as the data grows. */
+const SCALING = ["GetIssue", "ListIssues first page", "ListIssues deep page", "ListIssues search"];
+
+function find(report: BenchReport, size: string, name: string, protocol: string, server: string) {
+  return report.scenarios.find(
+    (s) => s.size === size && s.name === name && s.protocol === protocol && s.server === server,
+  );
+}
+
+/** GetIssue over Connect binary on HTTP/2, as a fraction of min(database limit, framework limit). */
+export function getIssueVsLimits(report: BenchReport, size: string) {
+  const tracker = find(report, size, "GetIssue", "connect+proto h2", "tracker ×1");
+  const database = find(report, size, "GetIssue", "database limit (pg)", "pg");
+  const framework = find(report, size, "GetIssue", "connect+proto h2", "bare Connect");
+  if (!tracker || !database || !framework) return undefined;
+  const limit = Math.min(database.rps, framework.rps);
+  return { tracker, database, framework, fraction: tracker.rps / limit };
+}
 
 export function toMarkdown(report: BenchReport): string {
+  const { sizes, seconds, concurrency, workers } = report.options;
   const lines = [
     `# tracker bench ${report.startedAt}`,
     "",
-    `size ${report.options.size} (${report.seed.issues} issues, ${report.seed.issuesPerProject}/project, seeded in ${report.seed.seconds.toFixed(1)}s), ` +
-      `${report.options.seconds}s per scenario, concurrency ${report.options.concurrency}, node ${report.node}, ${report.cpus} CPUs. ` +
-      "Client, server and baselines share one Node process; CPU is that process's (PostgreSQL's is not counted).",
-    "",
-    "| scenario | protocol | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s | peak RSS MiB | note |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-    ...report.scenarios.map(
-      (s) =>
-        `| ${s.name} | ${s.protocol} | ${s.rps.toFixed(0)} | ${s.p50Ms.toFixed(2)} | ${s.p90Ms.toFixed(2)} | ${s.p99Ms.toFixed(2)} | ${s.maxMs.toFixed(1)} | ${s.errors}${
-          s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""
-        } | ${s.cpuSeconds.toFixed(2)} | ${s.peakRssMiB} | ${s.note ?? ""} |`,
-    ),
+    `Sizes ${sizes.join(", ")}; ${seconds}s per scenario after a warm-up; ${concurrency} concurrent streams over 8 connections; ` +
+      `node ${report.node}; ${report.cpus} CPUs. Each server runs in its own process(es) (\`tracker ×N\`: N workers on one port); ` +
+      "the load client is the bench process; all of them and PostgreSQL share the CPUs, so compare ratios within a run.",
   ];
-  const limits = report.getIssueVsLimits;
-  if (limits) {
+  for (const size of sizes) {
+    const rows = report.scenarios.filter((s) => s.size === size);
     lines.push(
       "",
-      `GetIssue: tracker ${limits.tracker.toFixed(0)} req/s; database limit (same SQL via pg) ${limits.database.toFixed(0)} req/s; ` +
-        `framework limit (bare Connect) ${limits.framework.toFixed(0)} req/s; tracker / min(db, framework) = **${(limits.fraction * 100).toFixed(1)}%**`,
-    );
-  }
-  const watch = report.watch;
-  if (watch) {
-    lines.push(
+      `## ${size} issues`,
       "",
-      `WatchIssues fan-out: ${watch.watchers} watchers, ${watch.commits} commits, ${watch.delivered}/${watch.expected} deliveries; ` +
-        `commit→delivery p50 ${watch.p50Ms.toFixed(2)} ms, p90 ${watch.p90Ms.toFixed(2)} ms, p99 ${watch.p99Ms.toFixed(2)} ms, max ${watch.maxMs.toFixed(1)} ms`,
+      "| scenario | protocol | server | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | server RSS MiB | note |",
+      "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+      ...rows.map(
+        (s) =>
+          `| ${s.name} | ${s.protocol} | ${s.server} | ${fixed(s.rps, 0)} | ${fixed(s.p50Ms)} | ${fixed(s.p90Ms)} | ${fixed(s.p99Ms)} | ${fixed(s.maxMs, 1)} | ` +
+          `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ` +
+          `${s.serverPeakRssMiB || "–"} | ${s.note ?? ""} |`,
+      ),
     );
+    const limits = getIssueVsLimits(report, size);
+    if (limits) {
+      lines.push(
+        "",
+        `GetIssue: tracker ${fixed(limits.tracker.rps, 0)} req/s; database limit ${fixed(limits.database.rps, 0)} req/s; ` +
+          `framework limit ${fixed(limits.framework.rps, 0)} req/s; tracker / min(database, framework) = **${fixed(limits.fraction * 100, 1)}%**`,
+      );
+    }
+    const many = find(report, size, "GetIssue", "connect+proto h2", `tracker ×${workers}`);
+    if (limits && many && workers > 1) {
+      lines.push(
+        `GetIssue with ${workers} workers: ${fixed(many.rps, 0)} req/s, ${fixed(many.rps / limits.tracker.rps)}× one worker`,
+      );
+    }
+    for (const watch of report.watches.filter((w) => w.size === size)) {
+      lines.push(
+        "",
+        `WatchIssues fan-out: ${watch.watchers} watchers, ${watch.commits} commits, ${watch.delivered}/${watch.expected} deliveries; ` +
+          `commit→delivery p50 ${fixed(watch.p50Ms)} ms, p90 ${fixed(watch.p90Ms)} ms, p99 ${fixed(watch.p99Ms)} ms, max ${fixed(watch.maxMs, 1)} ms`,
+      );
+    }
+    lines.push("", ...targets(report, size));
   }
+  if (sizes.length > 1) lines.push("", ...scaling(report));
   return `${lines.join("\n")}\n`;
+}
+
+/** The issue's targets, met or not, for one size (tracker ×1, Connect binary over HTTP/2). */
+function targets(report: BenchReport, size: string): string[] {
+  const tracker = (name: string) => find(report, size, name, "connect+proto h2", "tracker ×1");
+  const rows: string[] = [];
+  const add = (target: string, reached: string, met: boolean | undefined) => {
+    if (met !== undefined) rows.push(`| ${target} | ${reached} | ${met ? "met" : "**missed**"} |`);
+  };
+  const limits = getIssueVsLimits(report, size);
+  if (limits) {
+    add(
+      "GetIssue ≥ 60% of min(database, framework)",
+      `${fixed(limits.fraction * 100, 1)}%`,
+      limits.fraction >= 0.6,
+    );
+    add("GetIssue p99 ≤ 10 ms", `${fixed(limits.tracker.p99Ms)} ms`, limits.tracker.p99Ms <= 10);
+  }
+  const first = tracker("ListIssues first page");
+  const deep = tracker("ListIssues deep page");
+  if (first) add("ListIssues (filter, 50) p99 ≤ 25 ms", `${fixed(first.p99Ms)} ms`, first.p99Ms <= 25);
+  if (first && deep) {
+    const ratio = deep.p50Ms / first.p50Ms;
+    add("deep page within 1.5× of first (p50)", `${fixed(ratio)}×`, ratio <= 1.5);
+  }
+  for (const name of ["CreateIssue", "UpdateIssue"]) {
+    const s = tracker(name);
+    if (s)
+      add(
+        `${name} p99 ≤ 20 ms, no errors`,
+        `${fixed(s.p99Ms)} ms, ${s.errors} errors`,
+        s.p99Ms <= 20 && !s.errors,
+      );
+  }
+  for (const watch of report.watches.filter((w) => w.size === size)) {
+    add(
+      `${watch.watchers} watchers: p99 commit→delivery ≤ 100 ms, all delivered`,
+      `${fixed(watch.p99Ms)} ms, ${watch.delivered}/${watch.expected}`,
+      watch.p99Ms <= 100 && watch.delivered === watch.expected,
+    );
+  }
+  for (const peak of report.peakRss.filter((p) => p.size === size)) {
+    add(`peak RSS of one ${peak.server} process ≤ 250 MiB`, `${peak.peakRssMiB} MiB`, peak.peakRssMiB <= 250);
+  }
+  return ["| target | reached | |", "|---|---|---|", ...rows];
+}
+
+/** Latency of the read scenarios across sizes; flat means the largest p50 within 1.5× of the smallest. */
+function scaling(report: BenchReport): string[] {
+  const { sizes } = report.options;
+  const lines = [
+    "## Scaling (tracker ×1, Connect binary over HTTP/2)",
+    "",
+    `| scenario | ${sizes.map((s) => `p50 ms ${s}`).join(" | ")} | ${sizes.map((s) => `p99 ms ${s}`).join(" | ")} | p50 max/min | flat (≤ 1.5×) |`,
+    `|---|${sizes.map(() => "---:").join("|")}|${sizes.map(() => "---:").join("|")}|---:|---|`,
+  ];
+  for (const name of SCALING) {
+    const runs = sizes.map((size) => find(report, size, name, "connect+proto h2", "tracker ×1"));
+    if (runs.some((r) => !r)) continue;
+    const p50s = runs.map((r) => r?.p50Ms ?? 0);
+    const ratio = Math.max(...p50s) / Math.min(...p50s);
+    lines.push(
+      `| ${name} | ${p50s.map((p) => fixed(p)).join(" | ")} | ${runs.map((r) => fixed(r?.p99Ms ?? 0)).join(" | ")} | ${fixed(ratio)}× | ${ratio <= 1.5 ? "yes" : "**no**"} |`,
+    );
+  }
+  return lines;
+}
+
+/** Writes `<base>-throughput.svg` and, with several sizes, `<base>-scaling.svg`; returns their names. */
+export function writeCharts(report: BenchReport, base: string): string[] {
+  const written: string[] = [];
+  const throughput = `${base}-throughput.svg`;
+  writeFileSync(
+    throughput,
+    barChart(
+      `tracker bench ${report.startedAt}: requests/s (p99 ms)`,
+      report.scenarios.map((s) => ({
+        label: `${report.options.sizes.length > 1 ? `${s.size} · ` : ""}${s.name} · ${s.protocol} · ${s.server}`,
+        value: s.rps,
+        note: `${fixed(s.rps, 0)}/s (p99 ${fixed(s.p99Ms, 1)})`,
+        group: s.server,
+      })),
+    ),
+  );
+  written.push(basename(throughput));
+  if (report.options.sizes.length > 1) {
+    const scalingFile = `${base}-scaling.svg`;
+    writeFileSync(
+      scalingFile,
+      lineChart(
+        "p50 and p99 latency (ms) by data size, tracker ×1",
+        report.options.sizes,
+        SCALING.flatMap((name) =>
+          (["p50Ms", "p99Ms"] as const).map((field) => ({
+            name: `${name} ${field.slice(0, 3)}`,
+            values: report.options.sizes.map(
+              (size) => find(report, size, name, "connect+proto h2", "tracker ×1")?.[field] ?? Number.NaN,
+            ),
+          })),
+        ),
+      ),
+    );
+    written.push(basename(scalingFile));
+  }
+  return written;
 }
 
 /** This run against an earlier one: ratios new/old (req/s up is better, latency down is better). */
@@ -67,22 +198,25 @@ export function compare(report: BenchReport, oldFile: string): string {
   const before = new Map(old.scenarios.map((s) => [key(s), s]));
   const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : "–");
   const lines = [
-    `## compared with ${oldFile} (${old.startedAt}, size ${old.options.size}, c=${old.options.concurrency})`,
+    `## compared with ${oldFile} (${old.startedAt})`,
     "",
-    "| scenario | protocol | req/s new/old | p50 new/old | p99 new/old |",
-    "|---|---|---:|---:|---:|",
+    "| size | scenario | protocol | server | req/s new/old | p50 new/old | p99 new/old |",
+    "|---|---|---|---|---:|---:|---:|",
   ];
   for (const s of report.scenarios) {
     const o = before.get(key(s));
     lines.push(
-      `| ${s.name} | ${s.protocol} | ${ratio(s.rps, o?.rps)} | ${ratio(s.p50Ms, o?.p50Ms)} | ${ratio(s.p99Ms, o?.p99Ms)} |`,
+      `| ${s.size} | ${s.name} | ${s.protocol} | ${s.server} | ${ratio(s.rps, o?.rps)} | ${ratio(s.p50Ms, o?.p50Ms)} | ${ratio(s.p99Ms, o?.p99Ms)} |`,
     );
   }
-  if (report.getIssueVsLimits && old.getIssueVsLimits) {
-    lines.push(
-      "",
-      `GetIssue fraction of limit: ${(old.getIssueVsLimits.fraction * 100).toFixed(1)}% → ${(report.getIssueVsLimits.fraction * 100).toFixed(1)}%`,
-    );
+  for (const size of report.options.sizes) {
+    const now = getIssueVsLimits(report, size);
+    const then = getIssueVsLimits(old, size);
+    if (now && then)
+      lines.push(
+        "",
+        `${size}: GetIssue fraction of limit ${fixed(then.fraction * 100, 1)}% → ${fixed(now.fraction * 100, 1)}%`,
+      );
   }
   return `${lines.join("\n")}\n`;
 }

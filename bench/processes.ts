@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+
+// The servers under test run in processes of their own, as in production, so
+// their CPU and memory are theirs alone and N workers can share a port.
+
+export interface ServerProcess {
+  baseUrl: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** The real entry point (src/main.ts) with `workers` processes, against an already migrated database. */
+export function startTracker(options: {
+  databaseUrl: string;
+  dataDir: string;
+  workers: number;
+  /** Extra node flags, e.g. --cpu-prof. */
+  nodeArgs?: string[];
+  env?: Record<string, string>;
+}): Promise<ServerProcess> {
+  return startChild([...(options.nodeArgs ?? []), "src/main.ts"], {
+    DATABASE_URL: options.databaseUrl,
+    DATABASE_SECRET: "",
+    DATA_DIR: options.dataDir,
+    WORKERS: String(options.workers),
+    PORT: "0",
+    HOST: "127.0.0.1",
+    AUTH_MODE: "dev",
+    NODE_ENV: "development",
+    // The production log line per RPC is part of the cost; it goes to /dev/null.
+    LOG_LEVEL: "info",
+    LOG_FORMAT: "json",
+    OTEL_EXPORTER_OTLP_ENDPOINT: "",
+    // One user drives all the load: its limits must not be what is measured.
+    RATE_LIMIT_PER_SECOND: "100000000",
+    RATE_LIMIT_BURST: "100000000",
+    MAX_WATCH_STREAMS_PER_USER: "100000",
+    ...options.env,
+  });
+}
+
+/** A bare Connect handler answering GetIssue with a constant message (bench/bare-server.ts). */
+export function startBareServer(): Promise<ServerProcess> {
+  return startChild(["bench/bare-server.ts"], {});
+}
+
+/**
+ * Spawns `node --import tsx <args>` and resolves once it logs a JSON line
+ * with `address` (host:port) on stdout; everything after that is discarded.
+ */
+function startChild(args: string[], env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr = (stderr + chunk).slice(-4_000);
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise<ServerProcess>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on("line", (line) => {
+      let entry: { address?: unknown };
+      try {
+        entry = JSON.parse(line) as { address?: unknown };
+      } catch {
+        return;
+      }
+      if (typeof entry.address !== "string") return;
+      const port = entry.address.split(":").at(-1);
+      lines.close();
+      child.stdout?.resume();
+      resolve({
+        baseUrl: `http://127.0.0.1:${port}`,
+        pid: child.pid as number,
+        stop: () => stopChild(child, exited),
+      });
+    });
+    void exited.then(() => reject(new Error(`${args.join(" ")} exited before listening:\n${stderr}`)));
+  });
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// --- resource use, from /proc (Linux)
+
+const TICKS_PER_SECOND = 100;
+
+interface Stat {
+  pid: number;
+  ppid: number;
+  /** utime + stime, and with `children` the reaped children's too, in seconds. */
+  cpuSeconds: number;
+  childrenCpuSeconds: number;
+}
+
+function readStat(pid: number): Stat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  // The command name may hold spaces and parentheses: fields start after the last ")".
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const field = (n: number) => Number(fields[n - 3]);
+  return {
+    pid,
+    ppid: field(4),
+    cpuSeconds: (field(14) + field(15)) / TICKS_PER_SECOND,
+    childrenCpuSeconds: (field(16) + field(17)) / TICKS_PER_SECOND,
+  };
+}
+
+/** `root` and every process below it. */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (!stat) continue;
+    children.set(stat.ppid, [...(children.get(stat.ppid) ?? []), pid]);
+  }
+  const tree: number[] = [];
+  for (const queue = [root]; queue.length > 0; ) {
+    const pid = queue.pop() as number;
+    tree.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+/** CPU seconds used so far by `root`'s tree, counting children that already exited. */
+export function treeCpuSeconds(root: number): number {
+  const rootStat = readStat(root);
+  if (!rootStat) return 0;
+  return processTree(root).reduce((sum, pid) => {
+    const stat = pid === root ? rootStat : readStat(pid);
+    return sum + (stat ? stat.cpuSeconds + stat.childrenCpuSeconds : 0);
+  }, 0);
+}
+
+function statusKiB(pid: number, key: "VmRSS" | "VmHWM"): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8")
+      .split("\n")
+      .find((l) => l.startsWith(`${key}:`));
+    return line ? Number(line.split(/\s+/)[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The largest resident set of any one process in `root`'s tree now, in MiB. */
+export const largestRssMiB = (root: number) =>
+  Math.max(0, ...processTree(root).map((pid) => statusKiB(pid, "VmRSS"))) / 1024;
+
+/** The highest resident set any one process in `root`'s tree ever had (VmHWM), in MiB. */
+export const largestPeakRssMiB = (root: number) =>
+  Math.max(0, ...processTree(root).map((pid) => statusKiB(pid, "VmHWM"))) / 1024;
