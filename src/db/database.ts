@@ -46,6 +46,12 @@ export function connectDatabase(
   });
   // An idle client losing its server (database restart) must not crash the process.
   pool.on("error", () => {});
+  // Nor may a checked-out one: pg-pool drops its error listener while a client
+  // is out, and a connection the server ends between two statements of a
+  // transaction (shutdown, crash, pg_terminate_backend) emits 'error' with
+  // nobody listening, an uncaught exception. Its next query fails instead
+  // (UNAVAILABLE), and the pool discards it on release.
+  pool.on("connect", (client) => client.on("error", () => {}));
   if (traced) traceQueries(pool);
   prepareStatements(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });

@@ -32,20 +32,31 @@ export class IssueEventBus {
       this.#reconnect(client);
     });
     client.on("end", () => this.#reconnect(client));
-    await client.connect();
-    await client.query(`LISTEN ${ISSUE_EVENTS_CHANNEL}`);
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${ISSUE_EVENTS_CHANNEL}`);
+    } catch (error) {
+      client.end().catch(() => {});
+      throw error;
+    }
     this.#client = client;
     // Anything committed while no one listened must be looked for.
     this.#wakeAll();
   }
 
   #reconnect(client: pg.Client) {
-    if (this.#closed || this.#client !== client || this.#retry) return;
+    if (this.#closed || this.#client !== client) return;
     this.#client = undefined;
     client.end().catch(() => {});
+    this.#retryStart();
+  }
+
+  /** Tries to listen again in a second, and again every second until it works (or close()). */
+  #retryStart() {
+    if (this.#closed || this.#retry) return;
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
-      this.start().catch(() => this.#reconnect(client));
+      if (!this.#closed) this.start().catch(() => this.#retryStart());
     }, 1_000);
   }
 
