@@ -246,6 +246,47 @@ describe("tracing", () => {
   });
 });
 
+describe("WatchIssues fan-out, as query spans show it", () => {
+  it("answers all the watchers a commit wakes with one events query, not one each", async () => {
+    const parent = await createProject(server);
+    const watchers = 20;
+    const client = createClient(IssueService, transport("Connect binary over HTTP/2"));
+    const abort = new AbortController();
+    let open = 0;
+    const delivered: string[] = [];
+    const streams = Array.from({ length: watchers }, async () => {
+      let first = true;
+      try {
+        for await (const message of client.watchIssues({ parent }, { signal: abort.signal })) {
+          if (first) open++;
+          first = false;
+          if (message.event) delivered.push(message.event.name);
+        }
+      } catch {
+        // aborted below
+      }
+    });
+    await vi.waitFor(() => expect(open).toBe(watchers), { timeout: 10_000 });
+    exporter.reset();
+    await createClient(IssueService, transport("Connect binary over HTTP/2")).createIssue({
+      parent,
+      issue: { title: "seen by everyone" },
+    });
+    await vi.waitFor(() => expect(delivered).toHaveLength(watchers), { timeout: 10_000 });
+    abort.abort();
+    await Promise.all(streams);
+    const eventQueries = exporter
+      .getFinishedSpans()
+      .filter(
+        (s) =>
+          s.kind === SpanKind.CLIENT && /from "issue_events"/i.test(String(s.attributes["db.query.text"])),
+      );
+    // One for the commit; a second at most, should a watcher wake a moment late.
+    expect(eventQueries.length).toBeGreaterThanOrEqual(1);
+    expect(eventQueries.length).toBeLessThanOrEqual(2);
+  });
+});
+
 describe("tracing to an OTLP endpoint", () => {
   it("batches spans to <endpoint>/v1/traces, flushed on shutdown", async () => {
     const received: Array<{ url: string; contentType: string; body: string }> = [];

@@ -3,6 +3,7 @@ import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@co
 import {
   CreateIssueRequestSchema,
   type Issue,
+  type IssueEvent,
   IssueSchema,
   IssueService,
   Issue_Priority as Priority,
@@ -53,6 +54,26 @@ export function issueService(ctx: AppContext) {
 
   /** Open WatchIssues streams per user, in this process. */
   const openWatches = new Map<string, number>();
+
+  /**
+   * The watchers of a project wake together on a commit and ask for the
+   * same events: one query (and one conversion) answers all of them, not one
+   * per stream.
+   */
+  const eventsInFlight = new Map<string, Promise<Array<{ sequence: string; event: IssueEvent }>>>();
+  function sharedEventsAfter(project: { uid: string; key: string }, position: string) {
+    const key = `${project.uid}/${position}`;
+    let events = eventsInFlight.get(key);
+    if (!events) {
+      events = eventsAfter(ctx.db, project.uid, position, WATCH_BATCH)
+        .then((rows) =>
+          rows.map((row) => ({ sequence: row.sequence, event: toIssueEvent(row, project.key) })),
+        )
+        .finally(() => eventsInFlight.delete(key));
+      eventsInFlight.set(key, events);
+    }
+    return events;
+  }
 
   return (router: ConnectRouter) =>
     router.service(IssueService, {
@@ -362,12 +383,12 @@ export function issueService(ctx: AppContext) {
       after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
     yield { position: BigInt(position) };
     while (!stop.aborted) {
-      const rows = await eventsAfter(ctx.db, project.uid, position, WATCH_BATCH);
-      for (const row of rows) {
-        position = row.sequence;
-        yield { event: toIssueEvent(row, project.key), position: BigInt(position) };
+      const events = await sharedEventsAfter(project, position);
+      for (const { sequence, event } of events) {
+        position = sequence;
+        yield { event, position: BigInt(position) };
       }
-      if (rows.length === WATCH_BATCH) continue;
+      if (events.length === WATCH_BATCH) continue;
       const before = seen;
       await ctx.issueEvents.waitForChange(project.uid, seen, WATCH_HEARTBEAT_MS, stop);
       seen = ctx.issueEvents.version(project.uid);
