@@ -8,6 +8,8 @@ export interface ScenarioResult {
   server: string;
   /** Data size label (10k, 100k, 1m). */
   size: string;
+  /** The paced rate offered (requests/s); absent for closed-loop runs. */
+  offeredRps?: number;
   requests: number;
   errors: number;
   /** Errors by code or message, at most a few kinds. */
@@ -44,11 +46,13 @@ export async function runScenario(
     /** Process trees whose CPU and memory are measured. */
     serverPid?: number;
     databasePid?: number;
+    /** Requests per second offered in all; unset: closed loop (as fast as answered). */
+    rate?: number;
   },
   call: Call,
 ): Promise<ScenarioResult> {
   const warmup = options.warmupSeconds ?? Math.min(1, options.seconds / 5);
-  if (warmup > 0) await drive(warmup, options.concurrency, call, undefined);
+  if (warmup > 0) await drive(warmup, options.concurrency, call, undefined, options.rate);
   const histogram = hdr.build({
     lowestDiscernibleValue: 1,
     highestTrackableValue: 120_000_000,
@@ -65,7 +69,13 @@ export async function runScenario(
   const databaseCpu = () => (databasePid ? treeCpuSeconds(databasePid) : 0);
   const before = { server: serverCpu(), client: process.cpuUsage(), database: databaseCpu() };
   const started = performance.now();
-  const requests = await drive(options.seconds, options.concurrency, call, { histogram, errors });
+  const requests = await drive(
+    options.seconds,
+    options.concurrency,
+    call,
+    { histogram, errors },
+    options.rate,
+  );
   const elapsed = (performance.now() - started) / 1000;
   const client = process.cpuUsage(before.client);
   const round = (seconds: number) => Math.round(seconds * 100) / 100;
@@ -83,6 +93,7 @@ export async function runScenario(
     protocol,
     server: options.server,
     size: options.size,
+    ...(options.rate && { offeredRps: Math.round(options.rate) }),
     requests,
     errors: errorCount,
     errorKinds: Object.fromEntries(errors),
@@ -100,17 +111,33 @@ export async function runScenario(
   return result;
 }
 
+/**
+ * `concurrency` streams call in a loop until `seconds` pass. Closed loop
+ * (no rate): each stream calls again as soon as a call ends, which finds the
+ * maximum throughput; latency is then concurrency / throughput by Little's
+ * law. With a rate, each stream paces its calls to rate / concurrency per
+ * second and a call's latency counts from when it was due, so a slow answer
+ * delaying the next call is still counted (no coordinated omission).
+ */
 async function drive(
   seconds: number,
   concurrency: number,
   call: Call,
   record: { histogram: hdr.Histogram; errors: Map<string, number> } | undefined,
+  rate?: number,
 ): Promise<number> {
-  const deadline = performance.now() + seconds * 1000;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const interval = rate ? (concurrency / rate) * 1000 : 0;
   let total = 0;
   const stream = async (index: number) => {
+    // Streams start spread over one interval, not all at once.
+    const phase = (interval * index) / concurrency;
     for (let i = 0; performance.now() < deadline; i++) {
-      const t = performance.now();
+      const due = start + phase + i * interval;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const t = rate ? due : performance.now();
       try {
         await call(index, i);
       } catch (error) {

@@ -15,14 +15,29 @@ export interface BenchReport {
   peakRss: Array<{ size: string; server: string; peakRssMiB: number }>;
 }
 
-const key = (s: ScenarioResult) => `${s.size} ${s.name} [${s.protocol}] ${s.server}`;
+const key = (s: ScenarioResult) =>
+  `${s.size} ${s.name} [${s.protocol}] ${s.server} ${s.offeredRps ? "paced" : ""}`;
+const loadOf = (s: ScenarioResult) => (s.offeredRps ? `paced ${s.offeredRps}/s` : "closed");
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
 /** The latency scenarios that must stay flat as the data grows. */
 const SCALING = ["GetIssue", "ListIssues first page", "ListIssues deep page", "ListIssues search"];
 
-function find(report: BenchReport, size: string, name: string, protocol: string, server: string) {
+/** A closed-loop result, or with `paced` the paced one. */
+function find(
+  report: BenchReport,
+  size: string,
+  name: string,
+  protocol: string,
+  server: string,
+  paced = false,
+) {
   return report.scenarios.find(
-    (s) => s.size === size && s.name === name && s.protocol === protocol && s.server === server,
+    (s) =>
+      s.size === size &&
+      s.name === name &&
+      s.protocol === protocol &&
+      s.server === server &&
+      (s.offeredRps !== undefined) === paced,
   );
 }
 
@@ -51,11 +66,11 @@ export function toMarkdown(report: BenchReport): string {
       "",
       `## ${size} issues`,
       "",
-      "| scenario | protocol | server | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | server RSS MiB | note |",
-      "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+      "| scenario | protocol | server | load | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | server RSS MiB | note |",
+      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
       ...rows.map(
         (s) =>
-          `| ${s.name} | ${s.protocol} | ${s.server} | ${fixed(s.rps, 0)} | ${fixed(s.p50Ms)} | ${fixed(s.p90Ms)} | ${fixed(s.p99Ms)} | ${fixed(s.maxMs, 1)} | ` +
+          `| ${s.name} | ${s.protocol} | ${s.server} | ${loadOf(s)} | ${fixed(s.rps, 0)} | ${fixed(s.p50Ms)} | ${fixed(s.p90Ms)} | ${fixed(s.p99Ms)} | ${fixed(s.maxMs, 1)} | ` +
           `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ` +
           `${s.serverPeakRssMiB || "–"} | ${s.note ?? ""} |`,
       ),
@@ -90,6 +105,20 @@ export function toMarkdown(report: BenchReport): string {
 /** The issue's targets, met or not, for one size (tracker ×1, Connect binary over HTTP/2). */
 function targets(report: BenchReport, size: string): string[] {
   const tracker = (name: string) => find(report, size, name, "connect+proto h2", "tracker ×1");
+  // Latency targets are read at the paced load (half the maximum throughput), when measured.
+  const latency = (name: string) => {
+    const closed = tracker(name);
+    const paced = find(report, size, name, "connect+proto h2", "tracker ×1", true);
+    const shown = paced ?? closed;
+    const text = (s: ScenarioResult | undefined) => (s ? `${fixed(s.p99Ms)} ms` : "–");
+    return {
+      p99: shown?.p99Ms,
+      errors: (closed?.errors ?? 0) + (paced?.errors ?? 0),
+      text: paced
+        ? `${text(paced)} paced at ${paced.offeredRps}/s (closed loop, c=${report.options.concurrency}: ${text(closed)})`
+        : text(closed),
+    };
+  };
   const rows: string[] = [];
   const add = (target: string, reached: string, met: boolean | undefined) => {
     if (met !== undefined) rows.push(`| ${target} | ${reached} | ${met ? "met" : "**missed**"} |`);
@@ -101,23 +130,23 @@ function targets(report: BenchReport, size: string): string[] {
       `${fixed(limits.fraction * 100, 1)}%`,
       limits.fraction >= 0.6,
     );
-    add("GetIssue p99 ≤ 10 ms", `${fixed(limits.tracker.p99Ms)} ms`, limits.tracker.p99Ms <= 10);
+    const get = latency("GetIssue");
+    add("GetIssue p99 ≤ 10 ms", get.text, get.p99 !== undefined && get.p99 <= 10);
   }
   const first = tracker("ListIssues first page");
   const deep = tracker("ListIssues deep page");
-  if (first) add("ListIssues (filter, 50) p99 ≤ 25 ms", `${fixed(first.p99Ms)} ms`, first.p99Ms <= 25);
+  if (first) {
+    const list = latency("ListIssues first page");
+    add("ListIssues (filter, 50) p99 ≤ 25 ms", list.text, list.p99 !== undefined && list.p99 <= 25);
+  }
   if (first && deep) {
     const ratio = deep.p50Ms / first.p50Ms;
     add("deep page within 1.5× of first (p50)", `${fixed(ratio)}×`, ratio <= 1.5);
   }
   for (const name of ["CreateIssue", "UpdateIssue"]) {
-    const s = tracker(name);
-    if (s)
-      add(
-        `${name} p99 ≤ 20 ms, no errors`,
-        `${fixed(s.p99Ms)} ms, ${s.errors} errors`,
-        s.p99Ms <= 20 && !s.errors,
-      );
+    const s = latency(name);
+    if (s.p99 !== undefined)
+      add(`${name} p99 ≤ 20 ms, no errors`, `${s.text}, ${s.errors} errors`, s.p99 <= 20 && !s.errors);
   }
   for (const watch of report.watches.filter((w) => w.size === size)) {
     add(
@@ -162,7 +191,7 @@ export function writeCharts(report: BenchReport, base: string): string[] {
     barChart(
       `tracker bench ${report.startedAt}: requests/s (p99 ms)`,
       report.scenarios.map((s) => ({
-        label: `${report.options.sizes.length > 1 ? `${s.size} · ` : ""}${s.name} · ${s.protocol} · ${s.server}`,
+        label: `${report.options.sizes.length > 1 ? `${s.size} · ` : ""}${s.name} · ${s.protocol} · ${s.server}${s.offeredRps ? " · paced" : ""}`,
         value: s.rps,
         note: `${fixed(s.rps, 0)}/s (p99 ${fixed(s.p99Ms, 1)})`,
         group: s.server,

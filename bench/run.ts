@@ -28,6 +28,15 @@ import { BENCH_SUBJECT, PROJECTS, projectKey, seed } from "./seed.js";
 setMaxListeners(0);
 
 const SIZES: Record<string, number> = { "10k": 10_000, "100k": 100_000, "1m": 1_000_000 };
+/** Scenarios also run paced at half their throughput, for latency under a sustainable load. */
+const PACED = new Set([
+  "GetIssue",
+  "ListIssues first page",
+  "ListIssues deep page",
+  "ListIssues search",
+  "CreateIssue",
+  "UpdateIssue",
+]);
 /** The tracker's default pool (DATABASE_POOL_MAX), used by the database limit too. */
 const POOL_MAX = 20;
 
@@ -112,25 +121,28 @@ try {
       async (name, protocol, call, note) => {
         if (!wanted(name)) return;
         log(`[${size}] ${name} [${protocol}] on ${server}: ${seconds}s at concurrency ${concurrency}`);
-        const result = await runScenario(
-          name,
-          protocol,
-          {
-            server,
-            size,
-            seconds,
-            concurrency,
-            ...(note && { note }),
-            ...(serverPid && { serverPid }),
-            ...(databasePid && { databasePid }),
-          },
-          call,
-        );
+        const options = {
+          server,
+          size,
+          seconds,
+          concurrency,
+          ...(note && { note }),
+          ...(serverPid && { serverPid }),
+          ...(databasePid && { databasePid }),
+        };
+        const result = await runScenario(name, protocol, options, call);
         log(
           `  ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}` +
             `, CPU server ${result.cpu.server}s client ${result.cpu.client}s db ${result.cpu.database}s`,
         );
         results.push(result);
+        // Latency under a load the server can carry: the same calls paced at
+        // half the throughput just measured.
+        if (server === "tracker ×1" && protocol === "connect+proto h2" && PACED.has(name) && result.rps > 0) {
+          const paced = await runScenario(name, protocol, { ...options, rate: result.rps / 2 }, call);
+          log(`  paced at ${paced.offeredRps} req/s: p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms`);
+          results.push(paced);
+        }
       };
 
     // The database's limit: GetIssue's SQL, straight through pg from one process with the same pool.
