@@ -1,6 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
 // The servers under test run in processes of their own, as in production, so
 // their CPU and memory are theirs alone and N workers can share a port.
@@ -11,7 +16,16 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** The real entry point (src/main.ts) with `workers` processes, against an already migrated database. */
+/**
+ * Compiles the server as the Docker image does (tsc -p tsconfig.build.json
+ * into dist/), so the bench measures what is deployed, not tsx's loader.
+ */
+export async function buildServer(): Promise<void> {
+  const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
+  await run(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT });
+}
+
+/** The real entry point (dist/src/main.js) with `workers` processes, against an already migrated database. */
 export function startTracker(options: {
   databaseUrl: string;
   dataDir: string;
@@ -20,7 +34,7 @@ export function startTracker(options: {
   nodeArgs?: string[];
   env?: Record<string, string>;
 }): Promise<ServerProcess> {
-  return startChild([...(options.nodeArgs ?? []), "src/main.ts"], {
+  return startChild([...(options.nodeArgs ?? []), "dist/src/main.js"], {
     DATABASE_URL: options.databaseUrl,
     DATABASE_SECRET: "",
     DATA_DIR: options.dataDir,
@@ -43,15 +57,16 @@ export function startTracker(options: {
 
 /** A bare Connect handler answering GetIssue with a constant message (bench/bare-server.ts). */
 export function startBareServer(): Promise<ServerProcess> {
-  return startChild(["bench/bare-server.ts"], {});
+  return startChild(["--import", "tsx", "bench/bare-server.ts"], {});
 }
 
 /**
- * Spawns `node --import tsx <args>` and resolves once it logs a JSON line
+ * Spawns `node <args>` in the project root and resolves once it logs a JSON line
  * with `address` (host:port) on stdout; everything after that is discarded.
  */
 function startChild(args: string[], env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+  const child = spawn(process.execPath, args, {
+    cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

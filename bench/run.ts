@@ -12,7 +12,13 @@ import { applyMigrations } from "../src/db/atlas.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 import { selectIssueWithCallerRole } from "../src/services/issues/issue-rows.js";
 import { runScenario, type ScenarioResult } from "./load.js";
-import { largestPeakRssMiB, type ServerProcess, startBareServer, startTracker } from "./processes.js";
+import {
+  buildServer,
+  largestPeakRssMiB,
+  type ServerProcess,
+  startBareServer,
+  startTracker,
+} from "./processes.js";
 import { type BenchReport, compare, toMarkdown, writeCharts } from "./report.js";
 import {
   createIssueScenario,
@@ -99,6 +105,8 @@ try {
     name: "bench",
   });
 
+  log("building the server (tsc -p tsconfig.build.json), as the Docker image runs it");
+  await buildServer();
   log("starting the bare Connect server (the framework limit)");
   const bare = await startBareServer();
   cleanups.unshift(() => bare.stop());

@@ -67,11 +67,17 @@ async function prepareDatabase(): Promise<{ databaseUrl: string; embedded?: Embe
     return { databaseUrl: config.DATABASE_URL };
   }
   const embedded = await startEmbeddedPostgres(join(config.DATA_DIR, "postgres"));
-  await embedded.createDatabase("tracker");
-  await embedded.createDatabase("atlas_dev");
-  const databaseUrl = embedded.urlFor("tracker");
-  await applySchema(databaseUrl, embedded.urlFor("atlas_dev"));
-  return { databaseUrl, embedded };
+  try {
+    await embedded.createDatabase("tracker");
+    await embedded.createDatabase("atlas_dev");
+    const databaseUrl = embedded.urlFor("tracker");
+    await applySchema(databaseUrl, embedded.urlFor("atlas_dev"));
+    return { databaseUrl, embedded };
+  } catch (error) {
+    // A failed start (Atlas missing, a bad schema) must not leave PostgreSQL running.
+    await embedded.stop();
+    throw error;
+  }
 }
 
 /** Starts one server on PORT; resolves to the function that drains and stops it. */

@@ -260,7 +260,7 @@ describe("WatchIssues fan-out, as query spans show it", () => {
         for await (const message of client.watchIssues({ parent }, { signal: abort.signal })) {
           if (first) open++;
           first = false;
-          if (message.event) delivered.push(message.event.name);
+          if (message.event) delivered.push(message.event.issue);
         }
       } catch {
         // aborted below
