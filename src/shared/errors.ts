@@ -217,6 +217,12 @@ function fieldPath(elements: { fieldName: string; subscript: { case?: string; va
 export function createErrorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
     const map = (error: unknown) => {
+      // Not a bug: the client went away while its stream was being written.
+      if (clientHungUp(error)) {
+        return apiError(Code.Canceled, "CLIENT_CLOSED_REQUEST", "the client closed the request", {
+          cause: error,
+        });
+      }
       const mapped = toConnectError(error);
       if (mapped.code !== Code.Internal && mapped.code !== Code.Unknown) return mapped;
       // A bug: the log gets the stack, the caller an id to quote in a report.
@@ -240,6 +246,24 @@ export function createErrorInterceptor(logger: Logger): Interceptor {
       throw map(error);
     }
   };
+}
+
+/**
+ * Errors of writing a response whose client hung up (connection reset,
+ * stream cancelled). connect-node throws them into the handler's response
+ * stream, where they would pass for the handler's own failure. Only Node's
+ * HTTP stream errors: a database connection reset (ECONNRESET) stays UNAVAILABLE.
+ */
+const HUNG_UP = new Set([
+  "ERR_STREAM_DESTROYED",
+  "ERR_STREAM_WRITE_AFTER_END",
+  "ERR_STREAM_PREMATURE_CLOSE",
+  "ERR_HTTP2_INVALID_STREAM",
+]);
+
+function clientHungUp(error: unknown): boolean {
+  const code = error instanceof Error ? (error as { code?: unknown }).code : undefined;
+  return !(error instanceof ConnectError) && typeof code === "string" && HUNG_UP.has(code);
 }
 
 async function* mapStreamErrors<T>(
