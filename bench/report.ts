@@ -10,7 +10,7 @@ export interface BenchReport {
   cpus: number;
   options: { sizes: string[]; seconds: number; concurrency: number; watchers: number; workers: number };
   scenarios: ScenarioResult[];
-  watches: Array<WatchResult & { size: string }>;
+  watches: Array<WatchResult & { size: string; server: string }>;
   /** The highest RSS any one process of each server had over its whole run (VmHWM). */
   peakRss: Array<{ size: string; server: string; peakRssMiB: number }>;
 }
@@ -92,7 +92,7 @@ export function toMarkdown(report: BenchReport): string {
     for (const watch of report.watches.filter((w) => w.size === size)) {
       lines.push(
         "",
-        `WatchIssues fan-out: ${watch.watchers} watchers, ${watch.commits} commits, ${watch.delivered}/${watch.expected} deliveries; ` +
+        `WatchIssues fan-out on ${watch.server}: ${watch.watchers} watchers, ${watch.commits} commits, ${watch.delivered}/${watch.expected} deliveries; ` +
           `commit→delivery p50 ${fixed(watch.p50Ms)} ms, p90 ${fixed(watch.p90Ms)} ms, p99 ${fixed(watch.p99Ms)} ms, max ${fixed(watch.maxMs, 1)} ms`,
       );
     }
@@ -150,7 +150,7 @@ function targets(report: BenchReport, size: string): string[] {
   }
   for (const watch of report.watches.filter((w) => w.size === size)) {
     add(
-      `${watch.watchers} watchers: p99 commit→delivery ≤ 100 ms, all delivered`,
+      `${watch.watchers} watchers on ${watch.server}: p99 commit→delivery ≤ 100 ms, all delivered`,
       `${fixed(watch.p99Ms)} ms, ${watch.delivered}/${watch.expected}`,
       watch.p99Ms <= 100 && watch.delivered === watch.expected,
     );

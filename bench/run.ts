@@ -84,7 +84,7 @@ const scratch = mkdtempSync(join(tmpdir(), "tracker-bench-"));
 chmodSync(scratch, 0o711);
 const cleanups: Array<() => Promise<void>> = [];
 const results: ScenarioResult[] = [];
-const watches: Array<WatchResult & { size: string }> = [];
+const watches: Array<WatchResult & { size: string; server: string }> = [];
 const peakRss: Array<{ size: string; server: string; peakRssMiB: number }> = [];
 
 try {
@@ -189,6 +189,16 @@ try {
       "grpc h2",
     ]);
 
+    const watch = async (server: ServerProcess, label: string) => {
+      if (watchers === 0 || !wanted("WatchIssues")) return;
+      log(`[${size}] WatchIssues on ${label}: ${watchers} watchers`);
+      const result = await watchFanOut(server.baseUrl, token, watchers);
+      log(
+        `  delivered ${result.delivered}/${result.expected}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
+      );
+      watches.push({ size, server: label, ...result });
+    };
+
     // The tracker, one process, then `workers` processes on one port.
     const runTracker = async (
       count: number,
@@ -215,18 +225,14 @@ try {
       const scenario = scenarioOn(label, server.pid);
       await getIssueScenarios(scenario, server.baseUrl, token, perProject);
       await trackerScenarios(scenario, server.baseUrl, token, perProject, wanted);
-      if (watchers > 0 && wanted("WatchIssues")) {
-        log(`[${size}] WatchIssues: ${watchers} watchers`);
-        const watch = await watchFanOut(server.baseUrl, token, watchers);
-        log(`  delivered ${watch.delivered}/${watch.expected}, p50 ${watch.p50Ms} ms, p99 ${watch.p99Ms} ms`);
-        watches.push({ size, ...watch });
-      }
+      await watch(server, label);
     });
     if (workers > 1) {
       await runTracker(workers, async (server, label) => {
         const scenario = scenarioOn(label, server.pid);
         await getIssueScenarios(scenario, server.baseUrl, token, perProject, ["connect+proto h2"]);
         await createIssueScenario(scenario, server.baseUrl, token);
+        await watch(server, label);
       });
     }
   }

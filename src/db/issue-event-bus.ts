@@ -1,4 +1,3 @@
-import { EventEmitter, on } from "node:events";
 import pg from "pg";
 import type { Logger } from "pino";
 import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
@@ -11,7 +10,8 @@ import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
  * can delay an event (until the next heartbeat) but never lose or repeat one.
  */
 export class IssueEventBus {
-  readonly #emitter = new EventEmitter().setMaxListeners(0);
+  /** Who waits for each project's next change. */
+  readonly #waiters = new Map<string, Set<() => void>>();
   readonly #versions = new Map<string, number>();
   #client: pg.Client | undefined;
   #closed = false;
@@ -67,7 +67,7 @@ export class IssueEventBus {
 
   #wake(projectUid: string) {
     this.#versions.set(projectUid, this.version(projectUid) + 1);
-    this.#emitter.emit(projectUid);
+    for (const wake of [...(this.#waiters.get(projectUid) ?? [])]) wake();
   }
 
   #wakeAll() {
@@ -78,20 +78,25 @@ export class IssueEventBus {
    * Resolves when the project's version moves past `seen`, when `timeoutMs`
    * passes, or when `signal` aborts; whichever comes first.
    */
-  async waitForChange(
-    projectUid: string,
-    seen: number,
-    timeoutMs: number,
-    signal: AbortSignal,
-  ): Promise<void> {
-    if (this.version(projectUid) !== seen || signal.aborted) return;
+  waitForChange(projectUid: string, seen: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    if (this.version(projectUid) !== seen || signal.aborted) return Promise.resolve();
     if (!this.#versions.has(projectUid)) this.#versions.set(projectUid, seen);
-    const stop = AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-    try {
-      for await (const _ of on(this.#emitter, projectUid, { signal: stop })) return;
-    } catch {
-      // Aborted or timed out: the caller looks again either way.
-    }
+    // A plain callback per waiter: a commit wakes every watcher of the
+    // project, so this is paid a thousand times over with a thousand watchers.
+    return new Promise<void>((resolve) => {
+      const waiters = this.#waiters.get(projectUid) ?? new Set<() => void>();
+      this.#waiters.set(projectUid, waiters);
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.#waiters.get(projectUid) === waiters) this.#waiters.delete(projectUid);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal.addEventListener("abort", done, { once: true });
+      waiters.add(done);
+    });
   }
 
   async close(): Promise<void> {
