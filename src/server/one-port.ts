@@ -32,7 +32,21 @@ export interface ServerLimits {
  * http2 server, anything else to the http server. Both run the same handler.
  */
 export function createOnePortServer(handler: Handler, limits: ServerLimits): OnePortServer {
-  const h1 = http.createServer(handler);
+  // HTTP/1.1 has no GOAWAY: while draining, each response is its
+  // connection's last (Connection: close), so keep-alive clients go
+  // elsewhere instead of sending more requests until the drain times out
+  // and their connections are cut mid-request.
+  let closing = false;
+  const responses = new Set<http.ServerResponse>();
+  const h1 = http.createServer((req, res) => {
+    if (closing) res.shouldKeepAlive = false;
+    responses.add(res);
+    res.once("close", () => responses.delete(res));
+    res.once("finish", () => {
+      if (closing) setImmediate(() => h1.closeIdleConnections());
+    });
+    handler(req, res);
+  });
   h1.headersTimeout = limits.headersTimeoutMs;
   h1.requestTimeout = 0; // streams may be long-lived; deadlines are per RPC
   h1.keepAliveTimeout = limits.keepAliveTimeoutMs;
@@ -83,6 +97,8 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
       });
     },
     async close(timeoutMs) {
+      closing = true;
+      for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       // HTTP/2: GOAWAY lets streams in flight finish. HTTP/1.1: idle
       // keep-alive sockets close now, busy ones after their response.
