@@ -62,6 +62,8 @@ export interface FaultContext {
   clock: () => number;
   random: () => number;
   log: (line: string) => void;
+  /** The server's SHUTDOWN_TIMEOUT_MS: a SIGTERM drain must end sooner. */
+  shutdownTimeoutMs: number;
   /** Aborted when the soak is stopped early (Ctrl-C). */
   signal: AbortSignal;
 }
@@ -140,6 +142,8 @@ async function serverFault(context: FaultContext, signal: "SIGKILL" | "SIGTERM",
   const exit = ended?.exit;
   if (signal === "SIGTERM" && (exit?.code !== 0 || ended?.endedBy !== "SIGTERM")) {
     record.problem = `SIGTERM should drain and exit 0; the server exited with code ${exit?.code}, signal ${exit?.signal}`;
+  } else if (signal === "SIGTERM" && stopped - record.at >= context.shutdownTimeoutMs) {
+    record.problem = `the drain ran out SHUTDOWN_TIMEOUT_MS (${context.shutdownTimeoutMs} ms) and cut what was left`;
   }
   let started = await context.server.start().catch((error: unknown) => error as Error);
   for (let attempt = 1; started instanceof Error && attempt < 3; attempt++) {

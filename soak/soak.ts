@@ -124,6 +124,7 @@ export interface SoakReport {
 }
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const SHUTDOWN_TIMEOUT_MS = 5_000;
 
 export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   // Every call listens on shared signals (deadlines, shutdown) inside connect-node: not a leak.
@@ -172,7 +173,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         RATE_LIMIT_PER_SECOND: "1000000",
         RATE_LIMIT_BURST: "1000000",
         MAX_WATCH_STREAMS_PER_USER: "1000",
-        SHUTDOWN_TIMEOUT_MS: "5000",
+        SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
         LOG_LEVEL: "warn",
         LOG_FORMAT: "json",
         OTEL_EXPORTER_OTLP_ENDPOINT: "",
@@ -320,7 +321,20 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       plan: schedule.plan.map((fault) => ({ ...fault, at: loadStarted + fault.at })),
     };
     const faulting = options.faults
-      ? runFaults({ database, server, baseUrl, watchers, clock, random, log, signal: stop.signal }, shifted)
+      ? runFaults(
+          {
+            database,
+            server,
+            baseUrl,
+            watchers,
+            clock,
+            random,
+            log,
+            signal: stop.signal,
+            shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
+          },
+          shifted,
+        )
       : Promise.resolve<FaultOutcome>({
           faults: [],
           serverWindows: [],
