@@ -8,7 +8,14 @@ export interface BenchReport {
   startedAt: string;
   node: string;
   cpus: number;
-  options: { sizes: string[]; seconds: number; concurrency: number; watchers: number; workers: number };
+  options: {
+    sizes: string[];
+    seconds: number;
+    concurrency: number;
+    watchers: number;
+    workers: number;
+    serverNodeOptions?: string;
+  };
   scenarios: ScenarioResult[];
   watches: Array<WatchResult & { size: string; server: string }>;
   /** The highest RSS any one process of each server had over its whole run (VmHWM). */
@@ -57,7 +64,7 @@ export function toMarkdown(report: BenchReport): string {
     `# tracker bench ${report.startedAt}`,
     "",
     `Sizes ${sizes.join(", ")}; ${seconds}s per scenario after a warm-up; ${concurrency} concurrent streams over 8 connections; ` +
-      `node ${report.node}; ${report.cpus} CPUs. Each server runs in its own process(es) (\`tracker ×N\`: N workers on one port); ` +
+      `node ${report.node}${report.options.serverNodeOptions ? ` (tracker flags: ${report.options.serverNodeOptions})` : ""}; ${report.cpus} CPUs. Each server runs in its own process(es) (\`tracker ×N\`: N workers on one port); ` +
       "the load client is the bench process; all of them and PostgreSQL share the CPUs, so compare ratios within a run.",
   ];
   for (const size of sizes) {

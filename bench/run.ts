@@ -58,6 +58,8 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     /** Write a V8 CPU profile of every tracker process to bench/results/<run>-profiles/. */
     profile: { type: "boolean", default: false },
+    /** Node flags for the tracker processes, e.g. "--max-old-space-size=128", as a deployment would set them. */
+    "server-node-options": { type: "string", default: "" },
   },
 });
 const sizes = (args.sizes ?? args.size ?? "100k").split(",").map((size) => size.trim().toLowerCase());
@@ -210,9 +212,10 @@ try {
         databaseUrl,
         dataDir: scratch,
         workers: count,
-        ...(args.profile && {
-          nodeArgs: ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, `${stamp}-profiles`)}`],
-        }),
+        nodeArgs: [
+          ...(args["server-node-options"] ?? "").split(" ").filter(Boolean),
+          ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, `${stamp}-profiles`)}`] : []),
+        ],
       });
       try {
         await scenarios(server, label);
@@ -241,7 +244,14 @@ try {
     startedAt: startedAt.toISOString(),
     node: process.version,
     cpus: availableParallelism(),
-    options: { sizes, seconds, concurrency, watchers, workers },
+    options: {
+      sizes,
+      seconds,
+      concurrency,
+      watchers,
+      workers,
+      serverNodeOptions: args["server-node-options"] ?? "",
+    },
     scenarios: results,
     watches,
     peakRss,
