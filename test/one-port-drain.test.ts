@@ -7,7 +7,7 @@ import { createOnePortServer } from "../src/server/one-port.js";
 // always ran to SHUTDOWN_TIMEOUT_MS and then cut whatever was in flight.
 
 describe("closing the one-port server", () => {
-  it("finishes requests in flight, then closes busy HTTP/1.1 keep-alive connections instead of serving on", async () => {
+  it("finishes requests in flight and closes HTTP/1.1 keep-alive connections, busy or idle, instead of serving on", async () => {
     const server = createOnePortServer(
       (_req, res) => {
         setTimeout(() => {
@@ -42,6 +42,11 @@ describe("closing the one-port server", () => {
     const clients = Array.from({ length: 4 }, async () => {
       while (!stop) await get();
     });
+    // And a keep-alive connection that sits idle between two requests.
+    const idleAgent = new http.Agent({ keepAlive: true });
+    await new Promise<void>((resolve) =>
+      http.get({ port, host: "127.0.0.1", agent: idleAgent }, (res) => res.resume().on("end", resolve)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 300));
     const started = Date.now();
     closing = true;
@@ -50,6 +55,7 @@ describe("closing the one-port server", () => {
     stop = true;
     await Promise.all(clients);
     agent.destroy();
+    idleAgent.destroy();
     expect(failures).toEqual([]);
     expect(took).toBeLessThan(2_000);
     expect(servedAfterClose).toBe(0);

@@ -33,17 +33,26 @@ export interface ServerLimits {
  */
 export function createOnePortServer(handler: Handler, limits: ServerLimits): OnePortServer {
   // HTTP/1.1 has no GOAWAY: while draining, each response is its
-  // connection's last (Connection: close), so keep-alive clients go
-  // elsewhere instead of sending more requests until the drain times out
-  // and their connections are cut mid-request.
+  // connection's last (Connection: close), and connections between requests
+  // are closed, so keep-alive clients go elsewhere instead of sending more
+  // requests until the drain times out and cuts them mid-request. (The
+  // http server cannot do it: it tracks only connections it accepted itself.)
   let closing = false;
   const responses = new Set<http.ServerResponse>();
+  /** HTTP/1.1 connections and how many responses each has in progress. */
+  const h1Sockets = new Map<net.Socket, number>();
+  const endIfIdle = (socket: net.Socket) => {
+    if (h1Sockets.get(socket) === 0) socket.end();
+  };
   const h1 = http.createServer((req, res) => {
+    const socket = req.socket;
     if (closing) res.shouldKeepAlive = false;
     responses.add(res);
-    res.once("close", () => responses.delete(res));
-    res.once("finish", () => {
-      if (closing) setImmediate(() => h1.closeIdleConnections());
+    h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      responses.delete(res);
+      if (h1Sockets.has(socket)) h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
+      if (closing) setImmediate(() => endIfIdle(socket));
     });
     handler(req, res);
   });
@@ -79,6 +88,8 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
         // The http2 session reads the socket's buffered bytes itself.
         h2.emit("connection", socket);
       } else {
+        h1Sockets.set(socket, 0);
+        socket.once("close", () => h1Sockets.delete(socket));
         h1.emit("connection", socket);
         socket.resume();
       }
@@ -99,11 +110,11 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
     async close(timeoutMs) {
       closing = true;
       for (const res of responses) if (!res.headersSent) res.shouldKeepAlive = false;
+      for (const socket of h1Sockets.keys()) endIfIdle(socket);
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       // HTTP/2: GOAWAY lets streams in flight finish. HTTP/1.1: idle
-      // keep-alive sockets close now, busy ones after their response.
+      // keep-alive sockets closed above, busy ones close after their response.
       for (const session of sessions) session.close();
-      h1.closeIdleConnections();
       h1.close();
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
