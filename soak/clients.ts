@@ -8,11 +8,7 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
+import { createNodeTransport, type Protocol } from "../client/node.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import {
   Issue_CloseReason as CloseReason,
@@ -33,14 +29,7 @@ import {
 import { sleep } from "./server-process.js";
 import { originOf, type Stats } from "./stats.js";
 
-/** The four ways clients reach the one port. */
-export const PROTOCOLS = [
-  "Connect JSON over HTTP/1.1",
-  "Connect binary over HTTP/2",
-  "gRPC over HTTP/2",
-  "gRPC-Web over HTTP/1.1",
-] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
+export { PROTOCOLS, type Protocol } from "../client/node.js";
 
 export function transportFor(protocol: Protocol, baseUrl: string, token: string): Transport {
   const interceptors: Interceptor[] = [
@@ -49,16 +38,7 @@ export function transportFor(protocol: Protocol, baseUrl: string, token: string)
       return next(req);
     },
   ];
-  switch (protocol) {
-    case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
-    case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
-    case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl, interceptors });
-    case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
-  }
+  return createNodeTransport(protocol, baseUrl, interceptors);
 }
 
 export interface ProjectInfo {

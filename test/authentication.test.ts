@@ -2,13 +2,9 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { Code, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
 import { SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createNodeTransport } from "../client/node.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { createJwtAuthenticator } from "../src/auth/authenticator.js";
 import { expectError } from "./support/errors.js";
@@ -49,16 +45,7 @@ function transportWith(protocol: Protocol, authorization: string | undefined): T
       return next(req);
     },
   ];
-  switch (protocol) {
-    case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
-    case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
-    case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl, interceptors });
-    case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
-  }
+  return createNodeTransport(protocol, baseUrl, interceptors);
 }
 
 const usersWith = (authorization: string | undefined, protocol: Protocol = "Connect binary over HTTP/2") =>

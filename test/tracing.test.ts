@@ -9,14 +9,11 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { type HrTime, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { createNodeTransport } from "../client/node.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/proto/grpc/health/v1/health_pb.js";
 import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
@@ -55,16 +52,7 @@ const sending =
 function transport(protocol: Protocol, headers: Record<string, string> = {}): Transport {
   const baseUrl = server.baseUrl;
   const interceptors = [actingAs("alice"), sending(headers)];
-  switch (protocol) {
-    case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors });
-    case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
-    case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl, interceptors });
-    case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
-  }
+  return createNodeTransport(protocol, baseUrl, interceptors);
 }
 
 const spansOf = (traceId: string) =>

@@ -1,20 +1,8 @@
 import type { Interceptor, Transport } from "@connectrpc/connect";
-import {
-  createConnectTransport,
-  createGrpcTransport,
-  createGrpcWebTransport,
-} from "@connectrpc/connect-node";
+import { createNodeTransport, type Protocol } from "../../client/node.js";
 import { testIssuer } from "./issuer.js";
 
-/** The four ways clients reach the one port, each over real sockets. */
-export const PROTOCOLS = [
-  "Connect JSON over HTTP/1.1",
-  "Connect binary over HTTP/2",
-  "gRPC over HTTP/2",
-  "gRPC-Web over HTTP/1.1",
-] as const;
-
-export type Protocol = (typeof PROTOCOLS)[number];
+export { PROTOCOLS, type Protocol } from "../../client/node.js";
 
 /** A bearer token of the test issuer for `user` (its subject). */
 export async function tokenFor(user: string): Promise<string> {
@@ -37,15 +25,5 @@ export function actingAs(user: string): Interceptor {
 }
 
 export function transportFor(protocol: Protocol, baseUrl: string, user = "alice"): Transport {
-  const interceptors = [actingAs(user)];
-  switch (protocol) {
-    case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
-    case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
-    case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl, interceptors });
-    case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
-  }
+  return createNodeTransport(protocol, baseUrl, [actingAs(user)]);
 }
