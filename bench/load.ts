@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import * as hdr from "hdr-histogram-js";
 import { largestRssMiB, treeCpuSeconds } from "./processes.js";
 
@@ -22,6 +23,8 @@ export interface ScenarioResult {
   maxMs: number;
   /** CPU seconds (user + system) during the scenario: the server's processes, the load client, PostgreSQL. */
   cpu: { server: number; client: number; database: number };
+  /** p99 of the load client's event-loop delay during the run, in ms. */
+  clientLagP99Ms: number;
   /** Highest RSS of any one server process sampled during the scenario, in MiB (0 when in-process). */
   serverPeakRssMiB: number;
   note?: string;
@@ -67,6 +70,10 @@ export async function runScenario(
   }, 200);
   const serverCpu = () => (serverPid ? treeCpuSeconds(serverPid) : 0);
   const databaseCpu = () => (databasePid ? treeCpuSeconds(databasePid) : 0);
+  // The load client's own stalls (GC, a busy loop) delay calls too; paced
+  // runs count them as latency, so they are reported beside it.
+  const clientLag = monitorEventLoopDelay({ resolution: 10 });
+  clientLag.enable();
   const before = { server: serverCpu(), client: process.cpuUsage(), database: databaseCpu() };
   const started = performance.now();
   const requests = await drive(
@@ -85,6 +92,7 @@ export async function runScenario(
     database: round(databaseCpu() - before.database),
   };
   clearInterval(sampler);
+  clientLag.disable();
   peakRss = Math.max(peakRss, rss());
   const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
   const ms = (us: number) => Math.round(us) / 1000;
@@ -104,6 +112,7 @@ export async function runScenario(
     p99Ms: ms(histogram.getValueAtPercentile(99)),
     maxMs: ms(histogram.maxValue),
     cpu,
+    clientLagP99Ms: Math.round(clientLag.percentile(99) / 1e4) / 100,
     serverPeakRssMiB: Math.round(peakRss),
     ...(options.note && { note: options.note }),
   };

@@ -1,6 +1,6 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
-import { createInterface } from "node:readline";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
@@ -28,13 +28,15 @@ export async function buildServer(): Promise<void> {
 /** The real entry point (dist/src/main.js) with `workers` processes, against an already migrated database. */
 export function startTracker(options: {
   databaseUrl: string;
+  /** The dev signing key's directory; the server's log goes there too. */
   dataDir: string;
   workers: number;
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
   env?: Record<string, string>;
 }): Promise<ServerProcess> {
-  return startChild([...(options.nodeArgs ?? []), "dist/src/main.js"], {
+  const log = join(options.dataDir, `tracker-${options.workers}-${Date.now()}.log`);
+  return startChild([...(options.nodeArgs ?? []), "dist/src/main.js"], log, {
     DATABASE_URL: options.databaseUrl,
     DATABASE_SECRET: "",
     DATA_DIR: options.dataDir,
@@ -56,46 +58,53 @@ export function startTracker(options: {
 }
 
 /** A bare Connect handler answering GetIssue with a constant message (bench/bare-server.ts). */
-export function startBareServer(): Promise<ServerProcess> {
-  return startChild(["--import", "tsx", "bench/bare-server.ts"], {});
+export function startBareServer(logDir: string): Promise<ServerProcess> {
+  return startChild(["--import", "tsx", "bench/bare-server.ts"], join(logDir, "bare-server.log"), {});
 }
 
 /**
- * Spawns `node <args>` in the project root and resolves once it logs a JSON line
- * with `address` (host:port) on stdout; everything after that is discarded.
+ * Spawns `node <args>` in the project root with its output in `logFile` (a
+ * file, as fast a reader as a container runtime: a pipe the busy load client
+ * drains late would stall the server's log writes), and resolves once the
+ * log has a JSON line with `address` (host:port).
  */
-function startChild(args: string[], env: Record<string, string>): Promise<ServerProcess> {
+function startChild(args: string[], logFile: string, env: Record<string, string>): Promise<ServerProcess> {
+  const log = openSync(logFile, "w");
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", log, log],
   });
-  let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr = (stderr + chunk).slice(-4_000);
-  });
+  closeSync(log);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise<ServerProcess>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    lines.on("line", (line) => {
-      let entry: { address?: unknown };
-      try {
-        entry = JSON.parse(line) as { address?: unknown };
-      } catch {
-        return;
-      }
-      if (typeof entry.address !== "string") return;
-      const port = entry.address.split(":").at(-1);
-      lines.close();
-      child.stdout?.resume();
-      resolve({
-        baseUrl: `http://127.0.0.1:${port}`,
-        pid: child.pid as number,
-        stop: () => stopChild(child, exited),
-      });
-    });
-    void exited.then(() => reject(new Error(`${args.join(" ")} exited before listening:\n${stderr}`)));
+  let gone = false;
+  void exited.then(() => {
+    gone = true;
   });
+  return (async () => {
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline && !gone; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const address = readFileSync(logFile, "utf8")
+        .split("\n")
+        .map((line) => {
+          try {
+            return (JSON.parse(line) as { address?: unknown }).address;
+          } catch {
+            return undefined;
+          }
+        })
+        .find((value) => typeof value === "string");
+      if (typeof address === "string") {
+        return {
+          baseUrl: `http://127.0.0.1:${address.split(":").at(-1)}`,
+          pid: child.pid as number,
+          stop: () => stopChild(child, exited),
+        };
+      }
+    }
+    child.kill("SIGKILL");
+    throw new Error(`${args.join(" ")} did not start:\n${readFileSync(logFile, "utf8").slice(-4_000)}`);
+  })();
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<void>) {

@@ -73,12 +73,12 @@ export function toMarkdown(report: BenchReport): string {
       "",
       `## ${size} issues`,
       "",
-      "| scenario | protocol | server | load | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | server RSS MiB | note |",
-      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|",
+      "| scenario | protocol | server | load | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | client lag p99 ms | server RSS MiB | note |",
+      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
       ...rows.map(
         (s) =>
           `| ${s.name} | ${s.protocol} | ${s.server} | ${loadOf(s)} | ${fixed(s.rps, 0)} | ${fixed(s.p50Ms)} | ${fixed(s.p90Ms)} | ${fixed(s.p99Ms)} | ${fixed(s.maxMs, 1)} | ` +
-          `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ` +
+          `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ${fixed(s.clientLagP99Ms ?? 0, 1)} | ` +
           `${s.serverPeakRssMiB || "–"} | ${s.note ?? ""} |`,
       ),
     );

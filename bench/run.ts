@@ -110,7 +110,7 @@ try {
   log("building the server (tsc -p tsconfig.build.json), as the Docker image runs it");
   await buildServer();
   log("starting the bare Connect server (the framework limit)");
-  const bare = await startBareServer();
+  const bare = await startBareServer(scratch);
   cleanups.unshift(() => bare.stop());
 
   for (const size of sizes) {
