@@ -30,7 +30,7 @@ export function barChart(
       `<text x="${labelWidth + w + 6}" y="${y + 14}">${xmlText(row.note)}</text>`,
     ].join("");
   });
-  return svg(width, height, [`<text x="10" y="22" font-weight="bold">${xmlText(title)}</text>`, ...bars]);
+  return svg(width, height, title, bars);
 }
 
 /** One line per series over categorical x values (e.g. data sizes); NaN points are skipped. */
@@ -50,7 +50,6 @@ export function lineChart(
   const x = (i: number) => left + (xs.length === 1 ? plotWidth / 2 : (i / (xs.length - 1)) * plotWidth);
   const y = (v: number) => top + plotHeight - (v / max) * plotHeight;
   const parts = [
-    `<text x="10" y="22" font-weight="bold">${xmlText(title)}</text>`,
     `<line x1="${left}" y1="${top + plotHeight}" x2="${left + plotWidth}" y2="${top + plotHeight}" stroke="#888"/>`,
     `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotHeight}" stroke="#888"/>`,
   ];
@@ -78,9 +77,18 @@ export function lineChart(
       `<text x="${left + plotWidth + 50}" y="${ly + 4}">${xmlText(s.name)}</text>`,
     );
   });
-  return svg(width, height, parts);
+  return svg(width, height, title, parts);
 }
 
-function svg(width: number, height: number, parts: string[]): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>\n<rect width="100%" height="100%" fill="white"/>\n${parts.join("\n")}\n</svg>\n`;
+/** The picture with its title, shown on top and as the SVG's <title> (its accessible name). */
+function svg(width: number, height: number, title: string, parts: string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" ${FONT}>`,
+    `<title>${xmlText(title)}</title>`,
+    '<rect width="100%" height="100%" fill="white"/>',
+    `<text x="10" y="22" font-weight="bold">${xmlText(title)}</text>`,
+    ...parts,
+    "</svg>",
+    "",
+  ].join("\n");
 }
