@@ -16,7 +16,7 @@ import { apiError, notFound, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { appendIssueEvent } from "../shared/issue-events.js";
-import { commentName, issueNumberOf, lastSegmentOf, projectKeyOf, userName } from "../shared/names.js";
+import { commentName, issueNumberOf, lastSegmentOf, userName } from "../shared/names.js";
 import {
   afterPair,
   decodePageToken,
@@ -52,7 +52,7 @@ const issueOfComment = (name: string) => name.split("/").slice(0, 4).join("/");
  */
 async function lockComment(tx: Transaction<DB>, caller: Caller, name: string, etag: string) {
   const issueName = issueOfComment(name);
-  const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
+  const project = await lockProjectFor(tx, caller, name, "writer");
   const issue = await lockIssue(tx, project.uid, issueName);
   if (issue.delete_time !== null) throw issueDeleted(issueName, true);
   const row = await tx
@@ -82,13 +82,7 @@ export function commentService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(CommentService, {
       async listComments(req, context) {
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const issue = await findIssue(ctx.db, project.uid, req.parent);
         const size = pageSize(req.pageSize);
         const query = { method: "ListComments", parent: req.parent };
@@ -122,7 +116,7 @@ export function commentService(ctx: AppContext) {
         };
         return ctx.db.transaction().execute((tx) =>
           once(tx, call, async () => {
-            const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "writer", req.parent);
+            const project = await lockProjectFor(tx, caller, req.parent, "writer");
             const issue = await lockIssue(tx, project.uid, req.parent);
             if (issue.delete_time !== null) throw issueDeleted(req.parent, true);
             const row = await tx

@@ -92,13 +92,7 @@ export function issueService(ctx: AppContext) {
       },
 
       async batchGetIssues(req, context) {
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const numbers = req.names.map((name, index) => {
           if (projectKeyOf(name) !== project.key) {
             throw invalidArgument(
@@ -124,13 +118,7 @@ export function issueService(ctx: AppContext) {
       },
 
       async listIssues(req, context) {
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const { page, nextPageToken } = await listIssues(ctx.db, project, req);
         return { issues: page.map((row) => toIssue(row, project.key)), nextPageToken };
       },
@@ -146,7 +134,7 @@ export function issueService(ctx: AppContext) {
         };
         return ctx.db.transaction().execute((tx) =>
           once(tx, call, async () => {
-            const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "writer", req.parent);
+            const project = await lockProjectFor(tx, caller, req.parent, "writer");
             const state = nextStateOf(
               { state: "open", close_reason: null, close_time: null },
               { state: draft?.state, closeReason: draft?.closeReason },
@@ -203,7 +191,7 @@ export function issueService(ctx: AppContext) {
         const name = draft?.name ?? "";
         const fields = maskedFields(req.updateMask, WRITABLE);
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
+          const project = await lockProjectFor(tx, caller, name, "writer");
           const row = await lockIssue(tx, project.uid, name);
           if (row.delete_time !== null) throw issueDeleted(name, true);
           assertFresh(draft?.etag ?? "", row.revision, name);
@@ -276,13 +264,7 @@ export function issueService(ctx: AppContext) {
       },
 
       async listIssueEvents(req, context) {
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const issueUid = req.parent.includes("/issues/")
           ? (await findIssue(ctx.db, project.uid, req.parent)).uid
           : undefined;
@@ -301,7 +283,7 @@ export function issueService(ctx: AppContext) {
     const caller = callerOf(context);
     const actorUid = caller.userUid;
     return ctx.db.transaction().execute(async (tx) => {
-      const project = await lockProjectFor(tx, caller, projectKeyOf(name), "writer", name);
+      const project = await lockProjectFor(tx, caller, name, "writer");
       const row = await lockIssue(tx, project.uid, name);
       if ((row.delete_time !== null) === deleted) throw issueDeleted(name, deleted);
       assertFresh(etag, row.revision, name);
@@ -349,7 +331,7 @@ export function issueService(ctx: AppContext) {
     context: HandlerContext,
   ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
     const caller = callerOf(context);
-    const project = await projectFor(ctx.db, caller, projectKeyOf(parent), "reader", parent);
+    const project = await projectFor(ctx.db, caller, parent, "reader");
     // Each open stream holds a socket and wakes on every event: cap them per user.
     const open = openWatches.get(caller.userUid) ?? 0;
     if (open >= ctx.limits.maxWatchStreamsPerUser) {

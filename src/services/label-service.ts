@@ -121,26 +121,14 @@ export function labelService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(LabelService, {
       async getLabel(req, context) {
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.name),
-          "reader",
-          req.name,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.name, "reader");
         const row = await findLabel(ctx.db, project, req.name);
         return toLabel(projectKeyOf(req.name), row);
       },
 
       async listLabels(req, context) {
         // Deleted projects keep their labels readable, as GetProject returns them.
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const size = pageSize(req.pageSize);
         const query = { method: "ListLabels", parent: req.parent };
         const after = decodePageToken(req.pageToken, query, isListCursor);
@@ -173,13 +161,7 @@ export function labelService(ctx: AppContext) {
               responseSchema: LabelSchema,
             },
             async () => {
-              const project = await lockProjectFor(
-                tx,
-                caller,
-                projectKeyOf(req.parent),
-                "writer",
-                req.parent,
-              );
+              const project = await lockProjectFor(tx, caller, req.parent, "writer");
               const row = await tx
                 .insertInto("labels")
                 .values({
@@ -206,7 +188,7 @@ export function labelService(ctx: AppContext) {
         const fields = maskedFields(req.updateMask, WRITABLE_FIELDS);
         if (fields.has("display_name")) required(label.displayName, "label.display_name");
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockProjectFor(tx, caller, projectKeyOf(label.name), "writer", label.name);
+          const project = await lockProjectFor(tx, caller, label.name, "writer");
           const row = await lockLabel(tx, project, label.name);
           assertFresh(label.etag, row.revision, label.name);
           // An empty mask changes nothing (AIP-134), so nothing gets a new etag.
@@ -237,7 +219,7 @@ export function labelService(ctx: AppContext) {
       async deleteLabel(req, context) {
         const caller = callerOf(context);
         await ctx.db.transaction().execute(async (tx) => {
-          const project = await lockProjectFor(tx, caller, projectKeyOf(req.name), "writer", req.name);
+          const project = await lockProjectFor(tx, caller, req.name, "writer");
           const row = await lockLabel(tx, project, req.name);
           assertFresh(req.etag, row.revision, req.name);
           await takeOffIssues(tx, project, row, caller.userUid);

@@ -16,7 +16,7 @@ import { callerOf } from "../shared/caller.js";
 import { apiError, invalidArgument, notFound } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
-import { lastSegmentOf, memberName, projectKeyOf, userName, userUidOf } from "../shared/names.js";
+import { lastSegmentOf, memberName, userName, userUidOf } from "../shared/names.js";
 import {
   afterPair,
   decodePageToken,
@@ -113,13 +113,7 @@ export function memberService(ctx: AppContext) {
     router.service(MemberService, {
       async listMembers(req, context) {
         // Deleted projects keep their members readable, as GetProject returns them.
-        const project = await projectFor(
-          ctx.db,
-          callerOf(context),
-          projectKeyOf(req.parent),
-          "reader",
-          req.parent,
-        );
+        const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
         const size = pageSize(req.pageSize);
         const query = { method: "ListMembers", parent: req.parent };
         const after = decodePageToken(req.pageToken, query, isPairCursor);
@@ -157,7 +151,7 @@ export function memberService(ctx: AppContext) {
               responseSchema: MemberSchema,
             },
             async () => {
-              const project = await lockProjectFor(tx, caller, projectKeyOf(req.parent), "admin", req.parent);
+              const project = await lockProjectFor(tx, caller, req.parent, "admin");
               const user = await tx
                 .selectFrom("users")
                 .select("uid")
@@ -188,7 +182,7 @@ export function memberService(ctx: AppContext) {
         const changesRole = maskedFields(req.updateMask, WRITABLE_FIELDS).has("role");
         const role = roleToDb(member.role, "member.role");
         return ctx.db.transaction().execute(async (tx) => {
-          const project = await lockProjectFor(tx, caller, projectKeyOf(member.name), "admin", member.name);
+          const project = await lockProjectFor(tx, caller, member.name, "admin");
           const row = await lockMember(tx, project, member.name);
           assertFresh(member.etag, row.revision, member.name);
           // An empty mask changes nothing (AIP-134), so nothing gets a new etag.
@@ -217,13 +211,7 @@ export function memberService(ctx: AppContext) {
         // Admins remove anyone; every member may leave.
         const leaving = lastSegmentOf(req.name) === caller.userUid;
         await ctx.db.transaction().execute(async (tx) => {
-          const project = await lockProjectFor(
-            tx,
-            caller,
-            projectKeyOf(req.name),
-            leaving ? "reader" : "admin",
-            req.name,
-          );
+          const project = await lockProjectFor(tx, caller, req.name, leaving ? "reader" : "admin");
           const row = await lockMember(tx, project, req.name);
           assertFresh(req.etag, row.revision, req.name);
           await assertNotLastAdmin(tx, project, row, req.name);

@@ -15,7 +15,7 @@ import { type Caller, callerOf } from "../shared/caller.js";
 import { apiError, required } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
-import { projectKeyOf, projectName } from "../shared/names.js";
+import { projectName } from "../shared/names.js";
 import {
   afterPair,
   decodePageToken,
@@ -50,7 +50,7 @@ async function lockProject(
   name: string,
   etag: string,
 ): Promise<ProjectRow> {
-  const row = await lockProjectFor(tx, caller, projectKeyOf(name), "admin", name, { allowDeleted: true });
+  const row = await lockProjectFor(tx, caller, name, "admin", { allowDeleted: true });
   assertFresh(etag, row.revision, name);
   return row;
 }
@@ -110,9 +110,7 @@ export function projectService(ctx: AppContext) {
       },
 
       async getProject(req, context) {
-        return toProject(
-          await projectFor(ctx.db, callerOf(context), projectKeyOf(req.name), "reader", req.name),
-        );
+        return toProject(await projectFor(ctx.db, callerOf(context), req.name, "reader"));
       },
 
       async listProjects(req, context) {

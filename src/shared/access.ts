@@ -3,7 +3,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { DB, MemberRole } from "../../gen/db.js";
 import type { Caller } from "./caller.js";
 import { apiError, notFound } from "./errors.js";
-import { projectName } from "./names.js";
+import { projectKeyOf, projectName } from "./names.js";
 import type { ProjectRow } from "./projects.js";
 
 // Object-level authorisation: every request for something in a project goes
@@ -46,15 +46,19 @@ function check(
   return { ...row, caller_role: row.caller_role };
 }
 
-/** The project for a read by a member with at least `role`; deleted projects too. */
+/**
+ * The project of `requested` (a project or anything in one, e.g.
+ * `projects/CORE/issues/7`) for a read by a member with at least `role`;
+ * deleted projects too.
+ */
 export async function projectFor(
   db: Kysely<DB>,
   caller: Caller,
-  key: string,
-  role: MemberRole,
   requested: string,
+  role: MemberRole,
 ): Promise<ProjectAccess> {
-  return check(await projectWithCallerRole(db, caller, key).executeTakeFirst(), role, requested);
+  const row = await projectWithCallerRole(db, caller, projectKeyOf(requested)).executeTakeFirst();
+  return check(row, role, requested);
 }
 
 /**
@@ -67,11 +71,11 @@ export async function projectFor(
 export async function lockProjectFor(
   tx: Transaction<DB>,
   caller: Caller,
-  key: string,
-  role: MemberRole,
   requested: string,
+  role: MemberRole,
   options: { allowDeleted?: boolean } = {},
 ): Promise<ProjectAccess> {
+  const key = projectKeyOf(requested);
   const row = await projectWithCallerRole(tx, caller, key).forUpdate("projects").executeTakeFirst();
   const project = check(row, role, requested);
   if (project.delete_time !== null && !options.allowDeleted) {
