@@ -1,9 +1,5 @@
-import {
-  Issue_CloseReason as CloseReason,
-  type Issue,
-  Issue_Priority as Priority,
-  Issue_State as State,
-} from "../gen/proto/tracker/v1/issue_pb.js";
+import type { Issue } from "../gen/proto/tracker/v1/issue_pb.js";
+import { snapshotOf } from "../src/services/issues/issue-rows.js";
 
 // The client side of the soak's bookkeeping: what every client was told.
 // A mutation is acknowledged when its client got the response; it is in
@@ -100,18 +96,7 @@ export const requestIdIn = (body: Json): string | undefined =>
 /** An API issue as a version, in the history's JSON form. */
 export function versionOf(issue: Issue): Version {
   return {
-    fields: {
-      title: issue.title,
-      body: issue.body,
-      state: `STATE_${State[issue.state]}`,
-      close_reason:
-        issue.closeReason === CloseReason.UNSPECIFIED
-          ? null
-          : `CLOSE_REASON_${CloseReason[issue.closeReason]}`,
-      priority: `PRIORITY_${Priority[issue.priority]}`,
-      assignee: issue.assignee === "" ? null : issue.assignee,
-      labels: [...issue.labels],
-    },
+    fields: snapshotOf(issue),
     deleted: issue.deleteTime !== undefined,
   };
 }

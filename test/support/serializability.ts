@@ -1,14 +1,8 @@
 import { type JsonValue, toJson } from "@bufbuild/protobuf";
 import { TimestampSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import {
-  Issue_CloseReason as CloseReason,
-  type Issue,
-  type IssueEvent,
-  IssueEvent_Kind as Kind,
-  Issue_Priority as Priority,
-  Issue_State as State,
-} from "../../gen/proto/tracker/v1/issue_pb.js";
+import { type Issue, type IssueEvent, IssueEvent_Kind as Kind } from "../../gen/proto/tracker/v1/issue_pb.js";
+import { snapshotOf } from "../../src/services/issues/issue-rows.js";
 
 // A checker of concurrent histories: given every request a test sent (with
 // when it was sent and answered, on one logical clock, and what came back)
@@ -36,18 +30,7 @@ export interface IssueView {
 export function viewOf(issue: Issue): IssueView {
   return {
     name: issue.name,
-    snapshot: {
-      title: issue.title,
-      body: issue.body,
-      state: `STATE_${State[issue.state]}`,
-      close_reason:
-        issue.closeReason === CloseReason.UNSPECIFIED
-          ? null
-          : `CLOSE_REASON_${CloseReason[issue.closeReason]}`,
-      priority: `PRIORITY_${Priority[issue.priority]}`,
-      assignee: issue.assignee === "" ? null : issue.assignee,
-      labels: [...issue.labels],
-    },
+    snapshot: snapshotOf(issue),
     deleteTime: issue.deleteTime ? (toJson(TimestampSchema, issue.deleteTime) as string) : null,
     closeTimeSet: issue.closeTime !== undefined,
     etag: issue.etag,
