@@ -1,6 +1,7 @@
-import { type Client, Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import * as hdr from "hdr-histogram-js";
+import { bearerToken } from "../client/index.js";
+import { createNodeTransport, type Protocol as NodeProtocol } from "../client/node.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { Issue_Priority, Issue_State, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import type { Call } from "./load.js";
@@ -8,6 +9,12 @@ import { PROJECTS, projectKey, WORDS } from "./seed.js";
 
 export const PROTOCOLS = ["connect+proto h2", "grpc h2", "connect+json h1.1"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+/** The bench's short names (its reports' keys) for the protocols of client/node.ts. */
+const TRANSPORTS: Record<Protocol, NodeProtocol> = {
+  "connect+proto h2": "Connect binary over HTTP/2",
+  "grpc h2": "gRPC over HTTP/2",
+  "connect+json h1.1": "Connect JSON over HTTP/1.1",
+};
 
 /** Connections per client: several, so that N cluster workers all get some. */
 const CONNECTIONS = 8;
@@ -24,26 +31,10 @@ export function clientsOf<S extends typeof IssueService | typeof CommentService>
   protocol: Protocol,
   token?: string,
 ): Clients<S> {
-  const interceptors: Interceptor[] = token
-    ? [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ]
-    : [];
-  return Array.from({ length: CONNECTIONS }, () => {
-    const transport =
-      protocol === "grpc h2"
-        ? createGrpcTransport({ baseUrl, interceptors })
-        : createConnectTransport({
-            baseUrl,
-            httpVersion: protocol === "connect+proto h2" ? "2" : "1.1",
-            useBinaryFormat: protocol === "connect+proto h2",
-            interceptors,
-          });
-    return createClient(service, transport);
-  });
+  const interceptors = token ? [bearerToken(token)] : [];
+  return Array.from({ length: CONNECTIONS }, () =>
+    createClient(service, createNodeTransport(TRANSPORTS[protocol], baseUrl, interceptors)),
+  );
 }
 
 const randomInt = (n: number) => Math.floor(Math.random() * n);

@@ -5,9 +5,9 @@ import {
   Code,
   ConnectError,
   createClient,
-  type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
+import { bearerToken } from "../client/index.js";
 import { createNodeTransport, type Protocol } from "../client/node.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import {
@@ -32,13 +32,7 @@ import { originOf, type Stats } from "./stats.js";
 export { PROTOCOLS, type Protocol } from "../client/node.js";
 
 export function transportFor(protocol: Protocol, baseUrl: string, token: string): Transport {
-  const interceptors: Interceptor[] = [
-    (next) => (req) => {
-      req.header.set("authorization", `Bearer ${token}`);
-      return next(req);
-    },
-  ];
-  return createNodeTransport(protocol, baseUrl, interceptors);
+  return createNodeTransport(protocol, baseUrl, [bearerToken(token)]);
 }
 
 export interface ProjectInfo {
