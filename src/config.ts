@@ -24,7 +24,16 @@ const schema = z.object({
   DATABASE_SECRET: z.string().optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   /** Server processes sharing PORT (node:cluster): a number, or "auto" for one per core. */
-  WORKERS: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default(1),
+  WORKERS: z
+    .string()
+    .default("1")
+    .refine(
+      (value) => value === "auto" || (/^\d+$/.test(value) && Number(value) >= 1 && Number(value) <= 64),
+      {
+        error: 'a number of processes from 1 to 64, or "auto" for one per core',
+      },
+    )
+    .transform((value): number | "auto" => (value === "auto" ? "auto" : Number(value))),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(1000).default(20),
   LOG_LEVEL: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default("info"),
   /** Unset: readable lines on a terminal outside production, JSON otherwise. */

@@ -14,6 +14,17 @@ describe("configuration", () => {
     });
   });
 
+  it("takes WORKERS as a count or auto, and says what it wants otherwise", () => {
+    expect(loadConfig({ ...OIDC }).WORKERS).toBe(1);
+    expect(loadConfig({ ...OIDC, WORKERS: "3" }).WORKERS).toBe(3);
+    expect(loadConfig({ ...OIDC, WORKERS: "auto" }).WORKERS).toBe("auto");
+    for (const bad of ["0", "many", "65"]) {
+      expect(() => loadConfig({ ...OIDC, WORKERS: bad })).toThrow(
+        'WORKERS: a number of processes from 1 to 64, or "auto" for one per core',
+      );
+    }
+  });
+
   it("reads the database from a JSON secret (the AWS Secrets Manager shape)", () => {
     const secret = JSON.stringify({
       host: "db.internal",
