@@ -69,9 +69,17 @@ table "projects" {
 
 table "idempotent_requests" {
   schema  = schema.public
-  comment = "Responses of Create calls that carried a request_id (AIP-155), replayed on retry."
+  comment = "Responses of Create calls that carried a request_id (AIP-155), replayed on retry to the same caller only."
+  column "user_uid" {
+    type    = uuid
+    comment = "Whose request it was: a request_id is scoped to its caller, so another caller's id is unknown to them."
+  }
   column "method" {
     type = text
+  }
+  column "parent" {
+    type    = text
+    comment = "The request's parent (empty for CreateProject): a request_id is scoped to where it creates."
   }
   column "request_id" {
     type = uuid
@@ -90,7 +98,12 @@ table "idempotent_requests" {
     default = sql("now()")
   }
   primary_key {
-    columns = [column.method, column.request_id]
+    columns = [column.user_uid, column.method, column.parent, column.request_id]
+  }
+  foreign_key "idempotent_requests_user_uid_fkey" {
+    columns     = [column.user_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = CASCADE
   }
   index "idempotent_requests_create_time_idx" {
     comment = "Expiry of old keys."

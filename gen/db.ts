@@ -58,6 +58,10 @@ export interface IdempotentRequests {
   create_time: Generated<string>;
   method: string;
   /**
+   * The request's parent (empty for CreateProject): a request_id is scoped to where it creates.
+   */
+  parent: string;
+  /**
    * SHA-256 of the request, to refuse a request_id reused for another request.
    */
   request_hash: Buffer;
@@ -66,6 +70,10 @@ export interface IdempotentRequests {
    * The binary protobuf response; NULL while the first call is still running.
    */
   response: Buffer | null;
+  /**
+   * Whose request it was: a request_id is scoped to its caller, so another caller's id is unknown to them.
+   */
+  user_uid: string;
 }
 
 export interface IssueEvents {

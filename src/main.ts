@@ -14,6 +14,7 @@ import { IssueEventBus } from "./db/issue-event-bus.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing } from "./observability/tracing.js";
 import { createServer } from "./server.js";
+import { expireRequestIds } from "./shared/idempotency.js";
 
 const config = (() => {
   try {
@@ -127,6 +128,12 @@ async function serve(
   };
   const server = createServer(ctx);
   const address = await server.listen(config.PORT, config.HOST);
+  // Request ids are kept for a day, then forgotten, so their table stays bounded.
+  const requestIdExpiry = setInterval(() => {
+    expireRequestIds(database.db).catch((error: unknown) =>
+      logger.warn({ err: error }, "could not expire old request ids; will try again"),
+    );
+  }, 3_600_000).unref();
   if (cluster.isPrimary) {
     logger.info(
       {
@@ -143,6 +150,7 @@ async function serve(
     );
   }
   return async () => {
+    clearInterval(requestIdExpiry);
     shutdown.abort();
     await server.close(config.SHUTDOWN_TIMEOUT_MS);
     await issueEvents.close();

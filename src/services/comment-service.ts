@@ -114,9 +114,9 @@ export function commentService(ctx: AppContext) {
           request: req,
           responseSchema: CommentSchema,
         };
-        return ctx.db.transaction().execute((tx) =>
-          once(tx, call, async () => {
-            const project = await lockProjectFor(tx, caller, req.parent, "writer");
+        return ctx.db.transaction().execute(async (tx) => {
+          const project = await lockProjectFor(tx, caller, req.parent, "writer");
+          return once(tx, { caller, project }, call, async () => {
             const issue = await lockIssue(tx, project.uid, req.parent);
             if (issue.delete_time !== null) throw issueDeleted(req.parent, true);
             const row = await tx
@@ -140,8 +140,8 @@ export function commentService(ctx: AppContext) {
             const comment = toComment(row, project.key, issueNumberOf(req.parent));
             await recordAudit(tx, context, { resource: comment.name, schema: CommentSchema, after: comment });
             return comment;
-          }),
-        );
+          });
+        });
       },
 
       async updateComment(req, context) {

@@ -132,9 +132,9 @@ export function issueService(ctx: AppContext) {
           request: req,
           responseSchema: IssueSchema,
         };
-        return ctx.db.transaction().execute((tx) =>
-          once(tx, call, async () => {
-            const project = await lockProjectFor(tx, caller, req.parent, "writer");
+        return ctx.db.transaction().execute(async (tx) => {
+          const project = await lockProjectFor(tx, caller, req.parent, "writer");
+          return once(tx, { caller, project }, call, async () => {
             const state = nextStateOf(
               { state: "open", close_reason: null, close_time: null },
               { state: draft?.state, closeReason: draft?.closeReason },
@@ -181,8 +181,8 @@ export function issueService(ctx: AppContext) {
             });
             await recordAudit(tx, context, { resource: issue.name, schema: IssueSchema, after: issue });
             return issue;
-          }),
-        );
+          });
+        });
       },
 
       async updateIssue(req, context) {

@@ -151,9 +151,11 @@ export function labelService(ctx: AppContext) {
       async createLabel(req, context) {
         const caller = callerOf(context);
         const displayName = required(req.label?.displayName, "label.display_name");
-        return ctx.db.transaction().execute((tx) =>
-          once(
+        return ctx.db.transaction().execute(async (tx) => {
+          const project = await lockProjectFor(tx, caller, req.parent, "writer");
+          return once(
             tx,
+            { caller, project },
             {
               method: "CreateLabel",
               requestSchema: CreateLabelRequestSchema,
@@ -161,7 +163,6 @@ export function labelService(ctx: AppContext) {
               responseSchema: LabelSchema,
             },
             async () => {
-              const project = await lockProjectFor(tx, caller, req.parent, "writer");
               const row = await tx
                 .insertInto("labels")
                 .values({
@@ -177,8 +178,8 @@ export function labelService(ctx: AppContext) {
               await recordAudit(tx, context, { resource: created.name, schema: LabelSchema, after: created });
               return created;
             },
-          ),
-        );
+          );
+        });
       },
 
       async updateLabel(req, context) {

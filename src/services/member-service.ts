@@ -141,9 +141,11 @@ export function memberService(ctx: AppContext) {
         const member = req.member;
         if (!member) throw invalidArgument("member", "is required");
         const role = roleToDb(member.role, "member.role");
-        return ctx.db.transaction().execute((tx) =>
-          once(
+        return ctx.db.transaction().execute(async (tx) => {
+          const project = await lockProjectFor(tx, caller, req.parent, "admin");
+          return once(
             tx,
+            { caller, project },
             {
               method: "CreateMember",
               requestSchema: CreateMemberRequestSchema,
@@ -151,7 +153,6 @@ export function memberService(ctx: AppContext) {
               responseSchema: MemberSchema,
             },
             async () => {
-              const project = await lockProjectFor(tx, caller, req.parent, "admin");
               const user = await tx
                 .selectFrom("users")
                 .select("uid")
@@ -171,8 +172,8 @@ export function memberService(ctx: AppContext) {
               });
               return created;
             },
-          ),
-        );
+          );
+        });
       },
 
       async updateMember(req, context) {

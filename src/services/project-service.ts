@@ -87,7 +87,7 @@ export function projectService(ctx: AppContext) {
           responseSchema: ProjectSchema,
         };
         return ctx.db.transaction().execute((tx) =>
-          once(tx, call, async () => {
+          once(tx, { caller, project: null }, call, async () => {
             const row = await tx
               .insertInto("projects")
               .values({
