@@ -1,6 +1,7 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Issue_CloseReason as CloseReason,
@@ -222,5 +223,65 @@ describe("ListIssues pagination under writes", () => {
       // Every issue that existed before the listing began was seen.
       expect(seen.length).toBeGreaterThanOrEqual(existing - filed);
     }
+  });
+});
+
+describe("full-text queries that cannot hurt", () => {
+  it.each([
+    ["64 dashes", "-".repeat(64)],
+    ['"- " 128 times', "- ".repeat(128)],
+    ["dashes between punctuation", "-!".repeat(40)],
+  ])("answers %s with INVALID_ARGUMENT naming filter.query, not INTERNAL", async (_, query) => {
+    const error = await expectError(
+      issues().listIssues({ parent, filter: { query } }),
+      Code.InvalidArgument,
+      "SEARCH_QUERY_TOO_COMPLEX",
+    );
+    expect(violatedFields(error)).toEqual(["filter.query"]);
+  });
+
+  it("still searches with a few dashes in a row", async () => {
+    // Three negations are one: crash, not safari.
+    expect(await numbers({ query: "crash ---safari" })).toEqual([3]);
+  });
+
+  it("answers every query of the web-search alphabet with OK or INVALID_ARGUMENT, on the real PostgreSQL", async () => {
+    // Long runs of negations are what PostgreSQL's parser cannot take.
+    const token = fc.oneof(
+      fc.constantFrom(
+        "-",
+        " ",
+        '"',
+        "or",
+        "crash",
+        "safari",
+        "!",
+        "&",
+        "|",
+        "(",
+        ")",
+        ":",
+        "*",
+        "<",
+        "'",
+        "\\",
+      ),
+      fc.integer({ min: 2, max: 70 }).map((run) => "-".repeat(run)),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(token, { maxLength: 128 }).map((parts) => parts.join("").slice(0, 256)),
+        async (query) => {
+          const outcome = await issues()
+            .listIssues({ parent, filter: { query } })
+            .then(
+              () => "OK",
+              (error: unknown) => Code[ConnectError.from(error).code],
+            );
+          expect(["OK", "InvalidArgument"], `${outcome} for ${JSON.stringify(query)}`).toContain(outcome);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

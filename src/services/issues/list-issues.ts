@@ -84,6 +84,7 @@ export async function listIssues(
       if (range?.endTime) select = select.where(column, "<", timestampToText(range.endTime));
     }
     if (filter.query.trim() !== "") {
+      assertSearchable(filter.query);
       select = select.where(sql<SqlBool>`issues.search @@ websearch_to_tsquery('english', ${filter.query})`);
     }
   }
@@ -95,6 +96,27 @@ export async function listIssues(
   if (after) select = select.where(keysetAfter(order.field, order.descending, after));
   const rows = await select.limit(size + 1).execute();
   return paginate(rows, size, query, (row: IssueRow): Cursor => [String(row[order.field]), row.number]);
+}
+
+/**
+ * How many `-` (NOT) may stand in a row with no word between them. PostgreSQL
+ * parses a query on a stack of 32 operators: a longer chain of negations is
+ * "tsquery stack too small", a failed statement instead of an answer. No one
+ * means more than one in a row; a few are allowed, so `--` typed by accident
+ * still searches.
+ */
+export const MAX_CHAINED_NEGATIONS = 8;
+const CHAINED_NEGATIONS = new RegExp(`-(?:[^\\p{L}\\p{N}-]*-){${MAX_CHAINED_NEGATIONS}}`, "u");
+
+/** A full-text query PostgreSQL can evaluate, or INVALID_ARGUMENT naming filter.query. */
+export function assertSearchable(query: string): void {
+  if (CHAINED_NEGATIONS.test(query)) {
+    throw invalidArgument(
+      "filter.query",
+      `has more than ${MAX_CHAINED_NEGATIONS} "-" in a row with no word between them`,
+      "SEARCH_QUERY_TOO_COMPLEX",
+    );
+  }
 }
 
 /** Rows strictly after the cursor in the sort order: (field, number) > or < (value, number). */
