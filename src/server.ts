@@ -36,6 +36,7 @@ import { createCallerInterceptor } from "./shared/caller.js";
 import { createErrorInterceptor } from "./shared/errors.js";
 import { createRateLimitInterceptor } from "./shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "./shared/request-context.js";
+import { createUnknownFieldsInterceptor } from "./shared/unknown-fields.js";
 
 /** The contract this server implements, as reflection and health report it. */
 export const API_FILES: DescFile[] = [
@@ -95,8 +96,11 @@ export function createServer(ctx: AppContext): OnePortServer {
       createErrorInterceptor(ctx.logger),
       createRateLimitInterceptor(ctx.limits),
       createCallerInterceptor(ctx.db),
+      createUnknownFieldsInterceptor(),
       createValidateInterceptor(),
     ],
+    // A field the server does not know is refused, not dropped (binary: the interceptor above).
+    jsonOptions: { ignoreUnknownFields: false },
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
     maxTimeoutMs: ctx.limits.maxDeadlineMs,

@@ -1,9 +1,14 @@
 import { connect as connectTcp } from "node:net";
+import { create } from "@bufbuild/protobuf";
+import { WireType } from "@bufbuild/protobuf/wire";
 import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CreateIssueRequestSchema, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { expectError, violatedFields } from "./support/errors.js";
+import { createProject } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { tokenFor, transportFor } from "./support/transports.js";
+import { type Protocol, tokenFor, transportFor } from "./support/transports.js";
 
 // Malformed requests at the protocol level: each gets a clear Connect error
 // (or HTTP status) and the server keeps serving everyone else.
@@ -142,5 +147,62 @@ describe("bad requests", () => {
     expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain(
       "connect-protocol-version",
     );
+  });
+});
+
+describe("fields the server does not know", () => {
+  const issuesOf = (protocol: Protocol) => createClient(IssueService, transportFor(protocol, server.baseUrl));
+  let parent: string;
+  beforeAll(async () => {
+    parent = await createProject(server);
+  });
+  const issueCount = async () =>
+    (await issuesOf("Connect binary over HTTP/2").listIssues({ parent, pageSize: 1000 })).issues.length;
+
+  it.each([
+    [
+      "a field of the request",
+      (body: Record<string, unknown>) => ({ ...body, duplicateOf: "projects/X/issues/1" }),
+      "duplicateOf",
+    ],
+    [
+      "a field of the issue",
+      (body: { issue: object }) => ({ ...body, issue: { ...body.issue, isAdmin: true } }),
+      "isAdmin",
+    ],
+  ])("refuses %s in JSON with invalid_argument naming it, and creates nothing", async (_, widen, field) => {
+    const before = await issueCount();
+    const { status, json } = await post(
+      "/tracker.v1.IssueService/CreateIssue",
+      JSON.stringify(widen({ parent, issue: { title: "widened" } } as never)),
+    );
+    expect(status).toBe(400);
+    expect(json.code).toBe("invalid_argument");
+    expect(json.message).toContain(field);
+    expect(await issueCount()).toBe(before);
+  });
+
+  it.each(["Connect binary over HTTP/2", "gRPC over HTTP/2", "gRPC-Web over HTTP/1.1"] as const)(
+    "refuses unknown binary fields at any depth over %s, naming each, and creates nothing",
+    async (protocol) => {
+      const before = await issueCount();
+      const request = create(CreateIssueRequestSchema, { parent, issue: { title: "widened" } });
+      // Field 99 of the issue and 98 of the request: what a newer client would send.
+      request.$unknown = [{ no: 98, wireType: WireType.Varint, data: new Uint8Array([1]) }];
+      if (request.issue)
+        request.issue.$unknown = [{ no: 99, wireType: WireType.Varint, data: new Uint8Array([1]) }];
+      const error = await expectError(
+        issuesOf(protocol).createIssue(request),
+        Code.InvalidArgument,
+        "UNKNOWN_FIELD",
+      );
+      expect(violatedFields(error).sort()).toEqual(["[98]", "issue.[99]"]);
+      expect(await issueCount()).toBe(before);
+    },
+  );
+
+  it("lets the same request through without them", async () => {
+    const request = create(CreateIssueRequestSchema, { parent, issue: { title: "plain" } });
+    expect((await issuesOf("gRPC over HTTP/2").createIssue(request)).title).toBe("plain");
   });
 });
