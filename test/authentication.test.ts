@@ -33,7 +33,7 @@ const MESSAGES = {
   notJwt: "the token is not a valid JWT",
 };
 const FRIENDLY: string[] = Object.values(MESSAGES).flatMap((message) =>
-  typeof message === "string" ? [message] : ["sub", "exp", "nbf", "iss", "aud"].map(message),
+  typeof message === "string" ? [message] : ["sub", "exp", "nbf", "iat", "iss", "aud"].map(message),
 );
 
 /** A transport of `protocol` that sends exactly this Authorization header (none if undefined). */
@@ -193,6 +193,20 @@ describe("tokens that are refused", () => {
     await expectRefused(`Bearer ${without}`, MESSAGES.claim("sub"));
     const empty = await issuer.mint("");
     await expectRefused(`Bearer ${empty}`, MESSAGES.noSubject);
+  });
+
+  it('refuses a subject that is not a string: 12345 and "12345" are not one user', async () => {
+    for (const sub of [12345, ["alice"], { id: "alice" }, true, "a\u0000b"]) {
+      const token = await issuer.mint("ignored", { omitSubject: true, extraClaims: { sub: sub as string } });
+      await expectRefused(`Bearer ${token}`, MESSAGES.noSubject);
+    }
+    const numeric = await issuer.mint("12345");
+    expect((await usersWith(`Bearer ${numeric}`).getCurrentUser({})).name).toMatch(/^users\//);
+  });
+
+  it("refuses a token issued in the future beyond the clock tolerance (iat ten years ahead)", async () => {
+    const token = await issuer.mint(newSubject(), { issuedAt: 10 * 365 * 86_400 });
+    await expectRefused(`Bearer ${token}`, MESSAGES.claim("iat"));
   });
 
   it("accepts a token that expired within the 5 s clock tolerance", async () => {

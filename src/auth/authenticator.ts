@@ -76,9 +76,14 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
           clockTolerance: options.clockToleranceSeconds,
           requiredClaims: ["sub", "exp"],
         });
-        const subject = payload.sub ?? "";
-        if (subject === "" || subject.length > 255)
+        // Claims are typed: `12345` and "12345" must not be one user, and a
+        // token minted years ahead is not a token a provider issued.
+        const subject = payload.sub;
+        if (typeof subject !== "string" || subject === "" || subject.length > 255 || /\p{Cc}/u.test(subject))
           throw new AuthenticationError("the token has no usable subject", "invalid_token");
+        const now = Date.now() / 1000;
+        if (payload.iat !== undefined && !(payload.iat <= now + options.clockToleranceSeconds))
+          throw new AuthenticationError(`the token's "iat" claim is not acceptable`, "invalid_token");
         const principal = {
           subject,
           email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",

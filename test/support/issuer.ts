@@ -20,6 +20,8 @@ export interface MintOptions {
   /** Seconds from now; negative means already expired. */
   expiresIn?: number;
   notBefore?: number;
+  /** Seconds from now for the `iat` claim (default 0). */
+  issuedAt?: number;
   issuer?: string;
   audience?: string;
   /** Sign with a key the issuer does not publish. */
@@ -74,7 +76,7 @@ async function startTestIssuer(): Promise<TestIssuer> {
         .setProtectedHeader({ alg: "RS256", kid: key.publicJwk.kid, typ: "JWT" })
         .setIssuer(options.issuer ?? url)
         .setAudience(options.audience ?? audience)
-        .setIssuedAt(now)
+        .setIssuedAt(now + (options.issuedAt ?? 0))
         .setExpirationTime(now + (options.expiresIn ?? 3600));
       if (!options.omitSubject) jwt.setSubject(subject);
       if (options.notBefore !== undefined) jwt.setNotBefore(now + options.notBefore);
