@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
@@ -8,6 +9,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { API_FILES } from "../src/server.js";
+import { expireRequestIds } from "../src/shared/idempotency.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { transportFor } from "./support/transports.js";
@@ -206,5 +208,26 @@ describe("a replayed request_id", () => {
         expect(codeName((await outcomeOf(row.call(as(subject), request))).code)).toBe("NotFound");
       });
     }
+  });
+});
+
+describe("request ids", () => {
+  it("are forgotten after REQUEST_ID_RETENTION, so a late retry creates anew and the table stays bounded", async () => {
+    const request = { parent: project, issue: { title: "kept a day" }, requestId: randomUUID() };
+    const first = await as("owner").issues.createIssue(request);
+    const db = server.ctx.db;
+    await db
+      .updateTable("idempotent_requests")
+      .set({ create_time: sql<string>`now() - interval '25 hours'` })
+      .where("request_id", "=", request.requestId)
+      .execute();
+    expect(await expireRequestIds(db)).toBeGreaterThanOrEqual(1n);
+    const kept = await db
+      .selectFrom("idempotent_requests")
+      .select("request_id")
+      .where("request_id", "=", request.requestId)
+      .execute();
+    expect(kept).toEqual([]);
+    expect((await as("owner").issues.createIssue(request)).name).not.toBe(first.name);
   });
 });
