@@ -1,11 +1,13 @@
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
+import { createNodeTransport } from "../client/node.js";
 import { ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
 import { IssueService, type WatchIssuesResponse } from "../gen/proto/tracker/v1/issue_pb.js";
 import { MemberService, Member_Role as Role } from "../gen/proto/tracker/v1/member_pb.js";
 import { expectError } from "./support/errors.js";
 import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { type Protocol, transportFor } from "./support/transports.js";
 
@@ -113,6 +115,15 @@ async function expectEndedLikeNewCall(stream: Watch, newCall: Promise<ConnectErr
     fresh.findDetails(ErrorInfoSchema).map((info) => info.reason),
   );
 }
+
+/** A transport that sends this very token. */
+const withToken = (protocol: Protocol, baseUrl: string, token: string) =>
+  createNodeTransport(protocol, baseUrl, [
+    (next) => (req) => {
+      req.header.set("authorization", `Bearer ${token}`);
+      return next(req);
+    },
+  ]);
 
 const members = (target: TestServer, as = "alice") =>
   createClient(MemberService, transportFor("Connect binary over HTTP/2", target.baseUrl, as));
@@ -234,6 +245,54 @@ describe.each(STREAM_PROTOCOLS)("an open WatchIssues stream over %s", (protocol)
     await stream.stop();
     expect(stream.titles).toEqual(["before", "after"]);
     expect((await stream.ended)?.code).toBe(Code.Canceled);
+  });
+
+  it("ends with UNAUTHENTICATED when the token it was opened with expires", async () => {
+    const parent = await createProject(server);
+    const carol = newSubject("carol");
+    await addMember(server, parent, carol, "reader");
+    // The test server tolerates 5 s of clock skew: this token is accepted for 1 to 2 s more.
+    const token = await (await testIssuer()).mint(carol, { expiresIn: -3 });
+    const asCarol = withToken(protocol, server.baseUrl, token);
+    const stream = watch(asCarol, parent);
+    const ended = await stream.ended;
+    expect(stream.messages.length, "the stream opened before the token expired").toBeGreaterThan(0);
+    const fresh = await newWatchFails(asCarol, parent);
+    expect(ended?.code, ended?.message).toBe(Code.Unauthenticated);
+    expect(fresh.code).toBe(Code.Unauthenticated);
+    // What the authenticator tells a new call (which over Connect streaming reads only the HTTP status).
+    expect(ended?.rawMessage).toBe("the token has expired");
+    expect(ended?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("UNAUTHENTICATED");
+    expect(heartbeats(stream)).toBe(0);
+  });
+});
+
+describe("WatchIssues and a long-lived token", () => {
+  it("keeps streaming, on one quiet timer, with a token valid for longer than setTimeout can wait", async () => {
+    // Node fires a timer of more than about 24.8 days at once, with this warning.
+    const overflows: Error[] = [];
+    const onWarning = (warning: Error) => {
+      if (warning.name === "TimeoutOverflowWarning") overflows.push(warning);
+    };
+    process.on("warning", onWarning);
+    onTestFinished(() => {
+      process.off("warning", onWarning);
+    });
+    const parent = await createProject(server);
+    const carol = newSubject("carol");
+    await addMember(server, parent, carol, "reader");
+    const token = await (await testIssuer()).mint(carol, { expiresIn: 40 * 24 * 3600 });
+    const asCarol = withToken("gRPC over HTTP/2", server.baseUrl, token);
+    const stream = watch(asCarol, parent);
+    const { issues } = clientsFor(server);
+    await issues.createIssue({ parent, issue: { title: "one" } });
+    await stream.until(1);
+    await issues.createIssue({ parent, issue: { title: "two" } });
+    await stream.until(2);
+    await stream.stop();
+    expect(stream.titles).toEqual(["one", "two"]);
+    expect((await stream.ended)?.code).toBe(Code.Canceled);
+    expect(overflows).toEqual([]);
   });
 });
 

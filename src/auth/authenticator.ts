@@ -5,6 +5,8 @@ export interface Principal {
   subject: string;
   email: string;
   name: string;
+  /** When the token stops being accepted (ms since the epoch): its `exp` plus the clock tolerance. */
+  expiresAt: number;
 }
 
 /** A token was missing or not acceptable; the message is safe to show the caller. */
@@ -79,13 +81,14 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
         const subject = payload.sub ?? "";
         if (subject === "" || subject.length > 255)
           throw new AuthenticationError("the token has no usable subject", "invalid_token");
+        const expires = (payload.exp ?? 0) * 1000;
         const principal = {
           subject,
           email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",
           name: typeof payload.name === "string" ? payload.name.slice(0, 200) : "",
+          expiresAt: expires + options.clockToleranceSeconds * 1000,
         };
         if (verified.size >= VERIFIED_MAX) verified.clear();
-        const expires = (payload.exp ?? 0) * 1000;
         verified.set(token, { principal, until: Math.min(expires, Date.now() + VERIFIED_TTL_MS) });
         return principal;
       } catch (error) {

@@ -12,7 +12,7 @@ import {
 import type { AppContext } from "../context.js";
 import { lockProjectFor, type ProjectAccess, projectFor } from "../shared/access.js";
 import { recordAudit } from "../shared/audit.js";
-import { type Caller, callerOf } from "../shared/caller.js";
+import { type Caller, callerOf, tokenExpiry } from "../shared/caller.js";
 import { apiError, invalidArgument, notFound, required } from "../shared/errors.js";
 import { assertFresh } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
@@ -383,7 +383,7 @@ export function issueService(ctx: AppContext) {
    * snapshot, and when it moved by a change that may concern the caller,
    * access is checked again before anything read is delivered. The bus wakes
    * the caller's streams when such a change commits, so they end at once
-   * even when no event follows.
+   * even when no event follows; the token's expiry ends them too.
    */
   async function* follow(
     caller: Caller,
@@ -392,7 +392,8 @@ export function issueService(ctx: AppContext) {
     after: bigint | undefined,
     context: HandlerContext,
   ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
-    const stop = AbortSignal.any([context.signal, ctx.shutdown]);
+    const expiry = tokenExpiry(caller);
+    const stop = AbortSignal.any([context.signal, ctx.shutdown, expiry.signal]);
     const watcher = {
       userUid: caller.userUid,
       seen: ctx.issueEvents.version(project.uid),
@@ -412,28 +413,33 @@ export function issueService(ctx: AppContext) {
         watcher.accessChecked,
         ctx.issueEvents.accessRevision(project.uid),
       );
-    // "From now on" is read after the version, so an event committed in
-    // between is either before the position or wakes the first wait.
-    let position =
-      after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
-    yield { position: BigInt(position) };
-    reading: while (!stop.aborted) {
-      const { accessRevision, events } = await sharedEventsAfter(project, position);
-      await checkAccess(accessRevision);
-      for (const { sequence, event } of events) {
-        // A change heard of meanwhile (say, while a slow client took the
-        // batch) is checked before the rest is delivered.
-        if (stop.aborted || accessChangeHeard()) continue reading;
-        position = sequence;
-        yield { event, position: BigInt(position) };
+    try {
+      // "From now on" is read after the version, so an event committed in
+      // between is either before the position or wakes the first wait.
+      let position =
+        after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
+      yield { position: BigInt(position) };
+      reading: while (!stop.aborted) {
+        const { accessRevision, events } = await sharedEventsAfter(project, position);
+        await checkAccess(accessRevision);
+        for (const { sequence, event } of events) {
+          // A change heard of meanwhile (say, while a slow client took the
+          // batch) is checked before the rest is delivered.
+          if (stop.aborted || accessChangeHeard()) continue reading;
+          position = sequence;
+          yield { event, position: BigInt(position) };
+        }
+        if (events.length === WATCH_BATCH) continue;
+        const changed = await ctx.issueEvents.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);
+        watcher.seen = ctx.issueEvents.version(project.uid);
+        if (!changed && !stop.aborted) yield { position: BigInt(position) };
       }
-      if (events.length === WATCH_BATCH) continue;
-      const changed = await ctx.issueEvents.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);
-      watcher.seen = ctx.issueEvents.version(project.uid);
-      if (!changed && !stop.aborted) yield { position: BigInt(position) };
+    } finally {
+      expiry.clear();
     }
     // Shutdown ends the stream with OK (reconnect elsewhere); the client's
-    // own deadline ends it with DEADLINE_EXCEEDED, so the two differ.
+    // own deadline ends it with DEADLINE_EXCEEDED, an expired token with
+    // UNAUTHENTICATED, so each differs.
     if (!ctx.shutdown.aborted) throw ConnectError.from(stop.reason);
   }
 }
