@@ -48,6 +48,11 @@ table "projects" {
     default = 0
     comment = "Issue events are numbered from here under the row lock, so commit order is sequence order."
   }
+  column "access_revision" {
+    type    = integer
+    default = 0
+    comment = "Bumped under the row lock by every change that may end someone's access (a member removed or given another role, the project deleted); a read of issue events carries it, so open streams re-check access before delivering what came after."
+  }
   primary_key {
     columns = [column.uid]
   }

@@ -140,6 +140,10 @@ export interface Members {
 }
 
 export interface Projects {
+  /**
+   * Bumped under the row lock by every change that may end someone's access (a member removed or given another role, the project deleted); a read of issue events carries it, so open streams re-check access before delivering what came after.
+   */
+  access_revision: Generated<number>;
   create_time: Generated<string>;
   delete_time: string | null;
   description: Generated<string>;

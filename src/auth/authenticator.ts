@@ -5,6 +5,8 @@ export interface Principal {
   subject: string;
   email: string;
   name: string;
+  /** When the token stops being accepted (ms since the epoch): its `exp` plus the clock tolerance. */
+  expiresAt: number;
 }
 
 /** A token was missing or not acceptable; the message is safe to show the caller. */
@@ -84,13 +86,14 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
         const now = Date.now() / 1000;
         if (payload.iat !== undefined && !(payload.iat <= now + options.clockToleranceSeconds))
           throw new AuthenticationError(`the token's "iat" claim is not acceptable`, "invalid_token");
+        const expires = (payload.exp ?? 0) * 1000;
         const principal = {
           subject,
           email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",
           name: typeof payload.name === "string" ? payload.name.slice(0, 200) : "",
+          expiresAt: expires + options.clockToleranceSeconds * 1000,
         };
         if (verified.size >= VERIFIED_MAX) verified.clear();
-        const expires = (payload.exp ?? 0) * 1000;
         verified.set(token, { principal, until: Math.min(expires, Date.now() + VERIFIED_TTL_MS) });
         return principal;
       } catch (error) {

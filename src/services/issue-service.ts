@@ -10,9 +10,9 @@ import {
   type WatchIssuesResponseSchema,
 } from "../../gen/proto/tracker/v1/issue_pb.js";
 import type { AppContext } from "../context.js";
-import { lockProjectFor, projectFor } from "../shared/access.js";
+import { lockProjectFor, type ProjectAccess, projectFor } from "../shared/access.js";
 import { recordAudit } from "../shared/audit.js";
-import { callerOf } from "../shared/caller.js";
+import { type Caller, callerOf, tokenExpiry } from "../shared/caller.js";
 import { apiError, invalidArgument, notFound, required } from "../shared/errors.js";
 import { assertFresh } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
@@ -42,6 +42,12 @@ const WRITABLE = ["title", "body", "state", "close_reason", "priority", "assigne
 const WATCH_HEARTBEAT_MS = 15_000;
 const WATCH_BATCH = 500;
 
+/** What a watcher reads at once: events, and the project's access revision as of the same snapshot. */
+interface WatchBatch {
+  accessRevision: number;
+  events: Array<{ sequence: string; event: IssueEvent }>;
+}
+
 export function issueService(ctx: AppContext) {
   /** The issue as stored now, in the API's shape. */
   async function reload(
@@ -60,19 +66,38 @@ export function issueService(ctx: AppContext) {
    * same events: one query (and one conversion) answers all of them, not one
    * per stream.
    */
-  const eventsInFlight = new Map<string, Promise<Array<{ sequence: string; event: IssueEvent }>>>();
+  const eventsInFlight = new Map<string, Promise<WatchBatch>>();
   function sharedEventsAfter(project: { uid: string; key: string }, position: string) {
     const key = `${project.uid}/${position}`;
-    let events = eventsInFlight.get(key);
-    if (!events) {
-      events = eventsAfter(ctx.db, project.uid, position, WATCH_BATCH)
-        .then((rows) =>
-          rows.map((row) => ({ sequence: row.sequence, event: toIssueEvent(row, project.key) })),
-        )
+    let batch = eventsInFlight.get(key);
+    if (!batch) {
+      batch = eventsAfter(ctx.db, project.uid, position, WATCH_BATCH)
+        .then(({ accessRevision, events }) => ({
+          accessRevision,
+          events: events.map((row) => ({ sequence: row.sequence, event: toIssueEvent(row, project.key) })),
+        }))
         .finally(() => eventsInFlight.delete(key));
-      eventsInFlight.set(key, events);
+      eventsInFlight.set(key, batch);
     }
-    return events;
+    return batch;
+  }
+
+  /**
+   * A watcher whose project's access changed asks again, exactly as a new
+   * call does; the streams of one caller share the question. Resolves with
+   * the access revision the answer holds for, or throws what a new call gets.
+   */
+  const accessChecksInFlight = new Map<string, Promise<number>>();
+  function sharedAccessCheck(caller: Caller, parent: string, revision: number) {
+    const key = `${caller.userUid} ${parent} ${revision}`;
+    let check = accessChecksInFlight.get(key);
+    if (!check) {
+      check = projectFor(ctx.db, caller, parent, "reader")
+        .then((access) => access.access_revision)
+        .finally(() => accessChecksInFlight.delete(key));
+      accessChecksInFlight.set(key, check);
+    }
+    return check;
   }
 
   return (router: ConnectRouter) =>
@@ -344,7 +369,7 @@ export function issueService(ctx: AppContext) {
     }
     openWatches.set(caller.userUid, open + 1);
     try {
-      yield* follow(project, after, context);
+      yield* follow(caller, parent, project, after, context);
     } finally {
       const left = (openWatches.get(caller.userUid) ?? 1) - 1;
       if (left === 0) openWatches.delete(caller.userUid);
@@ -352,32 +377,69 @@ export function issueService(ctx: AppContext) {
     }
   }
 
+  /**
+   * The stream ends as a new call would fail once the caller's access ends:
+   * a read of events carries the project's access revision from the same
+   * snapshot, and when it moved by a change that may concern the caller,
+   * access is checked again before anything read is delivered. The bus wakes
+   * the caller's streams when such a change commits, so they end at once
+   * even when no event follows; the token's expiry ends them too.
+   */
   async function* follow(
-    project: { uid: string; key: string },
+    caller: Caller,
+    parent: string,
+    project: ProjectAccess,
     after: bigint | undefined,
     context: HandlerContext,
   ): AsyncGenerator<MessageInitShape<typeof WatchIssuesResponseSchema>> {
-    const stop = AbortSignal.any([context.signal, ctx.shutdown]);
-    let seen = ctx.issueEvents.version(project.uid);
-    // "From now on" is read after the version, so an event committed in
-    // between is either before the position or wakes the first wait.
-    let position =
-      after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
-    yield { position: BigInt(position) };
-    while (!stop.aborted) {
-      const events = await sharedEventsAfter(project, position);
-      for (const { sequence, event } of events) {
-        position = sequence;
-        yield { event, position: BigInt(position) };
+    const expiry = tokenExpiry(caller);
+    const stop = AbortSignal.any([context.signal, ctx.shutdown, expiry.signal]);
+    const watcher = {
+      userUid: caller.userUid,
+      seen: ctx.issueEvents.version(project.uid),
+      accessChecked: project.access_revision,
+    };
+    async function checkAccess(revision: number) {
+      if (revision <= watcher.accessChecked) return;
+      if (ctx.issueEvents.mayConcern(project.uid, caller.userUid, watcher.accessChecked, revision)) {
+        revision = Math.max(revision, await sharedAccessCheck(caller, parent, revision));
       }
-      if (events.length === WATCH_BATCH) continue;
-      const before = seen;
-      await ctx.issueEvents.waitForChange(project.uid, seen, WATCH_HEARTBEAT_MS, stop);
-      seen = ctx.issueEvents.version(project.uid);
-      if (seen === before && !stop.aborted) yield { position: BigInt(position) };
+      watcher.accessChecked = revision;
+    }
+    const accessChangeHeard = () =>
+      ctx.issueEvents.mayConcern(
+        project.uid,
+        caller.userUid,
+        watcher.accessChecked,
+        ctx.issueEvents.accessRevision(project.uid),
+      );
+    try {
+      // "From now on" is read after the version, so an event committed in
+      // between is either before the position or wakes the first wait.
+      let position =
+        after === undefined ? (await findProject(ctx.db, project.key)).last_event_sequence : after.toString();
+      yield { position: BigInt(position) };
+      reading: while (!stop.aborted) {
+        const { accessRevision, events } = await sharedEventsAfter(project, position);
+        await checkAccess(accessRevision);
+        for (const { sequence, event } of events) {
+          // A change heard of meanwhile (say, while a slow client took the
+          // batch) is checked before the rest is delivered.
+          if (stop.aborted || accessChangeHeard()) continue reading;
+          position = sequence;
+          yield { event, position: BigInt(position) };
+        }
+        if (events.length === WATCH_BATCH) continue;
+        const changed = await ctx.issueEvents.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);
+        watcher.seen = ctx.issueEvents.version(project.uid);
+        if (!changed && !stop.aborted) yield { position: BigInt(position) };
+      }
+    } finally {
+      expiry.clear();
     }
     // Shutdown ends the stream with OK (reconnect elsewhere); the client's
-    // own deadline ends it with DEADLINE_EXCEEDED, so the two differ.
-    if (context.signal.aborted && !ctx.shutdown.aborted) throw ConnectError.from(context.signal.reason);
+    // own deadline ends it with DEADLINE_EXCEEDED, an expired token with
+    // UNAUTHENTICATED, so each differs.
+    if (!ctx.shutdown.aborted) throw ConnectError.from(stop.reason);
   }
 }

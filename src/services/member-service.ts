@@ -10,7 +10,7 @@ import {
   MemberService,
 } from "../../gen/proto/tracker/v1/member_pb.js";
 import type { AppContext } from "../context.js";
-import { lockProjectFor, projectFor } from "../shared/access.js";
+import { announceAccessChange, lockProjectFor, projectFor } from "../shared/access.js";
 import { recordAudit } from "../shared/audit.js";
 import { callerOf } from "../shared/caller.js";
 import { apiError, invalidArgument, notFound } from "../shared/errors.js";
@@ -196,6 +196,7 @@ export function memberService(ctx: AppContext) {
             .where("user_uid", "=", row.user_uid)
             .returningAll()
             .executeTakeFirstOrThrow();
+          if (updated.role !== row.role) await announceAccessChange(tx, project.uid, row.user_uid);
           const changed = toMember(project.key, updated);
           await recordAudit(tx, context, {
             resource: changed.name,
@@ -221,6 +222,7 @@ export function memberService(ctx: AppContext) {
             .where("project_uid", "=", row.project_uid)
             .where("user_uid", "=", row.user_uid)
             .execute();
+          await announceAccessChange(tx, project.uid, row.user_uid);
           await recordAudit(tx, context, {
             resource: req.name,
             schema: MemberSchema,

@@ -9,7 +9,7 @@ import {
   ProjectService,
 } from "../../gen/proto/tracker/v1/project_pb.js";
 import type { AppContext } from "../context.js";
-import { lockProjectFor, projectFor } from "../shared/access.js";
+import { announceAccessChange, lockProjectFor, projectFor } from "../shared/access.js";
 import { recordAudit } from "../shared/audit.js";
 import { type Caller, callerOf } from "../shared/caller.js";
 import { apiError, required } from "../shared/errors.js";
@@ -184,6 +184,8 @@ export function projectService(ctx: AppContext) {
             .where("uid", "=", row.uid)
             .returningAll()
             .executeTakeFirstOrThrow();
+          // Every member's open streams re-check, and end only if a new call would fail.
+          await announceAccessChange(tx, row.uid);
           return audited(tx, context, row, deleted);
         });
       },

@@ -1,5 +1,5 @@
 import { Code } from "@connectrpc/connect";
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB, MemberRole } from "../../gen/db.js";
 import type { Caller } from "./caller.js";
 import { apiError, notFound } from "./errors.js";
@@ -89,4 +89,46 @@ export async function lockProjectFor(
     );
   }
   return project;
+}
+
+/** The channel changes that may end someone's access are announced on (see announceAccessChange). */
+export const ACCESS_CHANGES_CHANNEL = "tracker_access_changes";
+
+/** Who a change of access concerns: one user, or every member of the project (`"*"`). */
+export interface AccessChange {
+  projectUid: string;
+  /** The project's access_revision the change committed with. */
+  revision: number;
+  userUid: string | "*";
+}
+
+/**
+ * Records, in the transaction that makes it, a change that may end access to
+ * a project (a member removed or given another role; `userUid` unset: the
+ * project deleted), and announces it on commit. The caller holds the project
+ * row locked (lockProjectFor), so revisions are in commit order. Open
+ * WatchIssues streams of the member (or of everyone) re-check access on the
+ * announcement; a stream that reads events first sees the new revision in
+ * the same snapshot and re-checks before delivering them.
+ */
+export async function announceAccessChange(
+  tx: Transaction<DB>,
+  projectUid: string,
+  userUid?: string,
+): Promise<void> {
+  const { access_revision: revision } = await tx
+    .updateTable("projects")
+    .set((eb) => ({ access_revision: eb("access_revision", "+", 1) }))
+    .where("uid", "=", projectUid)
+    .returning("access_revision")
+    .executeTakeFirstOrThrow();
+  const payload = `${projectUid} ${revision} ${userUid ?? "*"}`;
+  await sql`SELECT pg_notify(${ACCESS_CHANGES_CHANNEL}, ${payload})`.execute(tx);
+}
+
+/** The change an ACCESS_CHANGES_CHANNEL payload announces; undefined for anything else. */
+export function parseAccessChange(payload: string): AccessChange | undefined {
+  const [projectUid, revision, userUid, ...rest] = payload.split(" ");
+  if (!projectUid || !userUid || rest.length > 0 || !/^\d{1,10}$/.test(revision ?? "")) return undefined;
+  return { projectUid, revision: Number(revision), userUid };
 }

@@ -1,4 +1,5 @@
 import { Code, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
@@ -7,6 +8,8 @@ import { principalKey } from "./request-context.js";
 export interface Caller {
   userUid: string;
   subject: string;
+  /** When the request's token stops being accepted (ms since the epoch); a call that outlives it ends then. */
+  tokenExpiresAt: number;
 }
 
 const callerKey = createContextKey<Caller | undefined>(undefined, {
@@ -28,7 +31,7 @@ export function createCallerInterceptor(db: Database): Interceptor {
     const claims = `${principal.email}\n${principal.name}`;
     const cached = known.get(principal.subject);
     if (cached?.claims === claims) {
-      req.contextValues.set(callerKey, { userUid: cached.uid, subject: principal.subject });
+      req.contextValues.set(callerKey, callerFrom(cached.uid, principal));
       return next(req);
     }
     const user = await db
@@ -46,14 +49,40 @@ export function createCallerInterceptor(db: Database): Interceptor {
       .executeTakeFirstOrThrow();
     if (known.size >= 10_000) known.clear();
     known.set(principal.subject, { uid: user.uid, claims });
-    req.contextValues.set(callerKey, { userUid: user.uid, subject: principal.subject });
+    req.contextValues.set(callerKey, callerFrom(user.uid, principal));
     return next(req);
   };
 }
+
+const callerFrom = (userUid: string, principal: Principal): Caller => ({
+  userUid,
+  subject: principal.subject,
+  tokenExpiresAt: principal.expiresAt,
+});
 
 /** The caller of the request; the HTTP layer and the interceptor guarantee there is one. */
 export function callerOf(context: HandlerContext): Caller {
   const caller = context.values.get(callerKey);
   if (!caller) throw apiError(Code.Unauthenticated, "UNAUTHENTICATED", "the request has no verified caller");
   return caller;
+}
+
+/** setTimeout's longest delay (about 24.8 days); a longer one fires at once. */
+const LONGEST_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * A signal that aborts, with the UNAUTHENTICATED error a new call would get,
+ * when the caller's token stops being accepted: for calls that outlive a
+ * token (WatchIssues). One timer; `clear()` when the call ends.
+ */
+export function tokenExpiry(caller: Caller): { signal: AbortSignal; clear(): void } {
+  const expired = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    const left = caller.tokenExpiresAt - Date.now();
+    if (left <= 0) expired.abort(apiError(Code.Unauthenticated, "UNAUTHENTICATED", "the token has expired"));
+    else timer = setTimeout(arm, Math.min(left, LONGEST_TIMEOUT_MS));
+  };
+  arm();
+  return { signal: expired.signal, clear: () => clearTimeout(timer) };
 }

@@ -46,16 +46,41 @@ export function toIssueEvent(row: EventRow, projectKey: string): IssueEvent {
   });
 }
 
-/** Events of a project after `sequence`, oldest first. */
-export function eventsAfter(db: Kysely<DB>, projectUid: string, sequence: string, limit: number) {
-  return db
-    .selectFrom("issue_events")
-    .selectAll()
-    .where("project_uid", "=", projectUid)
-    .where("sequence", ">", sequence)
-    .orderBy("sequence")
-    .limit(limit)
+/**
+ * Events of a project after `sequence`, oldest first, with the project's
+ * access revision read in the same snapshot: a change of access committed
+ * before any of these events (which takes the same row lock) is counted in it.
+ */
+export async function eventsAfter(
+  db: Kysely<DB>,
+  projectUid: string,
+  sequence: string,
+  limit: number,
+): Promise<{ accessRevision: number; events: EventRow[] }> {
+  const rows = await db
+    .selectFrom("projects")
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom("issue_events")
+          .selectAll()
+          .where("project_uid", "=", projectUid)
+          .where("sequence", ">", sequence)
+          .orderBy("sequence")
+          .limit(limit)
+          .as("event"),
+      (join) => join.onTrue(),
+    )
+    .select("projects.access_revision")
+    .selectAll("event")
+    .where("projects.uid", "=", projectUid)
+    .orderBy("event.sequence")
     .execute();
+  // No events: one row whose event columns are all null (a left join's are null together or not at all).
+  const events = rows.flatMap(({ access_revision: _, ...event }) =>
+    event.sequence === null ? [] : [event as EventRow],
+  );
+  return { accessRevision: rows[0]?.access_revision ?? 0, events };
 }
 
 const isCursor = (value: unknown): value is string => typeof value === "string" && /^\d+$/.test(value);

@@ -1014,6 +1014,10 @@ export const IssueService: GenService<{
    * then new ones as they are committed, across every server process. A
    * client that reconnects with the last `position` it saw gets every event
    * exactly once. The stream ends when the server shuts down; reconnect then.
+   * It also ends, with the error a new call would get, as soon as the
+   * caller's access ends: NOT_FOUND once they are no longer a member of the
+   * project, UNAUTHENTICATED when the token it was opened with expires. No
+   * event committed after that is delivered.
    *
    * @generated from rpc tracker.v1.IssueService.WatchIssues
    */
