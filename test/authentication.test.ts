@@ -196,7 +196,18 @@ describe("tokens that are refused", () => {
   });
 
   it('refuses a subject that is not a string: 12345 and "12345" are not one user', async () => {
-    for (const sub of [12345, ["alice"], { id: "alice" }, true, "a\u0000b"]) {
+    // Lone surrogates would all become U+FFFD in the database: one user for many subjects.
+    for (const sub of [
+      12345,
+      ["alice"],
+      { id: "alice" },
+      true,
+      "a\u0000b",
+      "\ud800",
+      "x\udfff",
+      " ",
+      "a\u202eb",
+    ]) {
       const token = await issuer.mint("ignored", { omitSubject: true, extraClaims: { sub: sub as string } });
       await expectRefused(`Bearer ${token}`, MESSAGES.noSubject);
     }
@@ -207,6 +218,20 @@ describe("tokens that are refused", () => {
   it("refuses a token issued in the future beyond the clock tolerance (iat ten years ahead)", async () => {
     const token = await issuer.mint(newSubject(), { issuedAt: 10 * 365 * 86_400 });
     await expectRefused(`Bearer ${token}`, MESSAGES.claim("iat"));
+  });
+
+  it("refuses a token that never expires (exp 1e400 is Infinity)", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const payload = `{"iss":${JSON.stringify(issuer.url)},"aud":${JSON.stringify(issuer.audience)},"sub":"${newSubject()}","iat":${now},"exp":1e400}`;
+    await expectRefused(`Bearer ${await issuer.mintRaw(payload)}`, MESSAGES.claim("exp"));
+  });
+
+  it("ignores profile claims that are not storable text, instead of refusing every call", async () => {
+    const subject = newSubject();
+    const token = await issuer.mint(subject, { email: "carol@example.com\u0000", name: "Ca\u0000rol" });
+    const user = await usersWith(`Bearer ${token}`).getCurrentUser({});
+    expect(user.email).toBe("");
+    expect(user.displayName).toBe("");
   });
 
   it("accepts a token that expired within the 5 s clock tolerance", async () => {

@@ -206,3 +206,41 @@ describe("fields the server does not know", () => {
     expect((await issuesOf("gRPC over HTTP/2").createIssue(request)).title).toBe("plain");
   });
 });
+
+describe("values the database could not take as they are", () => {
+  let parent: string;
+  beforeAll(async () => {
+    parent = await createProject(server);
+  });
+
+  it.each([
+    ["a NUL in the issue body", { title: "nul", body: "a\u0000b" }, "issue.body"],
+    ["a lone surrogate in the title", { title: "x\ud800" }, "title"],
+  ])("refuses %s with INVALID_ARGUMENT naming the field, in JSON", async (_, issue, field) => {
+    const { status, text } = await post(
+      "/tracker.v1.IssueService/CreateIssue",
+      JSON.stringify({ parent, issue }),
+    );
+    expect(status).toBe(400);
+    expect(text).toContain(field);
+  });
+
+  it.each(["Connect binary over HTTP/2", "gRPC over HTTP/2"] as const)(
+    "refuses an out-of-range timestamp in the ListIssues filter over %s with INVALID_ARGUMENT naming it",
+    async (protocol) => {
+      const issues = createClient(IssueService, transportFor(protocol, server.baseUrl));
+      for (const startTime of [
+        { seconds: 0n, nanos: 1_000_000_000 },
+        { seconds: 2n ** 62n, nanos: 0 },
+        { seconds: -62_135_596_801n, nanos: 0 },
+      ]) {
+        const error = await expectError(
+          issues.listIssues({ parent, filter: { createTime: { startTime } } }),
+          Code.InvalidArgument,
+          "OUT_OF_RANGE",
+        );
+        expect(violatedFields(error)).toEqual(["filter.create_time.start_time"]);
+      }
+    },
+  );
+});

@@ -231,3 +231,23 @@ describe("request ids", () => {
     expect((await as("owner").issues.createIssue(request)).name).not.toBe(first.name);
   });
 });
+
+describe("a replayed CreateProject", () => {
+  it("by its creator, removed from the project since, gets what a fresh call gets: the key is taken", async () => {
+    const request = {
+      projectId: uniqueProjectKey("G"),
+      project: { displayName: "given away" },
+      requestId: randomUUID(),
+    };
+    const created = await as("owner").projects.createProject(request);
+    await addMember(server, created.name, SUBJECT.writer, "admin", SUBJECT.owner);
+    const owner = `${created.name}/members/${(await userNamed(server, SUBJECT.owner)).split("/")[1]}`;
+    await as("writer").members.deleteMember({ name: owner });
+    const replay = await outcomeOf(as("owner").projects.createProject(request));
+    const fresh = await outcomeOf(
+      as("owner").projects.createProject({ ...request, requestId: randomUUID() }),
+    );
+    expect(codeName(replay.code)).toBe("AlreadyExists");
+    expect(codeName(fresh.code)).toBe("AlreadyExists");
+  });
+});

@@ -80,17 +80,27 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
         });
         // Claims are typed: `12345` and "12345" must not be one user, and a
         // token minted years ahead is not a token a provider issued.
+        // A subject is text a database stores as it is: no control or format
+        // characters, no lone surrogates (they would collapse into U+FFFD and
+        // make several subjects one user), not blank.
         const subject = payload.sub;
-        if (typeof subject !== "string" || subject === "" || subject.length > 255 || /\p{Cc}/u.test(subject))
+        if (
+          typeof subject !== "string" ||
+          subject.trim() === "" ||
+          subject.length > 255 ||
+          UNSTORABLE.test(subject)
+        )
           throw new AuthenticationError("the token has no usable subject", "invalid_token");
+        if (!Number.isFinite(payload.exp))
+          throw new AuthenticationError(`the token's "exp" claim is not acceptable`, "invalid_token");
         const now = Date.now() / 1000;
         if (payload.iat !== undefined && !(payload.iat <= now + options.clockToleranceSeconds))
           throw new AuthenticationError(`the token's "iat" claim is not acceptable`, "invalid_token");
         const expires = (payload.exp ?? 0) * 1000;
         const principal = {
           subject,
-          email: typeof payload.email === "string" ? payload.email.slice(0, 320) : "",
-          name: typeof payload.name === "string" ? payload.name.slice(0, 200) : "",
+          email: profileClaim(payload.email, 320),
+          name: profileClaim(payload.name, 200),
           expiresAt: expires + options.clockToleranceSeconds * 1000,
         };
         if (verified.size >= VERIFIED_MAX) verified.clear();
@@ -103,6 +113,14 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
       }
     },
   };
+}
+
+/** Control and format characters, and lone surrogates: never part of a subject or a profile. */
+const UNSTORABLE = /[\p{Cc}\p{Cf}\p{Cs}]/u;
+
+/** A profile claim (email, name) as text; one that is not usable text is as good as absent. */
+function profileClaim(value: unknown, maxLength: number): string {
+  return typeof value === "string" && !UNSTORABLE.test(value) ? [...value].slice(0, maxLength).join("") : "";
 }
 
 /** What went wrong, for the caller, without echoing the token or key material. */

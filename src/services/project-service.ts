@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { Code, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
-import type { Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../gen/db.js";
 import {
   CreateProjectRequestSchema,
@@ -12,7 +12,7 @@ import type { AppContext } from "../context.js";
 import { announceAccessChange, lockProjectFor, projectFor } from "../shared/access.js";
 import { recordAudit } from "../shared/audit.js";
 import { type Caller, callerOf } from "../shared/caller.js";
-import { apiError, required } from "../shared/errors.js";
+import { apiError, required, toConnectError } from "../shared/errors.js";
 import { assertFresh, etagOf } from "../shared/etag.js";
 import { once } from "../shared/idempotency.js";
 import { projectName } from "../shared/names.js";
@@ -75,6 +75,21 @@ const deletedState = (name: string, deleted: boolean) =>
     { metadata: { resource: name } },
   );
 
+/**
+ * A replayed CreateProject returns the project only to a caller who is still
+ * its member; anyone else gets what a fresh call gets: the key is taken.
+ */
+async function stillMember(db: Kysely<DB>, caller: Caller, projectId: string): Promise<void> {
+  const member = await db
+    .selectFrom("members")
+    .innerJoin("projects", "projects.uid", "members.project_uid")
+    .select("members.role")
+    .where("projects.key", "=", projectId)
+    .where("members.user_uid", "=", caller.userUid)
+    .executeTakeFirst();
+  if (!member) throw toConnectError({ code: "23505", constraint: "projects_key_key" });
+}
+
 export function projectService(ctx: AppContext) {
   return (router: ConnectRouter) =>
     router.service(ProjectService, {
@@ -87,25 +102,34 @@ export function projectService(ctx: AppContext) {
           responseSchema: ProjectSchema,
         };
         return ctx.db.transaction().execute((tx) =>
-          once(tx, { caller, project: null }, call, async () => {
-            const row = await tx
-              .insertInto("projects")
-              .values({
-                key: req.projectId,
-                display_name: required(req.project?.displayName, "project.display_name"),
-                description: req.project?.description ?? "",
-              })
-              .returningAll()
-              .executeTakeFirstOrThrow();
-            // The creator administers the project (and can add everyone else).
-            await tx
-              .insertInto("members")
-              .values({ project_uid: row.uid, user_uid: caller.userUid, role: "admin" })
-              .execute();
-            const project = toProject(row);
-            await recordAudit(tx, context, { resource: project.name, schema: ProjectSchema, after: project });
-            return project;
-          }),
+          once(
+            tx,
+            { caller, project: null, mayReplay: () => stillMember(tx, caller, req.projectId) },
+            call,
+            async () => {
+              const row = await tx
+                .insertInto("projects")
+                .values({
+                  key: req.projectId,
+                  display_name: required(req.project?.displayName, "project.display_name"),
+                  description: req.project?.description ?? "",
+                })
+                .returningAll()
+                .executeTakeFirstOrThrow();
+              // The creator administers the project (and can add everyone else).
+              await tx
+                .insertInto("members")
+                .values({ project_uid: row.uid, user_uid: caller.userUid, role: "admin" })
+                .execute();
+              const project = toProject(row);
+              await recordAudit(tx, context, {
+                resource: project.name,
+                schema: ProjectSchema,
+                after: project,
+              });
+              return project;
+            },
+          ),
         );
       },
 

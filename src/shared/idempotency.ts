@@ -16,10 +16,18 @@ export const REQUEST_ID_RETENTION = "1 day";
  * `null` for a call that creates a project. A request_id is scoped to its
  * caller and parent, so another caller's id is, to them, an unused one.
  */
-export interface Authorised {
-  caller: Caller;
-  project: ProjectAccess | null;
-}
+export type Authorised =
+  | { caller: Caller; project: ProjectAccess }
+  | {
+      caller: Caller;
+      project: null;
+      /**
+       * A call that needs no project access (CreateProject) is authorised
+       * again on replay by what it created: this throws what a fresh call
+       * would get when the caller may no longer see it.
+       */
+      mayReplay: () => Promise<void>;
+    };
 
 /**
  * Runs a Create at most once per caller, parent and `request_id` (AIP-155),
@@ -89,6 +97,7 @@ export async function once<Req extends DescMessage, Res extends DescMessage>(
       { fieldViolations: [{ field: "request_id", description: "already used for a different request" }] },
     );
   }
+  if (authorised.project === null) await authorised.mayReplay();
   return fromBinary(responseSchema, first.response);
 }
 

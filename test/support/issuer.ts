@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
+import { CompactSign, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from "jose";
 
 /**
  * A real OpenID provider for tests: discovery document and JWKS over HTTP on
@@ -11,6 +11,8 @@ export interface TestIssuer {
   url: string;
   audience: string;
   mint(subject: string, options?: MintOptions): Promise<string>;
+  /** Signs this exact payload text (e.g. numbers JSON.stringify cannot write, like 1e400). */
+  mintRaw(payload: string): Promise<string>;
   rotate(): Promise<void>;
 }
 
@@ -81,6 +83,12 @@ async function startTestIssuer(): Promise<TestIssuer> {
       if (!options.omitSubject) jwt.setSubject(subject);
       if (options.notBefore !== undefined) jwt.setNotBefore(now + options.notBefore);
       return jwt.sign(key.privateKey);
+    },
+    async mintRaw(payload) {
+      const key = keys[keys.length - 1] as SigningKey;
+      return new CompactSign(new TextEncoder().encode(payload))
+        .setProtectedHeader({ alg: "RS256", kid: key.publicJwk.kid, typ: "JWT" })
+        .sign(key.privateKey);
     },
     async rotate() {
       keys = [...keys, await newKey(`key-${keys.length + 1}`)];
