@@ -4,6 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeHead } from "./write-head.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -104,7 +105,7 @@ export function serveApiDocs(req: Request, res: Response): boolean {
   const found = resources[path];
   if (found === undefined) return false;
   if (found instanceof Error) {
-    res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    writeHead(res, 500, { "content-type": "text/plain; charset=utf-8" });
     res.end(`${path} is unavailable: ${found.message}\n`);
     return true;
   }
@@ -115,11 +116,11 @@ export function serveApiDocs(req: Request, res: Response): boolean {
     "x-content-type-options": "nosniff",
   };
   if (req.headers["if-none-match"] === found.etag) {
-    res.writeHead(304, headers);
+    writeHead(res, 304, headers);
     res.end();
     return true;
   }
-  res.writeHead(200, { ...headers, "content-length": String(found.body.length) });
+  writeHead(res, 200, { ...headers, "content-length": String(found.body.length) });
   if (req.method === "HEAD") res.end();
   else res.end(found.body);
   return true;
