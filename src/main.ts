@@ -1,3 +1,4 @@
+import "./node-version.js";
 import cluster from "node:cluster";
 import { setMaxListeners } from "node:events";
 import { availableParallelism } from "node:os";
@@ -5,10 +6,10 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { discoverOidcAuthenticator } from "./auth/authenticator.js";
 import { createDevAuthenticator, loadDevKey } from "./auth/dev-issuer.js";
-import { loadConfig } from "./config.js";
+import { loadConfigOrExit, StartupError } from "./config.js";
 import type { AppContext } from "./context.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
-import { connectDatabase } from "./db/database.js";
+import { assertReachable, connectDatabase } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { IssueEventBus } from "./db/issue-event-bus.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -16,14 +17,7 @@ import { createTracing } from "./observability/tracing.js";
 import { createServer } from "./server.js";
 import { expireRequestIds } from "./shared/idempotency.js";
 
-const config = (() => {
-  try {
-    return loadConfig();
-  } catch (error) {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  }
-})();
+const config = loadConfigOrExit();
 const pretty =
   (config.LOG_FORMAT ?? (process.stdout.isTTY && config.NODE_ENV !== "production" ? "pretty" : "json")) ===
   "pretty";
@@ -39,17 +33,23 @@ const logger = pino({
 const workerCount = config.WORKERS === "auto" ? availableParallelism() : config.WORKERS;
 
 if (cluster.isPrimary) {
-  const { databaseUrl, embedded } = await prepareDatabase();
-  // The dev signing key is created once, here, before workers race to create it.
-  if (config.AUTH_MODE === "dev") await loadDevKey(config.DATA_DIR);
-  if (workerCount === 1) {
-    const stopServer = await serve(databaseUrl, embedded);
-    onStopSignal(async () => {
-      await stopServer();
-      await embedded?.stop();
-    });
-  } else {
-    superviseWorkers(workerCount, databaseUrl, embedded);
+  const { databaseUrl, embedded } = await prepareDatabase().catch(exitIfStartupError);
+  try {
+    // The dev signing key is created once, here, before workers race to create it.
+    if (config.AUTH_MODE === "dev") await loadDevKey(config.DATA_DIR);
+    if (workerCount === 1) {
+      const stopServer = await serve(databaseUrl, embedded);
+      onStopSignal(async () => {
+        await stopServer();
+        await embedded?.stop();
+      });
+    } else {
+      superviseWorkers(workerCount, databaseUrl, embedded);
+    }
+  } catch (error) {
+    // Failing to start (the port taken) must not leave PostgreSQL running.
+    await embedded?.stop();
+    exitIfStartupError(error);
   }
 } else {
   // A cluster worker: the primary prepared the database and passes its URL.
@@ -64,6 +64,7 @@ if (cluster.isPrimary) {
  */
 async function prepareDatabase(): Promise<{ databaseUrl: string; embedded?: EmbeddedDatabase }> {
   if (config.DATABASE_URL) {
+    await assertReachable(config.DATABASE_URL, config.DATABASE_SECRET ? "DATABASE_SECRET" : "DATABASE_URL");
     await applyMigrations(config.DATABASE_URL);
     return { databaseUrl: config.DATABASE_URL };
   }
@@ -127,7 +128,16 @@ async function serve(
     },
   };
   const server = createServer(ctx);
-  const address = await server.listen(config.PORT, config.HOST);
+  const address = await server.listen(config.PORT, config.HOST).catch(async (error: unknown) => {
+    // Nothing may be left open (the event bus would reconnect to a database being stopped).
+    await issueEvents.close();
+    await tracing.shutdown();
+    await database.close();
+    if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
+    throw new StartupError(
+      `PORT: ${config.HOST}:${config.PORT} is taken by another process: stop it, or set PORT to another port`,
+    );
+  });
   // Request ids are kept for a day, then forgotten, so their table stays bounded.
   const requestIdExpiry = setInterval(() => {
     expireRequestIds(database.db).catch((error: unknown) =>
@@ -197,6 +207,16 @@ function superviseWorkers(count: number, databaseUrl: string, embedded: Embedded
     );
     await embedded?.stop();
   });
+}
+
+/**
+ * A StartupError (a setting that points at something unusable) ends the
+ * process with its one line; anything else is a bug and keeps its stack.
+ */
+function exitIfStartupError(error: unknown): never {
+  if (!(error instanceof StartupError)) throw error;
+  console.error(error.message);
+  process.exit(1);
 }
 
 function onStopSignal(stop: (signal: string) => Promise<void>) {

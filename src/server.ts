@@ -23,6 +23,7 @@ import { createRequestLogInterceptor } from "./observability/request-log.js";
 import { serveApiDocs } from "./server/api-docs.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
 import { writeUnauthenticated } from "./server/unauthenticated.js";
+import { writeHead } from "./server/write-head.js";
 import { auditService } from "./services/audit-service.js";
 import { commentService } from "./services/comment-service.js";
 import { healthService } from "./services/health-service.js";
@@ -131,7 +132,7 @@ export function createServer(ctx: AppContext): OnePortServer {
         [...cors.allowedHeaders, "Authorization", "X-Request-Id", "traceparent", "tracestate"].join(", "),
       );
       res.setHeader("Access-Control-Max-Age", "7200");
-      res.writeHead(204);
+      writeHead(res, 204);
       res.end();
       return;
     }
@@ -162,7 +163,7 @@ export function createServer(ctx: AppContext): OnePortServer {
     (req, res) => {
       handle(req, res).catch((error: unknown) => {
         ctx.logger.error({ err: error }, "request failed before reaching a handler");
-        if (!res.headersSent) res.writeHead(500);
+        if (!res.headersSent) writeHead(res, 500);
         res.end();
       });
     },
@@ -177,19 +178,19 @@ export function createServer(ctx: AppContext): OnePortServer {
   async function serveOperations(req: NodeRequest, res: NodeResponse): Promise<boolean> {
     const path = (req.url ?? "").split("?")[0];
     if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" });
+      writeHead(res, 200, { "content-type": "application/json" });
       res.end('{"status":"ok"}');
       return true;
     }
     if (path === "/readyz") {
       const ready = !ctx.shutdown.aborted && (await ctx.database.isReachable(1_000));
-      res.writeHead(ready ? 200 : 503, { "content-type": "application/json" });
+      writeHead(res, ready ? 200 : 503, { "content-type": "application/json" });
       res.end(JSON.stringify({ status: ready ? "ready" : "not ready", shuttingDown: ctx.shutdown.aborted }));
       return true;
     }
     if (path === "/metrics") {
       const { contentType, body } = await ctx.metrics.render();
-      res.writeHead(200, { "content-type": contentType });
+      writeHead(res, 200, { "content-type": contentType });
       res.end(body);
       return true;
     }

@@ -25,6 +25,18 @@ describe("configuration", () => {
     }
   });
 
+  it("takes PORT from 0 to 65535, and says so in one line otherwise", () => {
+    expect(loadConfig({ ...OIDC, PORT: "0" }).PORT).toBe(0);
+    expect(loadConfig({ ...OIDC, PORT: "65535" }).PORT).toBe(65535);
+    for (const bad of ["eighty", "65536", "-1", "80.5", " 80"]) {
+      expect(() => loadConfig({ ...OIDC, PORT: bad })).toThrow(
+        new Error(
+          `invalid configuration: PORT: a port number from 0 to 65535 (0 for any free one), not ${JSON.stringify(bad)}`,
+        ),
+      );
+    }
+  });
+
   it("reads the database from a JSON secret (the AWS Secrets Manager shape)", () => {
     const secret = JSON.stringify({
       host: "db.internal",

@@ -1,5 +1,6 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -254,4 +255,102 @@ describe("the server process (npm start)", () => {
       await database.drop();
     }
   }, 60_000);
+});
+
+/** Runs a command to its end: its exit code and everything it printed. */
+async function runToEnd(command: string, args: string[], env: Record<string, string>) {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  children.add(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  // "close": after the exit and the last of its output.
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  return { code, stdout, stderr };
+}
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const probe = createNetServer();
+  await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address() as AddressInfo;
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+describe("errors a newcomer meets, in one line and no stack trace", () => {
+  it("an invalid PORT stops `npm start` before anything is built", async () => {
+    const { code, stdout, stderr } = await runToEnd("npm", ["start"], { PORT: "eighty", DATA_DIR: dataDir });
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      'invalid configuration: PORT: a port number from 0 to 65535 (0 for any free one), not "eighty"\n',
+    );
+    // Only npm's own banner: no tool or web build ran first.
+    expect(stdout.trim().split("\n")).toEqual([
+      "> tracker@0.1.0 start",
+      expect.stringMatching(/^> AUTH_MODE=\S+ node --import tsx tools\/start\.ts$/),
+    ]);
+  }, 60_000);
+
+  it("an unreachable DATABASE_URL is named, with its host and port, never its password", async () => {
+    const port = await closedPort();
+    const { code, stderr } = await runToEnd(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      DATABASE_URL: `postgres://tracker:hunter2@127.0.0.1:${port}/tracker`,
+      AUTH_MODE: "dev",
+      DATA_DIR: dataDir,
+      PORT: "0",
+    });
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `DATABASE_URL: cannot connect to PostgreSQL at 127.0.0.1:${port}: connection refused (is PostgreSQL running and listening there?)\n`,
+    );
+  }, 60_000);
+
+  it("a second server on the same DATA_DIR says the directory is in use, and the first serves on", async () => {
+    const first = await startMain();
+    const second = await runToEnd(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      PORT: "0",
+      HOST: "127.0.0.1",
+      DATA_DIR: dataDir,
+      DATABASE_URL: "",
+      AUTH_MODE: "dev",
+    });
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(
+      /^DATA_DIR: \S+ is in use: its PostgreSQL is already running as process \d+ \(another `npm start`\?\)\. Stop that server, or give this one another DATA_DIR\.\n$/,
+    );
+    expect(second.stderr).toContain(dataDir);
+    expect((await fetch(`${first.baseUrl}/readyz`)).status).toBe(200);
+    first.child.kill("SIGTERM");
+    expect(await first.exited).toBe(0);
+  }, 60_000);
+});
+
+/** The machine's own Node when it is older than 24 (as on a machine whose npm scripts bring 24). */
+const olderNode = (() => {
+  try {
+    const version = execFileSync("/usr/bin/node", ["--version"], { encoding: "utf8" }).trim();
+    return Number(version.slice(1).split(".")[0]) < 24 ? { path: "/usr/bin/node", version } : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+describe.runIf(olderNode)("started outside npm on an older Node", () => {
+  const advice = `tracker needs Node.js 24 or newer, not ${olderNode?.version}: run it through npm (npm start, npm test, npm run ...), which uses the Node 24 that npm ci puts in node_modules/.bin, or install Node 24 (nvm install reads .nvmrc).\n`;
+
+  it.each([
+    ["the server", ["--import", "tsx", "src/main.ts"]],
+    ["the tools installer", ["tools/install.mjs", "atlas"]],
+  ])("%s says what to do, in one line, before anything else", async (_name, args) => {
+    const { code, stdout, stderr } = await runToEnd(olderNode?.path ?? "", args, { DATA_DIR: dataDir });
+    expect(code).toBe(1);
+    expect(stderr).toBe(advice);
+    expect(stdout).toBe("");
+  });
 });

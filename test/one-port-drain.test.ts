@@ -1,6 +1,7 @@
 import http from "node:http";
 import { describe, expect, it } from "vitest";
 import { createOnePortServer } from "../src/server/one-port.js";
+import { writeHead } from "../src/server/write-head.js";
 
 // Found by the soak (soak/, RELIABILITY.md): on SIGTERM, HTTP/1.1 keep-alive
 // clients kept sending requests on their open connections, so the drain
@@ -11,7 +12,7 @@ describe("closing the one-port server", () => {
     const server = createOnePortServer(
       (_req, res) => {
         setTimeout(() => {
-          res.writeHead(200);
+          writeHead(res, 200);
           res.end("ok");
         }, 50);
       },

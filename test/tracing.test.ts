@@ -11,7 +11,7 @@ import {
 } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { type HrTime, SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createNodeTransport } from "../client/node.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/proto/grpc/health/v1/health_pb.js";

@@ -1,19 +1,30 @@
 #!/usr/bin/env node
 // Builds the pinned Go CLIs (tools/go.mod, tools/atlas/go.mod) into .tools/bin
-// when a binary is missing or its pins changed. Usage: node tools/install.mjs atlas grpcurl task
+// when a binary is missing or its pins changed. Usage: node tools/install.mjs atlas grpcurl task openapi
 //
-// Without Go, a binary already on PATH is used instead (see README, "Tools").
-import { execFileSync, spawnSync } from "node:child_process";
+// The tools of one module build in one `go build` (they share most of their
+// dependencies), and the two modules build at the same time. Without Go, a
+// binary already on PATH is used instead (see README, "Tools").
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// Every npm script that needs a CLI starts here, so this is where an older
+// Node (the machine's own, outside npm) says what to do before anything fails.
+if (Number(process.versions.node.split(".")[0]) < 24) {
+  console.error(
+    `tracker needs Node.js 24 or newer, not ${process.version}: run it through npm (npm start, npm test, npm run ...), which uses the Node 24 that npm ci puts in node_modules/.bin, or install Node 24 (nvm install reads .nvmrc).`,
+  );
+  process.exit(1);
+}
+
 const toolsDir = dirname(fileURLToPath(import.meta.url));
 const binDir = join(toolsDir, "..", ".tools", "bin");
 
 // Atlas lives in its own module: its 2023 dependency set does not build next
-// to the newer one grpcurl and Task need.
+// to the newer one grpcurl and Task need (tools/atlas/README.md).
 const TOOLS = {
   atlas: { module: join(toolsDir, "atlas"), pkg: "ariga.io/atlas/cmd/atlas", patch: patchAtlas },
   grpcurl: { module: toolsDir, pkg: "github.com/fullstorydev/grpcurl/cmd/grpcurl" },
@@ -26,54 +37,85 @@ const TOOLS = {
   },
 };
 
-const names = process.argv.slice(2);
-for (const name of names) {
+// The Atlas CLI the Go module proxy serves is v0.13.1 (2023), and every
+// ariga.io/atlas library that fixes what follows no longer builds with it
+// (tools/atlas/README.md). Its PostgreSQL driver reads lc_collate and
+// lc_ctype from pg_settings, which PostgreSQL 16 removed; the patch reads them
+// from pg_database instead. The pinned ariga.io/atlas source is copied out of
+// the module cache, patched, and swapped in with a replace directive in a
+// generated copy of tools/atlas/go.mod (`-modfile`), so the checked-in pins
+// stay plain.
+const ATLAS_PATCH = {
+  file: join("sql", "postgres", "inspect.go"),
+  from: "paramsQuery = `SELECT setting FROM pg_settings WHERE name IN ('lc_collate', 'lc_ctype', 'server_version_num', 'crdb_version') ORDER BY name DESC`",
+  to: "paramsQuery = `SELECT setting FROM (SELECT 'server_version_num' AS name, current_setting('server_version_num') AS setting UNION ALL SELECT 'lc_ctype', datctype FROM pg_database WHERE datname = current_database() UNION ALL SELECT 'lc_collate', datcollate FROM pg_database WHERE datname = current_database()) AS params ORDER BY name DESC`",
+};
+
+const stale = [];
+for (const name of process.argv.slice(2)) {
   const tool = TOOLS[name];
   if (!tool) {
     console.error(`tools/install: unknown tool "${name}" (known: ${Object.keys(TOOLS).join(", ")})`);
     process.exit(2);
   }
-  install(name, tool);
-}
-
-function install(name, tool) {
   const binName = tool.bin ?? name;
   const bin = join(binDir, binName);
-  const stampFile = `${bin}.stamp`;
-  const stamp = pinsHash(tool.module);
-  if (existsSync(bin) && existsSync(stampFile) && readFileSync(stampFile, "utf8") === stamp) return;
+  const stamp = pinsHash(tool);
+  if (existsSync(bin) && readIfExists(`${bin}.stamp`) === stamp) continue;
+  stale.push({ name, ...tool, binName, bin, stamp });
+}
+if (stale.length > 0) await build(stale);
+
+async function build(tools) {
   if (!hasGo()) {
-    if (onPath(binName)) return;
-    console.error(
-      `tools/install: ${name} is missing and Go is not installed. Install Go 1.24+ or ${binName} itself (see README, "Tools").`,
-    );
-    process.exit(1);
+    const missing = tools.filter((tool) => !onPath(tool.binName));
+    for (const { name, binName } of missing) {
+      console.error(
+        `tools/install: ${name} is missing and Go is not installed. Install Go 1.24+ or ${binName} itself (see README, "Tools").`,
+      );
+    }
+    if (missing.length > 0) process.exit(1);
+    return;
   }
   mkdirSync(binDir, { recursive: true });
-  console.error(`tools/install: building ${name} from ${tool.pkg} (first build takes a few minutes)...`);
-  const env = { ...process.env, GOFLAGS: "-mod=mod", CGO_ENABLED: "0" };
-  const args = ["build", "-trimpath", "-o", bin];
-  if (tool.patch) args.push(...tool.patch(tool.module, env));
-  args.push(tool.pkg);
-  const result = spawnSync("go", args, { cwd: tool.module, env, stdio: "inherit" });
-  if (result.status !== 0) process.exit(result.status ?? 1);
-  writeFileSync(stampFile, stamp);
+  const modules = Map.groupBy(tools, (tool) => tool.module);
+  const results = await Promise.all(
+    [...modules].map(([module, group]) => {
+      console.error(
+        `tools/install: building ${group.map((tool) => tool.name).join(", ")} (the first build takes a few minutes)...`,
+      );
+      const env = { ...process.env, GOFLAGS: "-mod=mod", CGO_ENABLED: "0" };
+      // A directory for -o: every package's binary lands in it under its own name.
+      const args = ["build", "-trimpath", "-o", `${binDir}/`];
+      for (const tool of group) if (tool.patch) args.push(...tool.patch(module, env));
+      args.push(...group.map((tool) => tool.pkg));
+      return new Promise((resolve) => {
+        const child = spawn("go", args, { cwd: module, env, stdio: "inherit" });
+        child.once("error", () => resolve(1));
+        child.once("exit", (code) => {
+          if (code === 0) for (const tool of group) writeFileSync(`${tool.bin}.stamp`, tool.stamp);
+          resolve(code ?? 1);
+        });
+      });
+    }),
+  );
+  const failed = results.find((code) => code !== 0);
+  if (failed !== undefined) process.exit(failed);
 }
 
-function pinsHash(moduleDir) {
+/** What a build depends on: the module's pins, and the patch applied to it. */
+function pinsHash(tool) {
   const hash = createHash("sha256");
-  for (const file of ["go.mod", "go.sum"]) hash.update(readFileSync(join(moduleDir, file)));
-  hash.update(readFileSync(fileURLToPath(import.meta.url)));
+  for (const file of ["go.mod", "go.sum"]) hash.update(readFileSync(join(tool.module, file)));
+  if (tool.patch) hash.update(JSON.stringify(ATLAS_PATCH));
   return hash.digest("hex");
 }
 
-// Atlas v0.13.1 is the newest Atlas CLI the Go module proxy serves (later
-// ones carry a replace directive that `go install` refuses). It reads
-// lc_collate and lc_ctype from pg_settings, which PostgreSQL 16 removed; the
-// patch reads them from pg_database instead. The pinned ariga.io/atlas source
-// is copied out of the module cache, patched, and swapped in with a replace
-// directive in a generated copy of tools/atlas/go.mod (`-modfile`), so the
-// checked-in pins stay plain.
+function readIfExists(file) {
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+}
+
+/** Build flags that swap the patched ariga.io/atlas in for the pinned one. */
 function patchAtlas(moduleDir, env) {
   const goMod = readFileSync(join(moduleDir, "go.mod"), "utf8");
   const version = /^\s*ariga\.io\/atlas (\S+)/m.exec(goMod)?.[1];
@@ -90,15 +132,11 @@ function patchAtlas(moduleDir, env) {
   rmSync(workDir, { recursive: true, force: true });
   cpSync(download.Dir, srcDir, { recursive: true });
   execFileSync("chmod", ["-R", "u+w", srcDir]);
-  const inspect = join(srcDir, "sql", "postgres", "inspect.go");
-  const from =
-    "paramsQuery = `SELECT setting FROM pg_settings WHERE name IN ('lc_collate', 'lc_ctype', 'server_version_num', 'crdb_version') ORDER BY name DESC`";
-  const to =
-    "paramsQuery = `SELECT setting FROM (SELECT 'server_version_num' AS name, current_setting('server_version_num') AS setting UNION ALL SELECT 'lc_ctype', datctype FROM pg_database WHERE datname = current_database() UNION ALL SELECT 'lc_collate', datcollate FROM pg_database WHERE datname = current_database()) AS params ORDER BY name DESC`";
-  const source = readFileSync(inspect, "utf8");
-  if (!source.includes(from))
-    throw new Error(`tools/install: the Atlas patch no longer applies to ${inspect}`);
-  writeFileSync(inspect, source.replace(from, to));
+  const file = join(srcDir, ATLAS_PATCH.file);
+  const source = readFileSync(file, "utf8");
+  if (!source.includes(ATLAS_PATCH.from))
+    throw new Error(`tools/install: the Atlas patch no longer applies to ${file}`);
+  writeFileSync(file, source.replace(ATLAS_PATCH.from, ATLAS_PATCH.to));
   const modFile = join(workDir, "go.mod");
   writeFileSync(modFile, `${goMod}\nreplace ariga.io/atlas => ${srcDir}\n`);
   cpSync(join(moduleDir, "go.sum"), join(workDir, "go.sum"));

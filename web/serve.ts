@@ -9,6 +9,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { extname, join, resolve, sep } from "node:path";
 import { gzipSync } from "node:zlib";
+import { writeHead } from "../src/server/write-head.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -175,13 +176,13 @@ function send(
     typeof match === "string" &&
     match.split(/\s*,\s*/).some((tag) => tag === file.etag || tag === `W/${file.etag}`)
   ) {
-    res.writeHead(304, headers);
+    writeHead(res, 304, headers);
     res.end();
     return;
   }
   if (body === file.gzipped) headers["content-encoding"] = "gzip";
   headers["content-length"] = String(body.length);
-  res.writeHead(200, headers);
+  writeHead(res, 200, headers);
   if (req.method === "HEAD") res.end();
   else res.end(body);
 }

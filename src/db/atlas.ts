@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import pg from "pg";
 
 const run = promisify(execFile);
 // The project root holds schema.hcl and migrations/: two levels up under tsx
@@ -43,19 +45,38 @@ async function atlas(args: string[]): Promise<string> {
 /**
  * Declarative apply (development): makes the database match schema.hcl.
  * `devUrl` is an empty scratch database Atlas uses to normalise the schema.
+ * The database's comment then records which schema.hcl it matches, so a
+ * restart with schema.hcl unchanged skips Atlas (half a second or more, to
+ * find nothing to do).
  */
-export function applySchema(url: string, devUrl: string): Promise<string> {
-  return atlas([
-    "schema",
-    "apply",
-    "--url",
-    atlasUrl(url),
-    "--to",
-    "file://schema.hcl",
-    "--dev-url",
-    atlasUrl(devUrl),
-    "--auto-approve",
-  ]);
+export async function applySchema(url: string, devUrl: string): Promise<void> {
+  const schema = readFileSync(join(root, "schema.hcl"));
+  const stamp = `made to match schema.hcl sha256:${createHash("sha256").update(schema).digest("hex")} by Atlas`;
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; comment: string | null }>(
+      "SELECT current_database() AS name, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname = current_database()",
+    );
+    const database = rows[0];
+    if (database === undefined || database.comment === stamp) return;
+    await atlas([
+      "schema",
+      "apply",
+      "--url",
+      atlasUrl(url),
+      "--to",
+      "file://schema.hcl",
+      "--dev-url",
+      atlasUrl(devUrl),
+      "--auto-approve",
+    ]);
+    await client.query(
+      `COMMENT ON DATABASE ${client.escapeIdentifier(database.name)} IS ${client.escapeLiteral(stamp)}`,
+    );
+  } finally {
+    await client.end();
+  }
 }
 
 /** Versioned apply (production, tests): runs the reviewed SQL in migrations/. */

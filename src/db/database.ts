@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
+import { StartupError } from "../config.js";
 import { traceQueries } from "../observability/tracing.js";
 
 export type Database = Kysely<DB>;
@@ -73,6 +74,34 @@ export function connectDatabase(
     },
     close: () => db.destroy(),
   };
+}
+
+/**
+ * Connects once, so a database that cannot be reached at startup is named in
+ * one line (the setting, host:port and why) instead of failing later, deep
+ * inside Atlas or the pool.
+ */
+export async function assertReachable(url: string, setting: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    const { hostname, port } = new URL(url);
+    throw new StartupError(
+      `${setting}: cannot connect to PostgreSQL at ${hostname}:${port || 5432}: ${connectFailure(error)}`,
+    );
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Why a connection failed, in words; never the URL (it may hold a password). */
+function connectFailure(error: unknown): string {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  if (code === "ECONNREFUSED") return "connection refused (is PostgreSQL running and listening there?)";
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "no such host";
+  if (code === "ETIMEDOUT" || /timeout/i.test(String(message))) return "no answer within 5 s";
+  return String(message || code || error);
 }
 
 /** Distinct statements prepared per process (and so at most per connection). */

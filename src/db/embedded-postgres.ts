@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { StartupError } from "../config.js";
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` maintenance database. */
@@ -59,13 +60,15 @@ export async function startEmbeddedPostgres(
     }
     await server.start();
   } catch (error) {
-    const running = existsSync(join(databaseDir, "postmaster.pid"))
-      ? " Another process (a second `npm start`?) may be using this data directory."
-      : "";
-    throw new Error(
-      `embedded PostgreSQL failed to start in ${databaseDir}.${running}\n${logs.slice(-20).join("\n")}`,
-      { cause: error },
-    );
+    const owner = runningPostmaster(databaseDir);
+    if (owner !== undefined) {
+      throw new StartupError(
+        `DATA_DIR: ${dirname(databaseDir)} is in use: its PostgreSQL is already running as process ${owner} (another \`npm start\`?). Stop that server, or give this one another DATA_DIR.`,
+      );
+    }
+    throw new Error(`embedded PostgreSQL failed to start in ${databaseDir}.\n${logs.slice(-20).join("\n")}`, {
+      cause: error,
+    });
   }
   const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
   let halted = false;
@@ -156,12 +159,33 @@ function assertReachableByPostgresUser(databaseDir: string) {
   if (process.getuid?.() !== 0) return;
   for (let dir = dirname(databaseDir); ; dir = dirname(dir)) {
     if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) {
-      throw new Error(
-        `the embedded PostgreSQL runs as the "postgres" user when started by root, and that user cannot enter ${dir}. ` +
+      throw new StartupError(
+        `DATA_DIR: the embedded PostgreSQL runs as the "postgres" user when started by root, and that user cannot enter ${dir}. ` +
           "Set DATA_DIR to a directory it can reach, e.g. DATA_DIR=/var/tmp/tracker, or run as a normal user.",
       );
     }
     if (dir === dirname(dir)) return;
+  }
+}
+
+/**
+ * The process holding PostgreSQL's lock on `databaseDir` (postmaster.pid), if
+ * it is alive; a file left by a crash names a process that is gone.
+ */
+function runningPostmaster(databaseDir: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(join(databaseDir, "postmaster.pid"), "utf8"), 10);
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    // EPERM: alive, but another user's (PostgreSQL runs as `postgres` under root).
+    return (error as { code?: string }).code === "EPERM" ? pid : undefined;
   }
 }
 

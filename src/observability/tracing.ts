@@ -17,12 +17,12 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { defaultResource, resourceFromAttributes } from "@opentelemetry/resources";
 import {
-  BasicTracerProvider,
   BatchSpanProcessor,
   SimpleSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+  TracerProvider,
+} from "@opentelemetry/sdk-trace";
 import {
   ATTR_DB_NAMESPACE,
   ATTR_DB_OPERATION_NAME,
@@ -89,14 +89,14 @@ export function createTracing(options: TracingOptions): Tracing {
   const processors: SpanProcessor[] = [];
   if (options.otlpEndpoint) {
     const url = `${options.otlpEndpoint.replace(/\/+$/, "")}/v1/traces`;
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url })));
+    processors.push(new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) }));
   }
-  if (options.exporter) processors.push(new SimpleSpanProcessor(options.exporter));
+  if (options.exporter) processors.push(new SimpleSpanProcessor({ exporter: options.exporter }));
   if (processors.length === 0) {
     return { interceptor: (next) => next, shutdown: async () => {} };
   }
   contextManager ??= new AsyncLocalStorageContextManager().enable();
-  const provider = new BasicTracerProvider({
+  const provider = new TracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ [ATTR_SERVICE_NAME]: options.serviceName })),
     spanProcessors: processors,
   });

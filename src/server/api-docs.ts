@@ -4,6 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeHead } from "./write-head.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -51,26 +52,43 @@ const DOCS_PAGE = `<!doctype html>
 </html>
 `;
 
-// Read once, when the server module loads. What cannot be read (e.g. in an
-// image built without gen/openapi/) is answered with a 500 saying so, rather
-// than stopping the API from starting. The `yaml` package is needed for
-// /openapi.json only, so without it (`npm ci --omit=dev` while it is a
-// devDependency) the rest is still served.
-const openapiYaml = attempt(() => readFileSync(OPENAPI_DOCUMENT_PATH, "utf8"), OPENAPI_DOCUMENT_PATH);
+// Each read once, when first asked for (parsing the document for
+// /openapi.json is a fifth of the server's start otherwise). What cannot be
+// read (e.g. in an image built without gen/openapi/) is answered with a 500
+// saying so, rather than stopping the API from starting. The `yaml` package
+// is needed for /openapi.json only, so without it (`npm ci --omit=dev` while
+// it is a devDependency) the rest is still served.
+const openapiYaml = once(() =>
+  attempt(() => readFileSync(OPENAPI_DOCUMENT_PATH, "utf8"), OPENAPI_DOCUMENT_PATH),
+);
 const yaml = await import("yaml").catch(() => new Error("the yaml package is not installed"));
-const resources: Record<string, Resource | Error> = {
-  "/openapi.yaml": map(openapiYaml, (text) => resource("application/yaml; charset=utf-8", text)),
-  "/openapi.json": map(yaml instanceof Error ? yaml : openapiYaml, (text) => {
-    // Only called when the yaml package loaded (map passes an Error through).
-    const json = JSON.stringify((yaml as typeof import("yaml")).parse(text), null, 2);
-    return resource("application/json; charset=utf-8", `${json}\n`);
-  }),
-  "/docs": resource("text/html; charset=utf-8", DOCS_PAGE),
-  "/docs/redoc.standalone.js": map(
-    attempt(() => readFileSync(REDOC_BUNDLE_PATH), REDOC_BUNDLE_PATH),
-    (bundle) => resource("text/javascript; charset=utf-8", bundle),
+const resources: Record<string, () => Resource | Error> = {
+  "/openapi.yaml": once(() =>
+    map(openapiYaml(), (text) => resource("application/yaml; charset=utf-8", text)),
+  ),
+  "/openapi.json": once(() =>
+    map(yaml instanceof Error ? yaml : openapiYaml(), (text) => {
+      // Only called when the yaml package loaded (map passes an Error through).
+      const json = JSON.stringify((yaml as typeof import("yaml")).parse(text), null, 2);
+      return resource("application/json; charset=utf-8", `${json}\n`);
+    }),
+  ),
+  "/docs": once(() => resource("text/html; charset=utf-8", DOCS_PAGE)),
+  "/docs/redoc.standalone.js": once(() =>
+    map(
+      attempt(() => readFileSync(REDOC_BUNDLE_PATH), REDOC_BUNDLE_PATH),
+      (bundle) => resource("text/javascript; charset=utf-8", bundle),
+    ),
   ),
 };
+
+function once<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => {
+    made ??= { value: make() };
+    return made.value;
+  };
+}
 
 /** What `read` returns, or an Error naming `file` relative to the root (no absolute paths in answers). */
 function attempt<T>(read: () => T, file: string): T | Error {
@@ -101,10 +119,10 @@ export function serveApiDocs(req: Request, res: Response): boolean {
   if (req.method !== "GET" && req.method !== "HEAD") return false;
   let path = (req.url ?? "").split("?")[0] ?? "";
   if (path === "/docs/") path = "/docs";
-  const found = resources[path];
+  const found = resources[path]?.();
   if (found === undefined) return false;
   if (found instanceof Error) {
-    res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+    writeHead(res, 500, { "content-type": "text/plain; charset=utf-8" });
     res.end(`${path} is unavailable: ${found.message}\n`);
     return true;
   }
@@ -115,11 +133,11 @@ export function serveApiDocs(req: Request, res: Response): boolean {
     "x-content-type-options": "nosniff",
   };
   if (req.headers["if-none-match"] === found.etag) {
-    res.writeHead(304, headers);
+    writeHead(res, 304, headers);
     res.end();
     return true;
   }
-  res.writeHead(200, { ...headers, "content-length": String(found.body.length) });
+  writeHead(res, 200, { ...headers, "content-length": String(found.body.length) });
   if (req.method === "HEAD") res.end();
   else res.end(found.body);
   return true;

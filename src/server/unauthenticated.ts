@@ -7,6 +7,7 @@ import { ErrorInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js"
 import { StatusSchema } from "../../gen/proto/google/rpc/status_pb.js";
 import type { AuthenticationError } from "../auth/authenticator.js";
 import { ERROR_DOMAIN } from "../shared/errors.js";
+import { writeHead } from "./write-head.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;
@@ -27,7 +28,7 @@ export function writeUnauthenticated(req: Request, res: Response, error: Authent
       message: error.message,
       details: [anyPack(ErrorInfoSchema, info)],
     });
-    res.writeHead(200, {
+    writeHead(res, 200, {
       "content-type": contentType.startsWith("application/grpc-web") ? contentType : "application/grpc",
       "grpc-status": String(Code.Unauthenticated),
       "grpc-message": encodeURIComponent(error.message),
@@ -48,6 +49,6 @@ export function writeUnauthenticated(req: Request, res: Response, error: Authent
       },
     ],
   });
-  res.writeHead(401, { "content-type": "application/json", "www-authenticate": wwwAuthenticate });
+  writeHead(res, 401, { "content-type": "application/json", "www-authenticate": wwwAuthenticate });
   res.end(body);
 }
