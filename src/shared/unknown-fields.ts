@@ -1,7 +1,8 @@
 import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { Code, type Interceptor } from "@connectrpc/connect";
-import { apiError, type FieldViolation } from "./errors.js";
+import type { FieldViolation } from "../domain/errors.js";
+import { apiError } from "./errors.js";
 
 /**
  * Refuses requests that carry fields this server does not know, instead of
