@@ -113,7 +113,7 @@ export async function mutate<Response, Target = undefined>(
         const row: { revision: number } = (target as { revision: number } | undefined) ?? issue ?? project;
         assertFresh(scope.etag, row.revision, scope.resource);
       }
-      return handler(workOf(tx, origin, { ...locked, target }));
+      return audited(tx, origin, { ...locked, target }, handler);
     };
     const call = idempotentCall(context, request);
     if (!call) return run();
@@ -140,8 +140,8 @@ export async function mutateOutsideProjects<Response>(
   const caller = callerOf(context);
   const origin = auditOriginOf(context);
   return ctx.db.transaction().execute(async (tx) => {
-    const work = workOf(tx, origin, { tx, caller, project: undefined, issue: undefined, target: undefined });
-    const run = () => handler(work);
+    const run = () =>
+      audited(tx, origin, { tx, caller, project: undefined, issue: undefined, target: undefined }, handler);
     const call = idempotentCall(context, request);
     if (!call) return run();
     return once(
@@ -153,17 +153,41 @@ export async function mutateOutsideProjects<Response>(
   });
 }
 
+/**
+ * Runs the handler with its Work, and refuses to commit a change that was
+ * bumped or written to the history but not audited: a bug, so INTERNAL, and
+ * the transaction rolls back.
+ */
+async function audited<Target, Response>(
+  tx: Transaction<DB>,
+  origin: AuditOrigin,
+  locked: Omit<Locked, "project"> & { project: ProjectAccess | undefined; target: Target },
+  handler: (work: Work<Target>) => Promise<Response>,
+): Promise<Response> {
+  const steps = { changed: false, audited: false };
+  const work = workOf(tx, origin, locked, steps);
+  const response = await handler(work);
+  if (steps.changed && !steps.audited)
+    throw new Error(`${origin.method} changed a row without an audit event`);
+  return response;
+}
+
 function workOf<Target>(
   tx: Transaction<DB>,
   origin: AuditOrigin,
   locked: Omit<Locked, "project"> & { project: ProjectAccess | undefined; target: Target },
+  steps: { changed: boolean; audited: boolean },
 ): Work<Target> {
   return {
     ...(locked as Locked & { target: Target }),
-    bump: () => ({ revision: sql<number>`revision + 1`, update_time: sql<string>`now()` }),
+    bump: () => {
+      steps.changed = true;
+      return { revision: sql<number>`revision + 1`, update_time: sql<string>`now()` };
+    },
     event: (issue, kind, detail = {}) => {
       const project = locked.project;
       if (!project) throw new Error("an issue event needs the project it belongs to");
+      steps.changed = true;
       return appendIssueEvent(tx, {
         projectUid: project.uid,
         issueUid: issue.uid,
@@ -173,6 +197,9 @@ function workOf<Target>(
         ...detail,
       });
     },
-    audit: (change) => recordAudit(tx, origin, change),
+    audit: (change) => {
+      steps.audited = true;
+      return recordAudit(tx, origin, change);
+    },
   };
 }
