@@ -64,9 +64,16 @@ function routesOf(ctx: AppContext) {
   };
 }
 
-/** A transport that calls the handlers of `ctx` in process, as `user` ("" for no token). */
-export function inProcessTransport(ctx: AppContext, user = "alice"): Transport {
-  return createRouterTransport(routesOf(ctx), {
+/**
+ * A transport that calls the handlers of `ctx` in process, as `user` ("" for
+ * no token); `routes` replaces the API's services, e.g. with a handler under test.
+ */
+export function inProcessTransport(
+  ctx: AppContext,
+  user = "alice",
+  routes: (router: ConnectRouter) => void = routesOf(ctx),
+): Transport {
+  return createRouterTransport(routes, {
     router: {
       interceptors: [
         httpLayer(ctx),
