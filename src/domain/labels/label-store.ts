@@ -1,8 +1,9 @@
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { notFound } from "../errors.js";
+import type { IssueRow } from "../issues/issue-mapping.js";
 import { selectIssues } from "../issues/issue-store.js";
-import { appendIssueEvent, diffFields } from "../shared/issue-events.js";
+import { diffFields, type FieldChange } from "../shared/issue-events.js";
 import { labelName, lastSegmentOf } from "../shared/names.js";
 import { pageOf } from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
@@ -38,12 +39,13 @@ export async function lockLabel(tx: Transaction<DB>, project: ProjectRow, name: 
  * updated: a new revision and update_time, and an `issue_updated` event with
  * the issue's label names before and after. Call it before deleting the
  * label, while the issue_labels rows that the delete cascades to still exist.
+ * `event` appends to the history (the unit of work's, which knows the actor).
  */
 export async function takeOffIssues(
   tx: Transaction<DB>,
   project: ProjectRow,
   label: LabelRow,
-  actorUid: string,
+  event: (issue: IssueRow, kind: "issue_updated", detail: { changes: FieldChange[] }) => Promise<unknown>,
 ): Promise<void> {
   // Soft-deleted issues lose the label too, so their history says so. The
   // issues' own query gives their labels in the order the API shows them.
@@ -69,14 +71,8 @@ export async function takeOffIssues(
   const removed = labelName(project.key, label.key);
   for (const issue of carriers) {
     const before = issue.label_keys.map((key) => labelName(project.key, key));
-    await appendIssueEvent(tx, {
-      projectUid: project.uid,
-      issueUid: issue.uid,
-      issueNumber: issue.number,
-      actorUid,
-      kind: "issue_updated",
-      changes: diffFields({ labels: before }, { labels: before.filter((name) => name !== removed) }),
-    });
+    const after = before.filter((name) => name !== removed);
+    await event(issue, "issue_updated", { changes: diffFields({ labels: before }, { labels: after }) });
   }
 }
 

@@ -14,9 +14,9 @@ export const deleteLabel =
       context,
       req,
       labelScope(req.name, req.etag),
-      async ({ tx, caller, project, target: row, ...work }) => {
+      async ({ tx, project, target: row, ...work }) => {
         // Before the delete, while the issue_labels rows it cascades to still exist.
-        await takeOffIssues(tx, project, row, caller.userUid);
+        await takeOffIssues(tx, project, row, work.event);
         await tx.deleteFrom("labels").where("uid", "=", row.uid).execute();
         await work.audit({ resource: req.name, schema: LabelSchema, before: toLabel(project.key, row) });
       },
