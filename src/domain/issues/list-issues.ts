@@ -40,6 +40,24 @@ export async function listIssues(
     showDeleted: req.showDeleted,
   };
 
+  const keyset: Keyset<IssueRow, Cursor> = {
+    isCursor,
+    cursorOf: (row) => [String(row[order.field]), row.number],
+  };
+  // The token is checked before the filter: a request wrong in both is told of the token.
+  return pageOf(req, query, keyset, (limit, after) => {
+    let select = filtered(db, project, req);
+    const direction = order.descending ? "desc" : "asc";
+    select = select.orderBy(`issues.${order.field}`, direction);
+    if (order.field !== "number") select = select.orderBy("issues.number", direction);
+    if (after) select = select.where(keysetAfter(order.field, order.descending, after));
+    return select.limit(limit).execute();
+  });
+}
+
+/** The issues of the project that `req`'s filter (and show_deleted) lets through. */
+function filtered(db: Kysely<DB>, project: { uid: string; key: string }, req: ListIssuesRequest) {
+  const filter = req.filter;
   let select = selectIssues(db, project.uid);
   if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);
   if (filter) {
@@ -88,17 +106,7 @@ export async function listIssues(
     }
   }
 
-  const column = `issues.${order.field}` as const;
-  const direction = order.descending ? "desc" : "asc";
-  select = select.orderBy(column, direction);
-  if (order.field !== "number") select = select.orderBy("issues.number", direction);
-  const keyset: Keyset<IssueRow, Cursor> = {
-    isCursor,
-    cursorOf: (row) => [String(row[order.field]), row.number],
-  };
-  return pageOf(req, query, keyset, (limit, after) =>
-    (after ? select.where(keysetAfter(order.field, order.descending, after)) : select).limit(limit).execute(),
-  );
+  return select;
 }
 
 /**
