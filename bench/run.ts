@@ -10,7 +10,7 @@ import type { DB } from "../gen/db.js";
 import { mintDevToken } from "../src/auth/dev-issuer.js";
 import { applyMigrations } from "../src/db/atlas.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
-import { selectIssueWithCallerRole } from "../src/services/issues/issue-rows.js";
+import { selectIssueWithCallerRole } from "../src/domain/issues/issue-store.js";
 import { runScenario, type ScenarioResult } from "./load.js";
 import {
   buildServer,

@@ -1,5 +1,5 @@
 import type { Issue } from "../gen/proto/tracker/v1/issue_pb.js";
-import { snapshotOf } from "../src/services/issues/issue-rows.js";
+import { snapshotOf } from "../src/domain/issues/issue-mapping.js";
 
 // The client side of the soak's bookkeeping: what every client was told.
 // A mutation is acknowledged when its client got the response; it is in

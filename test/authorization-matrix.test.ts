@@ -297,6 +297,11 @@ const MATRIX: Record<string, Row> = {
     access: "reader",
     call: async (as) => as.users.getUser({ name: await userNamed(server, SUBJECT.writer) }),
   },
+  "tracker.v1.UserService.SearchUsers": {
+    // Anyone signed in may search; who is found depends on the projects shared (user-service.test.ts).
+    access: "global",
+    call: (as) => as.users.searchUsers({ query: "matrix" }),
+  },
   // AuditService
   "tracker.v1.AuditService.ListAuditEvents": {
     access: "instanceAdmin",

@@ -8,16 +8,19 @@ import { type Label, type LabelSchema, LabelService } from "../gen/proto/tracker
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
+import { inProcessTransport } from "./support/in-process.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, type Protocol, transportFor } from "./support/transports.js";
 
 let server: TestServer;
-// Over one protocol where the protocol does not matter.
+// In process (the handler tier) where the protocol does not matter; over
+// every protocol, on a socket, in "LabelService over ...".
 let labels: Client<typeof LabelService>;
 let projects: Client<typeof ProjectService>;
 beforeAll(async () => {
   server = await startTestServer();
-  ({ labels, projects } = clientsOver("Connect binary over HTTP/2"));
+  labels = createClient(LabelService, inProcessTransport(server.ctx));
+  projects = createClient(ProjectService, inProcessTransport(server.ctx));
 });
 afterAll(() => server.close());
 
@@ -473,10 +476,8 @@ describe("DeleteLabel on labelled issues", () => {
   let issues: Client<typeof IssueService>;
   let alice: string;
   beforeAll(async () => {
-    issues = createClient(IssueService, transportFor("Connect binary over HTTP/2", server.baseUrl));
-    alice = (
-      await createClient(UserService, transportFor("gRPC over HTTP/2", server.baseUrl)).getCurrentUser({})
-    ).name;
+    issues = createClient(IssueService, inProcessTransport(server.ctx));
+    alice = (await createClient(UserService, inProcessTransport(server.ctx)).getCurrentUser({})).name;
   });
 
   const fileIssue = (parent: string, title: string, labelNames: string[]) =>

@@ -7,21 +7,21 @@ import { type Member, MemberService, Member_Role as Role } from "../gen/proto/tr
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
+import { inProcessTransport } from "./support/in-process.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { PROTOCOLS, type Protocol, transportFor } from "./support/transports.js";
-
-const BINARY: Protocol = "Connect binary over HTTP/2";
+import { PROTOCOLS, transportFor } from "./support/transports.js";
 
 let server: TestServer;
-// Over one protocol where the protocol does not matter; requests come from alice.
+// In process (the handler tier) where the protocol does not matter, over
+// every protocol on a socket in "MemberService over ..."; requests come from alice.
 let members: Client<typeof MemberService>;
 let projects: Client<typeof ProjectService>;
 let alice: string;
 beforeAll(async () => {
   server = await startTestServer();
-  members = createClient(MemberService, transportFor(BINARY, server.baseUrl));
-  projects = createClient(ProjectService, transportFor(BINARY, server.baseUrl));
-  alice = (await createClient(UserService, transportFor(BINARY, server.baseUrl)).getCurrentUser({})).name;
+  members = createClient(MemberService, inProcessTransport(server.ctx));
+  projects = createClient(ProjectService, inProcessTransport(server.ctx));
+  alice = (await createClient(UserService, inProcessTransport(server.ctx)).getCurrentUser({})).name;
 });
 afterAll(() => server.close());
 
@@ -40,7 +40,7 @@ async function newProject(): Promise<string> {
 
 /** A user who has called the API once, and so exists. */
 async function newUser(): Promise<string> {
-  const users = createClient(UserService, transportFor(BINARY, server.baseUrl, `member-${unique()}`));
+  const users = createClient(UserService, inProcessTransport(server.ctx, `member-${unique()}`));
   return (await users.getCurrentUser({})).name;
 }
 
@@ -402,9 +402,9 @@ describe("the last admin of a project", () => {
     const parent = await newProject();
     const admin = await adminOf(parent);
     const subject = `member-${unique()}`;
-    const asOther = createClient(MemberService, transportFor(BINARY, server.baseUrl, subject));
+    const asOther = createClient(MemberService, inProcessTransport(server.ctx, subject));
     const otherUser = (
-      await createClient(UserService, transportFor(BINARY, server.baseUrl, subject)).getCurrentUser({})
+      await createClient(UserService, inProcessTransport(server.ctx, subject)).getCurrentUser({})
     ).name;
     const other = await members.createMember({ parent, member: { user: otherUser, role: Role.READER } });
     const promoted = await members.updateMember({
@@ -434,9 +434,9 @@ describe("the last admin of a project", () => {
     const parent = await newProject();
     const admin = await adminOf(parent);
     const subject = `member-${unique()}`;
-    const asOther = createClient(MemberService, transportFor(BINARY, server.baseUrl, subject));
+    const asOther = createClient(MemberService, inProcessTransport(server.ctx, subject));
     const otherUser = (
-      await createClient(UserService, transportFor(BINARY, server.baseUrl, subject)).getCurrentUser({})
+      await createClient(UserService, inProcessTransport(server.ctx, subject)).getCurrentUser({})
     ).name;
     const other = await members.createMember({ parent, member: { user: otherUser, role: Role.ADMIN } });
     const outcomes = await Promise.allSettled([

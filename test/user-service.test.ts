@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { type Client, Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
+import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
 import { addMember, createProject } from "./support/fixtures.js";
@@ -11,22 +13,22 @@ import { PROTOCOLS, transportFor } from "./support/transports.js";
 
 let server: TestServer;
 
-/** A client that sends exactly this bearer token. */
-function usersWithToken(token: string) {
-  return createClient(
-    UserService,
-    createConnectTransport({
-      baseUrl: server.baseUrl,
-      httpVersion: "1.1",
-      interceptors: [
-        (next) => (req) => {
-          req.header.set("authorization", `Bearer ${token}`);
-          return next(req);
-        },
-      ],
-    }),
-  );
+/** A transport that sends exactly this bearer token. */
+function transportWithToken(token: string) {
+  return createConnectTransport({
+    baseUrl: server.baseUrl,
+    httpVersion: "1.1",
+    interceptors: [
+      (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      },
+    ],
+  });
 }
+
+/** A client that sends exactly this bearer token. */
+const usersWithToken = (token: string) => createClient(UserService, transportWithToken(token));
 beforeAll(async () => {
   server = await startTestServer();
 });
@@ -122,5 +124,107 @@ describe("UserService", () => {
   it("refuses callers without a token: UNAUTHENTICATED", async () => {
     const anonymous = createClient(UserService, transportFor("gRPC over HTTP/2", server.baseUrl, ""));
     await expectError(anonymous.getCurrentUser({}), Code.Unauthenticated, "UNAUTHENTICATED");
+  });
+});
+
+describe("SearchUsers", () => {
+  /** A user whose token carries this profile, with the transport that acts as them. */
+  async function person(name: string, email: string) {
+    const transport = transportWithToken(await (await testIssuer()).mint(newSubject(), { name, email }));
+    const user = await createClient(UserService, transport).getCurrentUser({});
+    return { user, transport, users: createClient(UserService, transport) };
+  }
+
+  /**
+   * Me, with a project where Grace and Ada are members, and a stranger who
+   * shares no project with me but matches every query that finds Grace.
+   */
+  async function circle() {
+    const tag = randomUUID().slice(0, 8);
+    const me = await person(`Me ${tag}`, `me-${tag}@example.com`);
+    const grace = await person(`Grace ${tag} Hopper`, `gh-${tag}@navy.example`);
+    const ada = await person(`Ada ${tag}`, `grace-${tag}@example.org`);
+    const stranger = await person(`Grace ${tag} Stranger`, `gh-${tag}@stranger.example`);
+    const projectId = `S${randomUUID()
+      .replace(/[^0-9]/g, "")
+      .slice(0, 8)}`;
+    const project = await createClient(ProjectService, me.transport).createProject({
+      projectId,
+      project: { displayName: tag },
+    });
+    const members = createClient(MemberService, me.transport);
+    for (const colleague of [grace, ada]) {
+      await members.createMember({
+        parent: project.name,
+        member: { user: colleague.user.name, role: Member_Role.READER },
+      });
+    }
+    return { tag, me, grace, ada, stranger };
+  }
+
+  const namesOf = (users: { name: string }[]) => users.map((user) => user.name);
+
+  it("finds people who share a project by display-name prefix, in any case, never a stranger", async () => {
+    const { tag, me, grace, stranger } = await circle();
+    const { users, nextPageToken } = await me.users.searchUsers({ query: `gRACE ${tag}` });
+    expect(namesOf(users)).toEqual([grace.user.name]);
+    expect(users[0]).toEqual(grace.user);
+    expect(namesOf(users)).not.toContain(stranger.user.name);
+    expect(nextPageToken).toBe("");
+  });
+
+  it("finds people by e-mail prefix, in any case; a stranger is not found even by their whole e-mail", async () => {
+    const { tag, me, grace, ada, stranger } = await circle();
+    expect(namesOf((await me.users.searchUsers({ query: `GH-${tag}@` })).users)).toEqual([grace.user.name]);
+    expect(namesOf((await me.users.searchUsers({ query: `grace-${tag}` })).users)).toEqual([ada.user.name]);
+    expect((await me.users.searchUsers({ query: stranger.user.email })).users).toEqual([]);
+    expect((await me.users.searchUsers({ query: stranger.user.displayName })).users).toEqual([]);
+  });
+
+  it("finds the caller themselves, and a stranger finds no one of the project", async () => {
+    const { tag, me, stranger } = await circle();
+    expect((await me.users.searchUsers({ query: `me ${tag}` })).users).toEqual([me.user]);
+    expect(namesOf((await stranger.users.searchUsers({ query: `Grace ${tag}` })).users)).toEqual([
+      stranger.user.name,
+    ]);
+    expect((await stranger.users.searchUsers({ query: `me-${tag}` })).users).toEqual([]);
+  });
+
+  it("pages by display name like every List, and binds the token to the query", async () => {
+    const { tag, me, grace, ada } = await circle();
+    const first = await me.users.searchUsers({ query: `g`, pageSize: 1 });
+    expect(first.users).toHaveLength(1);
+    expect(first.nextPageToken).not.toBe("");
+    const seen = [...first.users];
+    let pageToken = first.nextPageToken;
+    while (pageToken !== "") {
+      const page = await me.users.searchUsers({ query: `g`, pageSize: 1, pageToken });
+      seen.push(...page.users);
+      pageToken = page.nextPageToken;
+    }
+    // Everyone I may see whose name or e-mail starts with "g", by display name: Ada (e-mail grace-...) then Grace.
+    expect(namesOf(seen)).toEqual([ada.user.name, grace.user.name]);
+    await expectError(
+      me.users.searchUsers({ query: `grace ${tag}`, pageSize: 1, pageToken: first.nextPageToken }),
+      Code.InvalidArgument,
+      "PAGE_TOKEN_MISMATCH",
+    );
+  });
+
+  it("takes %, _ and \\ in the query literally", async () => {
+    const { me } = await circle();
+    for (const query of ["%", "_", "\\"]) {
+      expect((await me.users.searchUsers({ query })).users).toEqual([]);
+    }
+  });
+
+  it.each([
+    ["an empty query", { query: "" }, "query"],
+    ["a query over 100 characters", { query: "a".repeat(101) }, "query"],
+    ["a negative page size", { query: "a", pageSize: -1 }, "page_size"],
+    ["a page token over 1024 characters", { query: "a", pageToken: "t".repeat(1025) }, "page_token"],
+  ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, request, field) => {
+    const error = await expectError(usersAs(newSubject()).searchUsers(request), Code.InvalidArgument);
+    expect(violatedFields(error)).toEqual([field]);
   });
 });

@@ -1,16 +1,9 @@
 import { Code, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
+import type { Caller } from "../domain/shared/caller.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
-
-/** The authenticated person making a request, as a user of the tracker. */
-export interface Caller {
-  userUid: string;
-  subject: string;
-  /** When the request's token stops being accepted (ms since the epoch); a call that outlives it ends then. */
-  tokenExpiresAt: number;
-}
 
 const callerKey = createContextKey<Caller | undefined>(undefined, {
   description: "the authenticated caller",

@@ -3,6 +3,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ViolationsSchema } from "../../gen/proto/buf/validate/validate_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
+import { DomainError, type ErrorCode, type FieldViolation } from "../domain/errors.js";
 import { requestIdKey } from "./request-context.js";
 
 // The one place errors become Connect errors (AIP-193). Every error leaves
@@ -15,12 +16,6 @@ export const ERROR_DOMAIN = "tracker";
 export const codeName = (code: Code) => Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 
 type Detail<Desc extends DescMessage = DescMessage> = { desc: Desc; value: MessageInitShape<Desc> };
-
-export interface FieldViolation {
-  field: string;
-  description: string;
-  reason?: string;
-}
 
 export function apiError(
   code: Code,
@@ -35,27 +30,6 @@ export function apiError(
     details.push({ desc: BadRequestSchema, value: { fieldViolations: options.fieldViolations } });
   }
   return new ConnectError(message, code, undefined, details, options.cause);
-}
-
-export const notFound = (name: string) =>
-  apiError(Code.NotFound, "RESOURCE_NOT_FOUND", `${name} does not exist`, { metadata: { resource: name } });
-
-export const invalidArgument = (field: string, description: string, reason = "INVALID_ARGUMENT") =>
-  apiError(Code.InvalidArgument, reason, `${field}: ${description}`, {
-    fieldViolations: [{ field, description, reason }],
-  });
-
-/**
- * A required text field. The contract lets it through empty (so an update
- * may leave it out of its mask); wherever a handler writes it, it must not be.
- */
-export function required(value: string | undefined, field: string): string {
-  if (!value) {
-    throw apiError(Code.InvalidArgument, "INVALID_ARGUMENT", `${field}: is required`, {
-      fieldViolations: [{ field, description: "is required", reason: "required" }],
-    });
-  }
-  return value;
 }
 
 /** Unique constraints whose violation is the caller's conflict, not a bug. */
@@ -88,9 +62,25 @@ const CONNECTION_ERRORS = new Set([
   "EAI_AGAIN",
 ]);
 
+const CODES: Record<ErrorCode, Code> = {
+  invalid_argument: Code.InvalidArgument,
+  not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
+  permission_denied: Code.PermissionDenied,
+  failed_precondition: Code.FailedPrecondition,
+  aborted: Code.Aborted,
+  resource_exhausted: Code.ResourceExhausted,
+};
+
 /** Turns anything a handler throws into a ConnectError with ErrorInfo. */
 export function toConnectError(error: unknown): ConnectError {
   if (error instanceof ConnectError) return withErrorInfo(error);
+  if (error instanceof DomainError) {
+    return apiError(CODES[error.code], error.reason, error.message, {
+      metadata: error.metadata,
+      fieldViolations: error.fieldViolations,
+    });
+  }
   const pgError = (error ?? {}) as PgError;
   const sqlState = typeof pgError.code === "string" ? pgError.code : "";
   if (sqlState === "23505") {

@@ -1,7 +1,8 @@
 import { type DescField, type DescMessage, type Message, ScalarType } from "@bufbuild/protobuf";
 import { isReflectMessage, type ReflectMessage, reflect } from "@bufbuild/protobuf/reflect";
 import { Code, type Interceptor } from "@connectrpc/connect";
-import { apiError, type FieldViolation } from "./errors.js";
+import type { FieldViolation } from "../domain/errors.js";
+import { apiError } from "./errors.js";
 
 /**
  * Refuses requests the rest of the server must never see, naming each field,

@@ -2,7 +2,7 @@ import { type JsonValue, toJson } from "@bufbuild/protobuf";
 import { TimestampSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { type Issue, type IssueEvent, IssueEvent_Kind as Kind } from "../../gen/proto/tracker/v1/issue_pb.js";
-import { snapshotOf } from "../../src/services/issues/issue-rows.js";
+import { snapshotOf } from "../../src/domain/issues/issue-mapping.js";
 
 // A checker of concurrent histories: given every request a test sent (with
 // when it was sent and answered, on one logical clock, and what came back)

@@ -1,128 +1,15 @@
-import { toJson } from "@bufbuild/protobuf";
-import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
-import type { DB } from "../../../gen/db.js";
-import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tracker/v1/issue_pb.js";
-import { invalidArgument } from "../../shared/errors.js";
-import { lastSegmentOf, projectKeyOf, userUidOf } from "../../shared/names.js";
-import { decodePageToken, pageSize, paginate } from "../../shared/pagination.js";
-import { timestampToText } from "../../shared/timestamps.js";
-import { dbPriority, dbState, type IssueRow, selectIssues } from "./issue-rows.js";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { IssueService } from "../../../gen/proto/tracker/v1/issue_pb.js";
+import type { AppContext } from "../../context.js";
+import { toIssue } from "../../domain/issues/issue-mapping.js";
+import { listIssues as listIssueRows } from "../../domain/issues/list-issues.js";
+import { projectFor } from "../../domain/shared/access.js";
+import { callerOf } from "../../shared/caller.js";
 
-type SortField = "number" | "create_time" | "update_time" | "priority";
-type Cursor = [sortValue: string, number: string];
-const isCursor = (value: unknown): value is Cursor =>
-  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
-
-/** `number desc` (newest first) unless the request says otherwise; the contract checked the syntax. */
-function parseOrderBy(orderBy: string): { field: SortField; descending: boolean } {
-  if (orderBy === "") return { field: "number", descending: true };
-  const [field, direction] = orderBy.split(" ") as [SortField, string | undefined];
-  return { field, descending: direction === "desc" };
-}
-
-/**
- * ListIssues: the typed filter, the order, and keyset pagination over the
- * (project, sort field, number) indexes, with labels loaded in the same query.
- */
-export async function listIssues(
-  db: Kysely<DB>,
-  project: { uid: string; key: string },
-  req: ListIssuesRequest,
-) {
-  const size = pageSize(req.pageSize);
-  const order = parseOrderBy(req.orderBy);
-  const filter = req.filter;
-  const query = {
-    method: "ListIssues",
-    parent: req.parent,
-    filter: filter ? toJson(IssueFilterSchema, filter) : null,
-    order,
-    showDeleted: req.showDeleted,
+export const listIssues =
+  (ctx: AppContext): ServiceImpl<typeof IssueService>["listIssues"] =>
+  async (req, context) => {
+    const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
+    const { page, nextPageToken } = await listIssueRows(ctx.db, project, req);
+    return { issues: page.map((row) => toIssue(row, project.key)), nextPageToken };
   };
-  const after = decodePageToken(req.pageToken, query, isCursor);
-
-  let select = selectIssues(db, project.uid);
-  if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);
-  if (filter) {
-    const states = filter.states.map(dbState).filter((state) => state !== undefined);
-    if (states.length) select = select.where("issues.state", "in", states);
-    const priorities = filter.priorities.map(dbPriority).filter((priority) => priority !== undefined);
-    if (priorities.length) select = select.where("issues.priority", "in", priorities);
-    if (filter.assignees.length || filter.unassigned) {
-      const assignees = filter.assignees.map(userUidOf);
-      select = select.where((eb) => {
-        const conditions: Expression<SqlBool>[] = [];
-        if (assignees.length) conditions.push(eb("issues.assignee_uid", "in", assignees));
-        if (filter.unassigned) conditions.push(eb("issues.assignee_uid", "is", null));
-        return eb.or(conditions);
-      });
-    }
-    if (filter.reporter) select = select.where("issues.reporter_uid", "=", userUidOf(filter.reporter));
-    for (const label of filter.labels) {
-      if (projectKeyOf(label) !== project.key) {
-        throw invalidArgument(
-          "filter.labels",
-          `${label} belongs to another project`,
-          "LABEL_OF_OTHER_PROJECT",
-        );
-      }
-      select = select.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom("issue_labels")
-            .innerJoin("labels", "labels.uid", "issue_labels.label_uid")
-            .select(sql`1`.as("one"))
-            .whereRef("issue_labels.issue_uid", "=", "issues.uid")
-            .where("labels.key", "=", lastSegmentOf(label)),
-        ),
-      );
-    }
-    for (const [column, range] of [
-      ["issues.create_time", filter.createTime],
-      ["issues.update_time", filter.updateTime],
-    ] as const) {
-      if (range?.startTime) select = select.where(column, ">=", timestampToText(range.startTime));
-      if (range?.endTime) select = select.where(column, "<", timestampToText(range.endTime));
-    }
-    if (filter.query.trim() !== "") {
-      assertSearchable(filter.query);
-      select = select.where(sql<SqlBool>`issues.search @@ websearch_to_tsquery('english', ${filter.query})`);
-    }
-  }
-
-  const column = `issues.${order.field}` as const;
-  const direction = order.descending ? "desc" : "asc";
-  select = select.orderBy(column, direction);
-  if (order.field !== "number") select = select.orderBy("issues.number", direction);
-  if (after) select = select.where(keysetAfter(order.field, order.descending, after));
-  const rows = await select.limit(size + 1).execute();
-  return paginate(rows, size, query, (row: IssueRow): Cursor => [String(row[order.field]), row.number]);
-}
-
-/**
- * How many `-` (NOT) may stand in a row with no word between them. PostgreSQL
- * parses a query on a stack of 32 operators: a longer chain of negations is
- * "tsquery stack too small", a failed statement instead of an answer. No one
- * means more than one in a row; a few are allowed, so `--` typed by accident
- * still searches.
- */
-export const MAX_CHAINED_NEGATIONS = 8;
-const CHAINED_NEGATIONS = new RegExp(`-(?:[^\\p{L}\\p{N}-]*-){${MAX_CHAINED_NEGATIONS}}`, "u");
-
-/** A full-text query PostgreSQL can evaluate, or INVALID_ARGUMENT naming filter.query. */
-export function assertSearchable(query: string): void {
-  if (CHAINED_NEGATIONS.test(query)) {
-    throw invalidArgument(
-      "filter.query",
-      `has more than ${MAX_CHAINED_NEGATIONS} "-" in a row with no word between them`,
-      "SEARCH_QUERY_TOO_COMPLEX",
-    );
-  }
-}
-
-/** Rows strictly after the cursor in the sort order: (field, number) > or < (value, number). */
-function keysetAfter(field: SortField, descending: boolean, [value, number]: Cursor) {
-  const comparison = sql.raw(descending ? "<" : ">");
-  if (field === "number") return sql<SqlBool>`issues.number ${comparison} ${number}::bigint`;
-  const type = sql.raw(field === "priority" ? "issue_priority" : "timestamptz");
-  return sql<SqlBool>`(${sql.ref(`issues.${field}`)}, issues.number) ${comparison} (${value}::${type}, ${number}::bigint)`;
-}

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tracker/v1/user.proto.
  */
 export const file_tracker_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChV0cmFja2VyL3YxL3VzZXIucHJvdG8SCnRyYWNrZXIudjEi+AEKBFVzZXISEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEhkKDGRpc3BsYXlfbmFtZRgDIAEoCUID4EEDEhIKBWVtYWlsGAQgASgJQgPgQQMSNAoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQM6MOpBLQoQdHJhY2tlci5kZXYvVXNlchIMdXNlcnMve3VzZXJ9KgV1c2VyczIEdXNlciIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QigwEKDkdldFVzZXJSZXF1ZXN0EnEKBG5hbWUYASABKAlCY+BBAvpBEgoQdHJhY2tlci5kZXYvVXNlcrpISHJGMkRedXNlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JDKXAQoLVXNlclNlcnZpY2USSgoOR2V0Q3VycmVudFVzZXISIS50cmFja2VyLnYxLkdldEN1cnJlbnRVc2VyUmVxdWVzdBoQLnRyYWNrZXIudjEuVXNlciIDkAIBEjwKB0dldFVzZXISGi50cmFja2VyLnYxLkdldFVzZXJSZXF1ZXN0GhAudHJhY2tlci52MS5Vc2VyIgOQAgFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
+  fileDesc("ChV0cmFja2VyL3YxL3VzZXIucHJvdG8SCnRyYWNrZXIudjEi+AEKBFVzZXISEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEhkKDGRpc3BsYXlfbmFtZRgDIAEoCUID4EEDEhIKBWVtYWlsGAQgASgJQgPgQQMSNAoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQM6MOpBLQoQdHJhY2tlci5kZXYvVXNlchIMdXNlcnMve3VzZXJ9KgV1c2VyczIEdXNlciIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QigwEKDkdldFVzZXJSZXF1ZXN0EnEKBG5hbWUYASABKAlCY+BBAvpBEgoQdHJhY2tlci5kZXYvVXNlcrpISHJGMkRedXNlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCJrChJTZWFyY2hVc2Vyc1JlcXVlc3QSGwoFcXVlcnkYASABKAlCDOBBArpIBnIEEAEYZBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiTwoTU2VhcmNoVXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLnRyYWNrZXIudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky7AEKC1VzZXJTZXJ2aWNlEkoKDkdldEN1cnJlbnRVc2VyEiEudHJhY2tlci52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaEC50cmFja2VyLnYxLlVzZXIiA5ACARI8CgdHZXRVc2VyEhoudHJhY2tlci52MS5HZXRVc2VyUmVxdWVzdBoQLnRyYWNrZXIudjEuVXNlciIDkAIBElMKC1NlYXJjaFVzZXJzEh4udHJhY2tlci52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaHy50cmFja2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
 
 /**
  * A person who uses the tracker.
@@ -106,6 +106,63 @@ export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
   messageDesc(file_tracker_v1_user, 2);
 
 /**
+ * @generated from message tracker.v1.SearchUsersRequest
+ */
+export type SearchUsersRequest = Message<"tracker.v1.SearchUsersRequest"> & {
+  /**
+   * The start of a display name or e-mail address, in any case, e.g. `ada`.
+   *
+   * @generated from field: string query = 1;
+   */
+  query: string;
+
+  /**
+   * At most this many users: 0 means 50, above 1000 means 1000.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` of the previous page; only valid with the same parameters.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message tracker.v1.SearchUsersRequest.
+ * Use `create(SearchUsersRequestSchema)` to create a new message.
+ */
+export const SearchUsersRequestSchema: GenMessage<SearchUsersRequest> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_user, 3);
+
+/**
+ * @generated from message tracker.v1.SearchUsersResponse
+ */
+export type SearchUsersResponse = Message<"tracker.v1.SearchUsersResponse"> & {
+  /**
+   * @generated from field: repeated tracker.v1.User users = 1;
+   */
+  users: User[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message tracker.v1.SearchUsersResponse.
+ * Use `create(SearchUsersResponseSchema)` to create a new message.
+ */
+export const SearchUsersResponseSchema: GenMessage<SearchUsersResponse> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_user, 4);
+
+/**
  * UserService tells who is calling and who other users are. Users are
  * created on their first authenticated call, from the caller's identity.
  *
@@ -133,6 +190,21 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof GetUserRequestSchema;
     output: typeof UserSchema;
+  },
+  /**
+   * People whose display name or e-mail address starts with `query`,
+   * ignoring case, e.g. to pick an assignee or a new member. Only the caller
+   * and those who share a project with them are ever found: everyone else
+   * does not exist for the caller, as for GetUser. Ordered by display name.
+   *
+   * Errors: INVALID_ARGUMENT.
+   *
+   * @generated from rpc tracker.v1.UserService.SearchUsers
+   */
+  searchUsers: {
+    methodKind: "unary";
+    input: typeof SearchUsersRequestSchema;
+    output: typeof SearchUsersResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tracker_v1_user, 0);

@@ -1,0 +1,109 @@
+import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { ValueSchema } from "@bufbuild/protobuf/wkt";
+import type { Kysely, Selectable } from "kysely";
+import type { DB, IssueEvents } from "../../../gen/db.js";
+import {
+  type IssueEvent,
+  IssueEventSchema,
+  IssueEvent_Kind as Kind,
+} from "../../../gen/proto/tracker/v1/issue_pb.js";
+import { commentName, issueName, userName } from "../shared/names.js";
+import { pageOf } from "../shared/pagination.js";
+import { timestampFromPg } from "../shared/timestamps.js";
+
+type EventRow = Selectable<IssueEvents>;
+
+const KINDS: Record<EventRow["kind"], Kind> = {
+  issue_created: Kind.ISSUE_CREATED,
+  issue_updated: Kind.ISSUE_UPDATED,
+  issue_deleted: Kind.ISSUE_DELETED,
+  issue_undeleted: Kind.ISSUE_UNDELETED,
+  comment_created: Kind.COMMENT_CREATED,
+  comment_updated: Kind.COMMENT_UPDATED,
+  comment_deleted: Kind.COMMENT_DELETED,
+};
+
+interface StoredChange {
+  field: string;
+  old: JsonValue;
+  new: JsonValue;
+}
+
+export function toIssueEvent(row: EventRow, projectKey: string): IssueEvent {
+  const changes = row.changes as unknown as StoredChange[];
+  return create(IssueEventSchema, {
+    sequence: BigInt(row.sequence),
+    issue: issueName(projectKey, row.issue_number),
+    actor: userName(row.actor_uid),
+    createTime: timestampFromPg(row.create_time),
+    kind: KINDS[row.kind],
+    changes: changes.map((change) => ({
+      field: change.field,
+      oldValue: fromJson(ValueSchema, change.old),
+      newValue: fromJson(ValueSchema, change.new),
+    })),
+    comment: row.comment_uid === null ? "" : commentName(projectKey, row.issue_number, row.comment_uid),
+  });
+}
+
+/**
+ * Events of a project after `sequence`, oldest first, with the project's
+ * access revision read in the same snapshot: a change of access committed
+ * before any of these events (which takes the same row lock) is counted in it.
+ */
+export async function eventsAfter(
+  db: Kysely<DB>,
+  projectUid: string,
+  sequence: string,
+  limit: number,
+): Promise<{ accessRevision: number; events: EventRow[] }> {
+  const rows = await db
+    .selectFrom("projects")
+    .leftJoin(
+      (eb) =>
+        eb
+          .selectFrom("issue_events")
+          .selectAll()
+          .where("project_uid", "=", projectUid)
+          .where("sequence", ">", sequence)
+          .orderBy("sequence")
+          .limit(limit)
+          .as("event"),
+      (join) => join.onTrue(),
+    )
+    .select("projects.access_revision")
+    .selectAll("event")
+    .where("projects.uid", "=", projectUid)
+    .orderBy("event.sequence")
+    .execute();
+  // No events: one row whose event columns are all null (a left join's are null together or not at all).
+  const events = rows.flatMap(({ access_revision: _, ...event }) =>
+    event.sequence === null ? [] : [event as EventRow],
+  );
+  return { accessRevision: rows[0]?.access_revision ?? 0, events };
+}
+
+const isCursor = (value: unknown): value is string => typeof value === "string" && /^\d+$/.test(value);
+
+/** ListIssueEvents: the history of one issue (issueUid set) or of the whole project. */
+export async function listIssueEvents(
+  db: Kysely<DB>,
+  project: { uid: string; key: string },
+  issueUid: string | undefined,
+  request: { parent: string; pageSize: number; pageToken: string },
+) {
+  const query = { method: "ListIssueEvents", parent: request.parent };
+  const keyset = { isCursor, cursorOf: (row: EventRow) => row.sequence };
+  const { page, nextPageToken } = await pageOf(request, query, keyset, (limit, after) => {
+    let select = db
+      .selectFrom("issue_events")
+      .selectAll()
+      .where("project_uid", "=", project.uid)
+      .where("sequence", ">", after ?? "0")
+      .orderBy("sequence")
+      .limit(limit);
+    if (issueUid) select = select.where("issue_uid", "=", issueUid);
+    return select.execute();
+  });
+  return { events: page.map((row) => toIssueEvent(row, project.key)), nextPageToken };
+}

@@ -1,0 +1,153 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { DB } from "../../../gen/db.js";
+import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
+import { invalidArgument, notFound } from "../errors.js";
+import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
+import { type IssueRow, toIssue } from "./issue-mapping.js";
+
+/** An issue's label keys, sorted, in the same query as the issue (no N+1). */
+const labelKeys = sql<
+  string[]
+>`coalesce((SELECT array_agg(l.key ORDER BY l.key) FROM issue_labels il JOIN labels l ON l.uid = il.label_uid WHERE il.issue_uid = issues.uid), '{}')`.as(
+  "label_keys",
+);
+
+/** Issues of one project with their label keys, in one query. */
+export function selectIssues(db: Kysely<DB>, projectUid: string) {
+  return db
+    .selectFrom("issues")
+    .selectAll("issues")
+    .select(labelKeys)
+    .where("issues.project_uid", "=", projectUid);
+}
+
+/**
+ * One issue by project key and number, with the caller's role in its
+ * project (null for a non-member): GetIssue's access check and read in one
+ * round trip.
+ */
+export function selectIssueWithCallerRole(
+  db: Kysely<DB>,
+  callerUid: string,
+  projectKey: string,
+  number: string,
+) {
+  return db
+    .selectFrom("issues")
+    .innerJoin("projects", "projects.uid", "issues.project_uid")
+    .leftJoin("members", (join) =>
+      join.onRef("members.project_uid", "=", "issues.project_uid").on("members.user_uid", "=", callerUid),
+    )
+    .selectAll("issues")
+    .select(labelKeys)
+    .select("members.role as caller_role")
+    .where("projects.key", "=", projectKey)
+    .where("issues.number", "=", number);
+}
+
+export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {
+  const row = await selectIssues(db, projectUid).where("number", "=", issueNumberOf(name)).executeTakeFirst();
+  if (!row) throw notFound(name);
+  return row;
+}
+
+/** The issue as stored now, in the API's shape. */
+export async function readIssue(
+  db: Kysely<DB>,
+  project: { uid: string; key: string },
+  name: string,
+): Promise<Issue> {
+  return toIssue(await findIssue(db, project.uid, name), project.key);
+}
+
+/** The issue locked for a change; its project must be locked first (see lockProjectFor). */
+export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
+  const row = await selectIssues(tx, projectUid)
+    .where("number", "=", issueNumberOf(name))
+    .forUpdate("issues")
+    .executeTakeFirst();
+  if (!row) throw notFound(name);
+  return row;
+}
+
+/**
+ * The assignee's uid, who must be a member of the project (anyone else is
+ * NOT_FOUND, so user ids cannot be probed); null for "" (unassigned).
+ */
+export async function resolveAssignee(
+  tx: Transaction<DB>,
+  projectUid: string,
+  assignee: string,
+): Promise<string | null> {
+  if (assignee === "") return null;
+  const member = await tx
+    .selectFrom("members")
+    .select("user_uid")
+    .where("project_uid", "=", projectUid)
+    .where("user_uid", "=", userUidOf(assignee))
+    .executeTakeFirst();
+  if (!member) throw notFound(assignee);
+  return member.user_uid;
+}
+
+/** The uids of labels named for an issue of `projectKey`; each must exist in that project. */
+export async function resolveLabels(
+  tx: Transaction<DB>,
+  projectUid: string,
+  projectKey: string,
+  names: string[],
+): Promise<string[]> {
+  if (names.length === 0) return [];
+  for (const name of names) {
+    if (projectKeyOf(name) !== projectKey) {
+      throw invalidArgument("issue.labels", `${name} belongs to another project`, "LABEL_OF_OTHER_PROJECT");
+    }
+  }
+  const keys = names.map(lastSegmentOf);
+  const rows = await tx
+    .selectFrom("labels")
+    .select(["uid", "key"])
+    .where("project_uid", "=", projectUid)
+    .where("key", "in", keys)
+    .execute();
+  const uidByKey = new Map(rows.map((row) => [row.key, row.uid]));
+  return keys.map((key) => {
+    const uid = uidByKey.get(key);
+    if (!uid) throw notFound(labelName(projectKey, key));
+    return uid;
+  });
+}
+
+/** The project's next issue number, from its locked row: gapless, never reused. */
+export async function takeIssueNumber(tx: Transaction<DB>, projectUid: string): Promise<string> {
+  const { last_issue_number: number } = await tx
+    .updateTable("projects")
+    .set((eb) => ({ last_issue_number: eb("last_issue_number", "+", "1") }))
+    .where("uid", "=", projectUid)
+    .returning("last_issue_number")
+    .executeTakeFirstOrThrow();
+  return number;
+}
+
+/** Replaces an issue's labels with `labelUids`. */
+export async function setIssueLabels(
+  tx: Transaction<DB>,
+  issueUid: string,
+  labelUids: string[],
+): Promise<void> {
+  await tx.deleteFrom("issue_labels").where("issue_uid", "=", issueUid).execute();
+  await addIssueLabels(tx, issueUid, labelUids);
+}
+
+/** Puts labels on an issue that does not carry them yet. */
+export async function addIssueLabels(
+  tx: Transaction<DB>,
+  issueUid: string,
+  labelUids: string[],
+): Promise<void> {
+  if (labelUids.length === 0) return;
+  await tx
+    .insertInto("issue_labels")
+    .values(labelUids.map((label_uid) => ({ issue_uid: issueUid, label_uid })))
+    .execute();
+}

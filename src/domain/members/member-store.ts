@@ -1,0 +1,81 @@
+import type { Kysely, Transaction } from "kysely";
+import type { DB } from "../../../gen/db.js";
+import { failedPrecondition, notFound } from "../errors.js";
+import { lastSegmentOf, userUidOf } from "../shared/names.js";
+import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
+import type { ProjectRow } from "../shared/projects.js";
+import type { MemberRow } from "./member-mapping.js";
+
+/** The member `name` of a project the transaction holds locked (lockProjectFor), locked for a change. */
+export async function lockMember(tx: Transaction<DB>, project: ProjectRow, name: string): Promise<MemberRow> {
+  const row = await tx
+    .selectFrom("members")
+    .selectAll()
+    .where("project_uid", "=", project.uid)
+    .where("user_uid", "=", lastSegmentOf(name))
+    .forUpdate()
+    .executeTakeFirst();
+  if (!row) throw notFound(name);
+  return row;
+}
+
+/**
+ * Refuses a change that takes the admin role from `member` when no other
+ * member of the project has it. The project row lock the caller holds makes
+ * the check and the change atomic: two admins cannot demote each other at once.
+ */
+export async function assertNotLastAdmin(
+  tx: Transaction<DB>,
+  project: ProjectRow,
+  member: MemberRow,
+  name: string,
+): Promise<void> {
+  if (member.role !== "admin") return;
+  const otherAdmin = await tx
+    .selectFrom("members")
+    .select("user_uid")
+    .where("project_uid", "=", project.uid)
+    .where("role", "=", "admin")
+    .where("user_uid", "!=", member.user_uid)
+    .limit(1)
+    .executeTakeFirst();
+  if (!otherAdmin) {
+    throw failedPrecondition(
+      "LAST_ADMIN",
+      `${name} is the last admin of projects/${project.key}; make another member an admin first`,
+      name,
+    );
+  }
+}
+
+/** The uid of the user `name`; NOT_FOUND when there is none. */
+export async function findUserUid(db: Kysely<DB>, name: string): Promise<string> {
+  const user = await db
+    .selectFrom("users")
+    .select("uid")
+    .where("uid", "=", userUidOf(name))
+    .executeTakeFirst();
+  if (!user) throw notFound(name);
+  return user.uid;
+}
+
+/** A page of a project's members, by the time they joined. */
+export function pageOfMembers(
+  db: Kysely<DB>,
+  projectUid: string,
+  request: { parent: string; pageSize: number; pageToken: string },
+) {
+  const query = { method: "ListMembers", parent: request.parent };
+  const keyset = pairKeyset((row: MemberRow): PairCursor => [row.create_time, row.user_uid]);
+  return pageOf(request, query, keyset, (limit, after) => {
+    let select = db
+      .selectFrom("members")
+      .selectAll()
+      .where("project_uid", "=", projectUid)
+      .orderBy("create_time")
+      .orderBy("user_uid")
+      .limit(limit);
+    if (after) select = select.where(afterPair("create_time", "user_uid", after));
+    return select.execute();
+  });
+}

@@ -1,0 +1,130 @@
+import { type Kysely, sql, type Transaction } from "kysely";
+import type { DB, MemberRole } from "../../../gen/db.js";
+import { DomainError, failedPrecondition, notFound } from "../errors.js";
+import type { Caller } from "./caller.js";
+import { projectKeyOf, projectName } from "./names.js";
+import type { ProjectRow } from "./projects.js";
+
+// Object-level authorisation: every request for something in a project goes
+// through here. A caller who is not a member learns nothing (NOT_FOUND, as
+// if the project did not exist); a member whose role is too low gets
+// PERMISSION_DENIED. Roles include those below them.
+
+const RANK: Record<MemberRole, number> = { reader: 1, writer: 2, admin: 3 };
+
+/** The contract's name of a role, e.g. ROLE_WRITER. */
+const roleName = (role: MemberRole) => `ROLE_${role.toUpperCase()}`;
+
+export type ProjectAccess = ProjectRow & { caller_role: MemberRole };
+
+function projectWithCallerRole(db: Kysely<DB>, caller: Caller, key: string) {
+  return db
+    .selectFrom("projects")
+    .leftJoin("members", (join) =>
+      join.onRef("members.project_uid", "=", "projects.uid").on("members.user_uid", "=", caller.userUid),
+    )
+    .selectAll("projects")
+    .select("members.role as caller_role")
+    .where("projects.key", "=", key);
+}
+
+function check(
+  row: (ProjectRow & { caller_role: MemberRole | null }) | undefined,
+  role: MemberRole,
+  requested: string,
+): ProjectAccess {
+  if (!row || row.caller_role === null) throw notFound(requested);
+  if (RANK[row.caller_role] < RANK[role]) {
+    throw new DomainError(
+      "permission_denied",
+      "ROLE_TOO_LOW",
+      `this needs ${roleName(role)} in ${projectName(row.key)}`,
+      { resource: requested, required_role: roleName(role) },
+    );
+  }
+  return { ...row, caller_role: row.caller_role };
+}
+
+/**
+ * The project of `requested` (a project or anything in one, e.g.
+ * `projects/CORE/issues/7`) for a read by a member with at least `role`;
+ * deleted projects too.
+ */
+export async function projectFor(
+  db: Kysely<DB>,
+  caller: Caller,
+  requested: string,
+  role: MemberRole,
+): Promise<ProjectAccess> {
+  const row = await projectWithCallerRole(db, caller, projectKeyOf(requested)).executeTakeFirst();
+  return check(row, role, requested);
+}
+
+/**
+ * The project for a change, locked in the transaction. The row lock orders
+ * concurrent writers of one project, which keeps issue numbers and event
+ * sequences gapless and in commit order. Unless `deleted` is allowed, a
+ * deleted project is FAILED_PRECONDITION (after the access check, so only
+ * members learn it).
+ */
+export async function lockProjectFor(
+  tx: Transaction<DB>,
+  caller: Caller,
+  requested: string,
+  role: MemberRole,
+  options: { allowDeleted?: boolean } = {},
+): Promise<ProjectAccess> {
+  const key = projectKeyOf(requested);
+  const row = await projectWithCallerRole(tx, caller, key).forUpdate("projects").executeTakeFirst();
+  const project = check(row, role, requested);
+  if (project.delete_time !== null && !options.allowDeleted) {
+    throw failedPrecondition(
+      "PROJECT_DELETED",
+      `${projectName(key)} is deleted; undelete it first`,
+      projectName(key),
+    );
+  }
+  return project;
+}
+
+/** The channel changes that may end someone's access are announced on (see announceAccessChange). */
+export const ACCESS_CHANGES_CHANNEL = "tracker_access_changes";
+
+/** Who a change of access concerns: one user, or every member of the project (`"*"`). */
+export interface AccessChange {
+  projectUid: string;
+  /** The project's access_revision the change committed with. */
+  revision: number;
+  userUid: string | "*";
+}
+
+/**
+ * Records, in the transaction that makes it, a change that may end access to
+ * a project (a member removed or given another role; `userUid` unset: the
+ * project deleted), and announces it on commit. The caller holds the project
+ * row locked (lockProjectFor), so revisions are in commit order. Open
+ * WatchIssues streams of the member (or of everyone) re-check access on the
+ * announcement; a stream that reads events first sees the new revision in
+ * the same snapshot and re-checks before delivering them.
+ */
+export async function announceAccessChange(
+  tx: Transaction<DB>,
+  projectUid: string,
+  userUid?: string,
+): Promise<void> {
+  const { access_revision: revision } = await tx
+    .updateTable("projects")
+    .set((eb) => ({ access_revision: eb("access_revision", "+", 1) }))
+    .where("uid", "=", projectUid)
+    .returning("access_revision")
+    .executeTakeFirstOrThrow();
+  const payload = `${projectUid} ${revision} ${userUid ?? "*"}`;
+  await sql`SELECT pg_notify(${ACCESS_CHANGES_CHANNEL}, ${payload})`.execute(tx);
+}
+
+/** The change an ACCESS_CHANGES_CHANNEL payload announces; undefined for anything else. */
+export function parseAccessChange(payload: string): AccessChange | undefined {
+  const [projectUid, revision, userUid, ...rest] = payload.split(" ");
+  if (!projectUid || !userUid || rest.length > 0 || !/^\d{1,10}$/.test(revision ?? "")) return undefined;
+  return { projectUid, revision: Number(revision), userUid };
+}

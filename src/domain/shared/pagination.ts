@@ -1,0 +1,117 @@
+import { createHash } from "node:crypto";
+import { type SqlBool, sql } from "kysely";
+import { invalidArgument } from "../errors.js";
+
+// One way to page every List (AIP-158): keyset pagination (never OFFSET), so
+// rows inserted meanwhile never make a page repeat or skip a row. The token
+// is opaque to clients and bound to the query it came from.
+
+export const DEFAULT_PAGE_SIZE = 50;
+export const MAX_PAGE_SIZE = 1000;
+
+/** 0 means the default; larger than the maximum is clamped (AIP-158). */
+export function pageSize(requested: number): number {
+  if (requested === 0) return DEFAULT_PAGE_SIZE;
+  return Math.min(requested, MAX_PAGE_SIZE);
+}
+
+interface TokenBody<Cursor> {
+  /** Fingerprint of the query parameters the token belongs to. */
+  q: string;
+  /** Sort key of the last row returned. */
+  c: Cursor;
+}
+
+function fingerprint(query: unknown): string {
+  return createHash("sha256").update(JSON.stringify(query)).digest("base64url").slice(0, 16);
+}
+
+export function encodePageToken<Cursor>(query: unknown, cursor: Cursor): string {
+  const body: TokenBody<Cursor> = { q: fingerprint(query), c: cursor };
+  return Buffer.from(JSON.stringify(body)).toString("base64url");
+}
+
+/**
+ * Returns the cursor in `token`, or undefined for the first page. A token
+ * that is malformed or belongs to another query is INVALID_ARGUMENT.
+ */
+function decodePageToken<Cursor>(
+  token: string,
+  query: unknown,
+  isCursor: (value: unknown) => value is Cursor,
+): Cursor | undefined {
+  if (token === "") return undefined;
+  let body: Partial<TokenBody<unknown>>;
+  try {
+    body = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+  } catch {
+    throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
+  }
+  if (typeof body !== "object" || body === null || !isCursor(body.c)) {
+    throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
+  }
+  if (body.q !== fingerprint(query)) {
+    throw invalidArgument(
+      "page_token",
+      "belongs to a request with other parameters; send the same parameters as the first page",
+      "PAGE_TOKEN_MISMATCH",
+    );
+  }
+  return body.c;
+}
+
+/**
+ * Splits the `size + 1` rows a query fetched into the page and the token for
+ * the next one (empty on the last page).
+ */
+function paginate<Row, Cursor>(
+  rows: Row[],
+  size: number,
+  query: unknown,
+  cursorOf: (row: Row) => Cursor,
+): { page: Row[]; nextPageToken: string } {
+  if (rows.length <= size) return { page: rows, nextPageToken: "" };
+  const page = rows.slice(0, size);
+  const last = page[page.length - 1] as Row;
+  return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
+}
+
+/** Most lists sort by two keys (e.g. create time, then a unique id), and page by both. */
+export type PairCursor = [string, string];
+
+export const isPairCursor = (value: unknown): value is PairCursor =>
+  Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
+
+/** `(a, b) > cursor` (or `<` for descending order): the rows after the cursor. */
+export function afterPair(a: string, b: string, [first, second]: PairCursor, order: "asc" | "desc" = "asc") {
+  return sql<SqlBool>`(${sql.ref(a)}, ${sql.ref(b)}) ${sql.raw(order === "asc" ? ">" : "<")} (${first}, ${second})`;
+}
+
+/** How a List pages: which tokens are its cursors, and the cursor of a row. */
+export interface Keyset<Row, Cursor> {
+  isCursor: (value: unknown) => value is Cursor;
+  cursorOf: (row: Row) => Cursor;
+}
+
+/**
+ * One page of a List: decodes the request's token for `query`, asks `fetch`
+ * for `limit` rows after the cursor (undefined on the first page; one more
+ * than the page holds, to know whether another follows), and returns the
+ * page with the token of the next one. Every List pages through here.
+ */
+export async function pageOf<Row, Cursor>(
+  request: { pageSize: number; pageToken: string },
+  query: unknown,
+  keyset: Keyset<Row, Cursor>,
+  fetch: (limit: number, after: Cursor | undefined) => Promise<Row[]>,
+): Promise<{ page: Row[]; nextPageToken: string }> {
+  const size = pageSize(request.pageSize);
+  const after = decodePageToken(request.pageToken, query, keyset.isCursor);
+  return paginate(await fetch(size + 1, after), size, query, keyset.cursorOf);
+}
+
+/** The keyset of a list sorted by two text keys of its rows, e.g. create time, then a unique id. */
+export const pairKeyset = <Row>(cursorOf: (row: Row) => PairCursor): Keyset<Row, PairCursor> => ({
+  isCursor: isPairCursor,
+  cursorOf,
+});

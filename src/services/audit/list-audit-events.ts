@@ -1,0 +1,21 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { AuditService } from "../../../gen/proto/tracker/v1/audit_pb.js";
+import type { AppContext } from "../../context.js";
+import { toAuditEvent } from "../../domain/audit/audit-mapping.js";
+import { pageOfAuditEvents } from "../../domain/audit/audit-store.js";
+import { DomainError } from "../../domain/errors.js";
+import { callerOf } from "../../shared/caller.js";
+
+export const listAuditEvents =
+  (ctx: AppContext): ServiceImpl<typeof AuditService>["listAuditEvents"] =>
+  async (req, context) => {
+    if (!ctx.instanceAdmins.has(callerOf(context).subject)) {
+      throw new DomainError(
+        "permission_denied",
+        "NOT_INSTANCE_ADMIN",
+        "only instance admins may read the audit log",
+      );
+    }
+    const { page, nextPageToken } = await pageOfAuditEvents(ctx.db, req);
+    return { auditEvents: page.map(toAuditEvent), nextPageToken };
+  };

@@ -1,0 +1,9 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { IssueService } from "../../../gen/proto/tracker/v1/issue_pb.js";
+import type { AppContext } from "../../context.js";
+import { setDeleted } from "./issue-deletion.js";
+
+export const undeleteIssue =
+  (ctx: AppContext): ServiceImpl<typeof IssueService>["undeleteIssue"] =>
+  (req, context) =>
+    setDeleted(ctx, context, req, false);

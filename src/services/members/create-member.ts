@@ -1,0 +1,32 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import { MemberSchema, type MemberService } from "../../../gen/proto/tracker/v1/member_pb.js";
+import type { AppContext } from "../../context.js";
+import { invalidArgument } from "../../domain/errors.js";
+import { roleToDb, toMember } from "../../domain/members/member-mapping.js";
+import { findUserUid } from "../../domain/members/member-store.js";
+import { mutate } from "../unit-of-work.js";
+
+export const createMember =
+  (ctx: AppContext): ServiceImpl<typeof MemberService>["createMember"] =>
+  (req, context) => {
+    const member = req.member;
+    if (!member) throw invalidArgument("member", "is required");
+    const role = roleToDb(member.role, "member.role");
+    return mutate(
+      ctx,
+      context,
+      req,
+      { resource: req.parent, role: "admin" },
+      async ({ tx, project, ...work }) => {
+        const userUid = await findUserUid(tx, member.user);
+        const row = await tx
+          .insertInto("members")
+          .values({ project_uid: project.uid, user_uid: userUid, role })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        const created = toMember(project.key, row);
+        await work.audit({ resource: created.name, schema: MemberSchema, after: created });
+        return created;
+      },
+    );
+  };

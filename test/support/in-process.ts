@@ -1,0 +1,97 @@
+import { randomUUID } from "node:crypto";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createRouterTransport,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
+import { createValidateInterceptor } from "@connectrpc/validate";
+import { AuthenticationError } from "../../src/auth/authenticator.js";
+import type { AppContext } from "../../src/context.js";
+import { createRequestLogInterceptor } from "../../src/observability/request-log.js";
+import { MAX_MESSAGE_BYTES } from "../../src/server.js";
+import { auditService } from "../../src/services/audit/index.js";
+import { commentService } from "../../src/services/comments/index.js";
+import { issueService } from "../../src/services/issues/index.js";
+import { labelService } from "../../src/services/labels/index.js";
+import { memberService } from "../../src/services/members/index.js";
+import { projectService } from "../../src/services/projects/index.js";
+import { userService } from "../../src/services/users/index.js";
+import { createCallerInterceptor } from "../../src/shared/caller.js";
+import { createErrorInterceptor } from "../../src/shared/errors.js";
+import { createRateLimitInterceptor } from "../../src/shared/rate-limit.js";
+import { clientAddressKey, principalKey, requestIdKey } from "../../src/shared/request-context.js";
+import { createUnknownFieldsInterceptor } from "../../src/shared/unknown-fields.js";
+import { actingAs } from "./transports.js";
+
+// The handler tier: the API's services and the server's interceptors, called
+// in process through createRouterTransport (no socket, no HTTP), on the
+// test server's context and database (a clone of the migrated template).
+// Protocols, processes and faults stay with the socket suites.
+//
+// The HTTP layer's part (the token checked, request id and client address
+// known) is the first interceptor here; the rest is the server's list, in
+// its order. Phase 2 of issue 14 (createApp) gives both one definition.
+
+/** What the HTTP layer does before Connect: authenticate, and name the request. */
+function httpLayer(ctx: AppContext): Interceptor {
+  return (next) => async (req) => {
+    req.contextValues.set(clientAddressKey, "in-process").set(requestIdKey, randomUUID());
+    try {
+      req.contextValues.set(
+        principalKey,
+        await ctx.authenticator.verify(req.header.get("authorization") ?? undefined),
+      );
+    } catch (error) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      throw new ConnectError(error.message, Code.Unauthenticated);
+    }
+    return next(req);
+  };
+}
+
+function routesOf(ctx: AppContext) {
+  return (router: ConnectRouter) => {
+    projectService(ctx)(router);
+    memberService(ctx)(router);
+    labelService(ctx)(router);
+    issueService(ctx)(router);
+    commentService(ctx)(router);
+    userService(ctx)(router);
+    auditService(ctx)(router);
+  };
+}
+
+/**
+ * A transport that calls the handlers of `ctx` in process, as `user` ("" for
+ * no token); `routes` replaces the API's services, e.g. with a handler under test.
+ */
+export function inProcessTransport(
+  ctx: AppContext,
+  user = "alice",
+  routes: (router: ConnectRouter) => void = routesOf(ctx),
+): Transport {
+  return createRouterTransport(routes, {
+    router: {
+      interceptors: [
+        httpLayer(ctx),
+        ctx.tracing.interceptor,
+        createRequestLogInterceptor(ctx.logger),
+        ctx.metrics.interceptor,
+        createErrorInterceptor(ctx.logger),
+        createRateLimitInterceptor(ctx.limits),
+        createCallerInterceptor(ctx.db),
+        createUnknownFieldsInterceptor(),
+        createValidateInterceptor(),
+      ],
+      jsonOptions: { ignoreUnknownFields: false },
+      readMaxBytes: MAX_MESSAGE_BYTES,
+      writeMaxBytes: MAX_MESSAGE_BYTES,
+      maxTimeoutMs: ctx.limits.maxDeadlineMs,
+      shutdownSignal: ctx.shutdown,
+    },
+    transport: { interceptors: [actingAs(user)] },
+  });
+}
