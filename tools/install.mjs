@@ -8,7 +8,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // Every npm script that needs a CLI starts here, so this is where an older
@@ -51,20 +51,28 @@ const ATLAS_PATCH = {
   to: "paramsQuery = `SELECT setting FROM (SELECT 'server_version_num' AS name, current_setting('server_version_num') AS setting UNION ALL SELECT 'lc_ctype', datctype FROM pg_database WHERE datname = current_database() UNION ALL SELECT 'lc_collate', datcollate FROM pg_database WHERE datname = current_database()) AS params ORDER BY name DESC`",
 };
 
-const stale = [];
-for (const name of process.argv.slice(2)) {
-  const tool = TOOLS[name];
-  if (!tool) {
-    console.error(`tools/install: unknown tool "${name}" (known: ${Object.keys(TOOLS).join(", ")})`);
-    process.exit(2);
-  }
-  const binName = tool.bin ?? name;
-  const bin = join(binDir, binName);
-  const stamp = pinsHash(tool);
-  if (existsSync(bin) && readIfExists(`${bin}.stamp`) === stamp) continue;
-  stale.push({ name, ...tool, binName, bin, stamp });
+// As a script; tools/start.ts imports installTools instead (one Node process fewer per start).
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await installTools(process.argv.slice(2));
 }
-if (stale.length > 0) await build(stale);
+
+/** Builds the named tools that are missing or stale; a failure ends the process, saying why. */
+export async function installTools(names) {
+  const stale = [];
+  for (const name of names) {
+    const tool = TOOLS[name];
+    if (!tool) {
+      console.error(`tools/install: unknown tool "${name}" (known: ${Object.keys(TOOLS).join(", ")})`);
+      process.exit(2);
+    }
+    const binName = tool.bin ?? name;
+    const bin = join(binDir, binName);
+    const stamp = pinsHash(tool);
+    if (existsSync(bin) && readIfExists(`${bin}.stamp`) === stamp) continue;
+    stale.push({ name, ...tool, binName, bin, stamp });
+  }
+  if (stale.length > 0) await build(stale);
+}
 
 async function build(tools) {
   if (!hasGo()) {

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadConfigOrExit } from "../src/config.js";
+import { installTools } from "./install.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -23,7 +24,7 @@ const WEB_STAMP = join(root, "node_modules", ".cache", "tracker", "web-build.sha
 // Cluster workers (WORKERS > 1) run this file again: only the primary prepares.
 if (cluster.isPrimary) {
   loadConfigOrExit();
-  run(["tools/install.mjs", "atlas"]);
+  await installTools(["atlas"]);
   buildWebAppIfChanged();
 }
 await import("../src/main.js");
