@@ -11,7 +11,8 @@ const list = z.string().transform((value) =>
 
 const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8080),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Loopback unless told otherwise: a container sets 0.0.0.0 (Dockerfile). */
+  HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/ })
     .optional()

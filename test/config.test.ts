@@ -8,6 +8,7 @@ describe("configuration", () => {
     const config = loadConfig({ ...OIDC });
     expect(config).toMatchObject({
       PORT: 8080,
+      HOST: "127.0.0.1",
       AUTH_MODE: "oidc",
       DATABASE_URL: undefined,
       RATE_LIMIT_PER_SECOND: 50,
