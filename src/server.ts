@@ -150,20 +150,16 @@ export function createServer(ctx: AppContext): OnePortServer {
       }
     }
     requestValues.set(req, values);
-    if (!("stream" in req)) closeIfAnsweredEarly(req, res as http.ServerResponse);
     connectHandler(req, res);
   }
 
-  return createOnePortServer(
-    (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        ctx.logger.error({ err: error }, "request failed before reaching a handler");
-        if (!res.headersSent) res.writeHead(500);
-        res.end();
-      });
-    },
-    { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
-  );
+  return createOnePortServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      ctx.logger.error({ err: error }, "request failed before reaching a handler");
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  }, ctx.limits);
 
   /**
    * Plain HTTP for operators, beside the API: /healthz (the process is
@@ -195,23 +191,6 @@ export function createServer(ctx: AppContext): OnePortServer {
 }
 
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
-
-/**
- * HTTP/1.1: when connect-node answers before reading the whole body (e.g.
- * one over the size limit), the unread rest would be taken for the next
- * request on the connection, which then hangs. Such a connection closes
- * after the answer instead.
- */
-function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerResponse) {
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
-  const hasBody =
-    req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-  res.writeHead = ((...args: unknown[]) => {
-    // Not read to its end (whether or not it all arrived): the connection cannot be reused.
-    if (hasBody && !req.readableEnded) res.setHeader("Connection", "close");
-    return writeHead(...args);
-  }) as http.ServerResponse["writeHead"];
-}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
