@@ -3,7 +3,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import type { DescFile } from "@bufbuild/protobuf";
-import { type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { file_grpc_health_v1_health } from "../gen/proto/grpc/health/v1/health_pb.js";
@@ -21,6 +21,7 @@ import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
 import { createRequestLogInterceptor } from "./observability/request-log.js";
 import { serveApiDocs } from "./server/api-docs.js";
+import { writeEarlyError } from "./server/early-answer.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
 import { writeUnauthenticated } from "./server/unauthenticated.js";
 import { auditService } from "./services/audit-service.js";
@@ -33,7 +34,7 @@ import { projectService } from "./services/project-service.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { userService } from "./services/user-service.js";
 import { createCallerInterceptor } from "./shared/caller.js";
-import { createErrorInterceptor } from "./shared/errors.js";
+import { apiError, createErrorInterceptor } from "./shared/errors.js";
 import { createRateLimitInterceptor } from "./shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "./shared/request-context.js";
 
@@ -156,8 +157,8 @@ export function createServer(ctx: AppContext): OnePortServer {
   return createOnePortServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
       ctx.logger.error({ err: error }, "request failed before reaching a handler");
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
+      if (res.headersSent) res.end();
+      else writeEarlyError(req, res, apiError(Code.Internal, "INTERNAL", "internal error"));
     });
   }, ctx.limits);
 

@@ -1,16 +1,25 @@
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
-import { ConnectError } from "@connectrpc/connect";
+import { promisify } from "node:util";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
+import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { writeEarlyError } from "../src/server/early-answer.js";
+import { createOnePortServer, DEFAULT_TRANSPORT_LIMITS } from "../src/server/one-port.js";
+import { apiError } from "../src/shared/errors.js";
 import { clientsFor, createProject } from "./support/fixtures.js";
 import { connectRawH2, ERROR_CODE, errorCodeOf, FLAG, FRAME, type RawH2 } from "./support/raw-h2.js";
 import { startTestServer, type TestServer } from "./support/server.js";
-import { type Protocol, tokenFor } from "./support/transports.js";
+import { PROTOCOLS, type Protocol, tokenFor, transportFor } from "./support/transports.js";
 
-// Issue 12, findings 3, 4 and 7: the transport bounds every connection,
-// whoever opens it. Raw sockets and raw HTTP/2 frames, as an attacker's
-// client would send them, against the real server with short limits.
-// Assertions are on what the socket sees, never on how fast.
+// Issue 12, findings 3, 4, 6 and 7: the transport bounds every connection,
+// whoever opens it, and every answer given before connect-node is one each
+// protocol's clients read. Raw sockets and raw HTTP/2 frames, as an
+// attacker's client would send them, against the real server with short
+// limits. Assertions are on what the socket sees, never on how fast.
 
 const LIMITS = {
   headersTimeoutMs: 500,
@@ -176,6 +185,27 @@ describe("unauthenticated requests are answered without reading their bodies", (
     expect(["EPIPE", "ECONNRESET"]).toContain(connection.writeError());
     expect(accepted).toBeLessThanOrEqual(256 * 1024);
   });
+
+  it("HTTP/2, gRPC: a trailers-only answer, then RST_STREAM(NO_ERROR) and no window for the body", async () => {
+    const h2 = await connectRawH2(server.port);
+    h2.request(1, "/tracker.v1.ProjectService/ListProjects", {
+      headers: { "content-type": "application/grpc", te: "trailers", "content-length": String(TEN_MIB) },
+    });
+    // The whole initial window (64 KiB - 1), in frames of 16 KiB.
+    for (let sent = 0; sent < 65_535; sent += 16_384)
+      h2.send(FRAME.DATA, 0, 1, Buffer.alloc(Math.min(16_384, 65_535 - sent)));
+    const answer = await h2.next((frame) => frame.type === FRAME.HEADERS && frame.streamId === 1);
+    expect(answer.flags & FLAG.END_STREAM).toBe(FLAG.END_STREAM);
+    const reset = await h2.next((frame) => frame.type === FRAME.RST_STREAM && frame.streamId === 1);
+    expect(errorCodeOf(reset)).toBe(ERROR_CODE.NO_ERROR);
+    await h2.roundTrip();
+    // No DATA frame came before the trailers-only HEADERS, and the stream's window never grew.
+    expect(h2.frames.filter((frame) => frame.streamId === 1).map((frame) => frame.type)).toEqual([
+      FRAME.HEADERS,
+      FRAME.RST_STREAM,
+    ]);
+    h2.socket.destroy();
+  });
 });
 
 describe("HTTP/2 streams", () => {
@@ -333,3 +363,53 @@ describe.each(["Connect JSON over HTTP/1.1", "Connect binary over HTTP/2"] as co
     });
   },
 );
+
+describe("early answers in every protocol", () => {
+  const GRPCURL = ".tools/bin/grpcurl";
+  const run = promisify(execFile);
+
+  describe.runIf(existsSync(GRPCURL))("grpcurl (grpc-go)", () => {
+    it.each([
+      ["no token", []],
+      ["a bad token", ["-H", "authorization: Bearer not.a.jwt"]],
+    ])("reads UNAUTHENTICATED with %s", async (_, auth) => {
+      const output = await run(GRPCURL, [
+        "-plaintext",
+        ...auth,
+        "-d",
+        "{}",
+        `127.0.0.1:${server.port}`,
+        "tracker.v1.ProjectService/ListProjects",
+      ]).then(
+        () => "",
+        (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
+      );
+      expect(output).toContain("Code: Unauthenticated");
+      expect(output).toContain('"reason": "UNAUTHENTICATED"');
+    });
+  });
+
+  // An answer of the server's own before connect-node (a limit, the fallback for
+  // a bug), on the real transport, as each client library reads it.
+  let oneOff: ReturnType<typeof createOnePortServer>;
+  let baseUrl: string;
+  beforeAll(async () => {
+    oneOff = createOnePortServer((req, res) => {
+      res.setHeader("X-Request-Id", "early");
+      writeEarlyError(req, res, apiError(Code.ResourceExhausted, "TOO_EARLY", "no, not now"));
+    }, DEFAULT_TRANSPORT_LIMITS);
+    baseUrl = `http://127.0.0.1:${(await oneOff.listen(0, "127.0.0.1")).port}`;
+  });
+  afterAll(() => oneOff?.close(1_000));
+
+  it.each(PROTOCOLS)("over %s, with its code, message and details", async (protocol) => {
+    const projects = createClient(ProjectService, transportFor(protocol, baseUrl));
+    const error = await projects.listProjects({}).then(
+      () => undefined,
+      (reason: unknown) => ConnectError.from(reason),
+    );
+    expect(error?.code).toBe(Code.ResourceExhausted);
+    expect(error?.rawMessage).toBe("no, not now");
+    expect(error?.findDetails(ErrorInfoSchema)[0]?.reason).toBe("TOO_EARLY");
+  });
+});
