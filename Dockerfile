@@ -41,7 +41,10 @@ RUN npx tsc -p tsconfig.build.json \
 
 # --- runtime
 FROM node:24-bookworm-slim AS runtime
+# HOST: the server listens on loopback unless told otherwise; in a
+# container, connections come through its own network interface.
 ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_TRANSPORT_LIMITS as transport } from "./server/one-port.js";
 
 // Every setting comes from the environment and is checked once, at startup,
 // so a bad deployment fails with one message listing every problem.
@@ -18,7 +19,8 @@ const schema = z.object({
         `a port number from 0 to 65535 (0 for any free one), not ${JSON.stringify(issue.input)}`,
     })
     .transform(Number),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  /** Loopback unless told otherwise: a container sets 0.0.0.0 (Dockerfile). */
+  HOST: z.string().min(1).default("127.0.0.1"),
   DATABASE_URL: z
     .url({ protocol: /^postgres(ql)?$/ })
     .optional()
@@ -65,6 +67,17 @@ const schema = z.object({
   MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
   MAX_DEADLINE_MS: z.coerce.number().int().min(1_000).default(60_000),
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
+  // Every connection is bounded, whoever opens it (slow headers, bodies that
+  // never end, streams held open).
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(transport.headersTimeoutMs),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(transport.requestTimeoutMs),
+  STREAM_IDLE_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(20_000, { error: "must be at least 20000: an idle watch stream sends a heartbeat every 15 s" })
+    .default(transport.streamIdleTimeoutMs),
+  KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(transport.keepAliveTimeoutMs),
+  MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(transport.maxConcurrentStreams),
 });
 
 export type Config = z.infer<typeof schema>;
@@ -123,6 +136,13 @@ function crossChecks(env: Record<string, string | undefined>): string[] {
     for (const key of ["OIDC_ISSUER", "OIDC_AUDIENCE"]) {
       if (!env[key]) problems.push(`  ${key}: required when AUTH_MODE=oidc`);
     }
+  }
+  // Node refuses a header deadline beyond the whole request's.
+  if (
+    Number(env.HEADERS_TIMEOUT_MS ?? transport.headersTimeoutMs) >
+    Number(env.REQUEST_TIMEOUT_MS ?? transport.requestTimeoutMs)
+  ) {
+    problems.push("  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS");
   }
   if (mode === "dev" && env.NODE_ENV === "production") {
     problems.push("  AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production");

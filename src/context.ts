@@ -4,6 +4,7 @@ import type { Database, DatabaseHandle } from "./db/database.js";
 import type { IssueEventBus } from "./db/issue-event-bus.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
+import type { TransportLimits } from "./server/one-port.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -26,7 +27,7 @@ export interface AppContext {
   tracing: Tracing;
 }
 
-export interface Limits {
+export interface Limits extends TransportLimits {
   /** Requests a user may make per second, on average... */
   ratePerSecond: number;
   /** ...and in a burst. */

@@ -125,6 +125,11 @@ async function serve(
       burst: config.RATE_LIMIT_BURST,
       maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
       maxDeadlineMs: config.MAX_DEADLINE_MS,
+      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+      streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+      maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
     },
   };
   const server = createServer(ctx);

@@ -3,7 +3,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import type { DescFile } from "@bufbuild/protobuf";
-import { type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
+import { Code, type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { file_grpc_health_v1_health } from "../gen/proto/grpc/health/v1/health_pb.js";
@@ -21,6 +21,7 @@ import { AuthenticationError } from "./auth/authenticator.js";
 import type { AppContext } from "./context.js";
 import { createRequestLogInterceptor } from "./observability/request-log.js";
 import { serveApiDocs } from "./server/api-docs.js";
+import { writeEarlyError } from "./server/early-answer.js";
 import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
 import { writeUnauthenticated } from "./server/unauthenticated.js";
 import { writeHead } from "./server/write-head.js";
@@ -34,7 +35,7 @@ import { projectService } from "./services/projects/index.js";
 import { reflectionService } from "./services/reflection-service.js";
 import { userService } from "./services/users/index.js";
 import { createCallerInterceptor } from "./shared/caller.js";
-import { createErrorInterceptor } from "./shared/errors.js";
+import { apiError, createErrorInterceptor } from "./shared/errors.js";
 import { createRateLimitInterceptor } from "./shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "./shared/request-context.js";
 import { createUnknownFieldsInterceptor } from "./shared/unknown-fields.js";
@@ -155,20 +156,16 @@ export function createServer(ctx: AppContext): OnePortServer {
       }
     }
     requestValues.set(req, values);
-    if (!("stream" in req)) closeIfAnsweredEarly(req, res as http.ServerResponse);
     connectHandler(req, res);
   }
 
-  return createOnePortServer(
-    (req, res) => {
-      handle(req, res).catch((error: unknown) => {
-        ctx.logger.error({ err: error }, "request failed before reaching a handler");
-        if (!res.headersSent) writeHead(res, 500);
-        res.end();
-      });
-    },
-    { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
-  );
+  return createOnePortServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      ctx.logger.error({ err: error }, "request failed before reaching a handler");
+      if (res.headersSent) res.end();
+      else writeEarlyError(req, res, apiError(Code.Internal, "INTERNAL", "internal error"));
+    });
+  }, ctx.limits);
 
   /**
    * Plain HTTP for operators, beside the API: /healthz (the process is
@@ -200,23 +197,6 @@ export function createServer(ctx: AppContext): OnePortServer {
 }
 
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
-
-/**
- * HTTP/1.1: when connect-node answers before reading the whole body (e.g.
- * one over the size limit), the unread rest would be taken for the next
- * request on the connection, which then hangs. Such a connection closes
- * after the answer instead.
- */
-function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerResponse) {
-  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
-  const hasBody =
-    req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-  res.writeHead = ((...args: unknown[]) => {
-    // Not read to its end (whether or not it all arrived): the connection cannot be reused.
-    if (hasBody && !req.readableEnded) res.setHeader("Connection", "close");
-    return writeHead(...args);
-  }) as http.ServerResponse["writeHead"];
-}
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 

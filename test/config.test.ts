@@ -8,6 +8,7 @@ describe("configuration", () => {
     const config = loadConfig({ ...OIDC });
     expect(config).toMatchObject({
       PORT: 8080,
+      HOST: "127.0.0.1",
       AUTH_MODE: "oidc",
       DATABASE_URL: undefined,
       RATE_LIMIT_PER_SECOND: 50,
@@ -99,5 +100,22 @@ describe("configuration", () => {
       "refused when NODE_ENV=production",
     );
     expect(loadConfig({ AUTH_MODE: "dev" }).AUTH_MODE).toBe("dev");
+  });
+
+  it("bounds every connection unless told otherwise", () => {
+    expect(loadConfig({ ...OIDC })).toMatchObject({
+      HEADERS_TIMEOUT_MS: 10_000,
+      REQUEST_TIMEOUT_MS: 30_000,
+      STREAM_IDLE_TIMEOUT_MS: 65_000,
+      KEEP_ALIVE_TIMEOUT_MS: 65_000,
+      MAX_CONCURRENT_STREAMS: 100,
+    });
+    expect(loadConfig({ ...OIDC, MAX_CONCURRENT_STREAMS: "250" }).MAX_CONCURRENT_STREAMS).toBe(250);
+    expect(() => loadConfig({ ...OIDC, HEADERS_TIMEOUT_MS: "40000" })).toThrow(
+      "HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS",
+    );
+    // Shorter than the watch heartbeat would reset every quiet watch stream.
+    expect(() => loadConfig({ ...OIDC, STREAM_IDLE_TIMEOUT_MS: "10000" })).toThrow("heartbeat every 15 s");
+    expect(() => loadConfig({ ...OIDC, MAX_CONCURRENT_STREAMS: "0" })).toThrow("MAX_CONCURRENT_STREAMS");
   });
 });

@@ -1,6 +1,6 @@
 import http from "node:http";
 import { describe, expect, it } from "vitest";
-import { createOnePortServer } from "../src/server/one-port.js";
+import { createOnePortServer, DEFAULT_TRANSPORT_LIMITS } from "../src/server/one-port.js";
 import { writeHead } from "../src/server/write-head.js";
 
 // Found by the soak (soak/, RELIABILITY.md): on SIGTERM, HTTP/1.1 keep-alive
@@ -9,15 +9,12 @@ import { writeHead } from "../src/server/write-head.js";
 
 describe("closing the one-port server", () => {
   it("finishes requests in flight and closes HTTP/1.1 keep-alive connections, busy or idle, instead of serving on", async () => {
-    const server = createOnePortServer(
-      (_req, res) => {
-        setTimeout(() => {
-          writeHead(res, 200);
-          res.end("ok");
-        }, 50);
-      },
-      { headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
-    );
+    const server = createOnePortServer((_req, res) => {
+      setTimeout(() => {
+        writeHead(res, 200);
+        res.end("ok");
+      }, 50);
+    }, DEFAULT_TRANSPORT_LIMITS);
     const { port } = await server.listen(0, "127.0.0.1");
     const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
     let closing = false;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the pinned Go CLIs (tools/go.mod, tools/atlas/go.mod) into .tools/bin
-// when a binary is missing or its pins changed. Usage: node tools/install.mjs atlas grpcurl task openapi
+// when a binary is missing or its pins changed. Usage: node tools/install.mjs atlas grpcurl h2spec task openapi
 //
 // The tools of one module build in one `go build` (they share most of their
 // dependencies), and the two modules build at the same time. Without Go, a
@@ -29,6 +29,8 @@ const TOOLS = {
   atlas: { module: join(toolsDir, "atlas"), pkg: "ariga.io/atlas/cmd/atlas", patch: patchAtlas },
   grpcurl: { module: toolsDir, pkg: "github.com/fullstorydev/grpcurl/cmd/grpcurl" },
   task: { module: toolsDir, pkg: "github.com/go-task/task/v3/cmd/task" },
+  // The HTTP/2 conformance suite, run against the server by test/h2spec.test.ts.
+  h2spec: { module: toolsDir, pkg: "github.com/summerwind/h2spec/cmd/h2spec" },
   // A protoc plugin for buf generate (buf.gen.yaml), so it keeps its own name.
   openapi: {
     module: toolsDir,

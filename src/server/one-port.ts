@@ -18,12 +18,28 @@ export interface OnePortServer {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
-export interface ServerLimits {
-  /** Longest a client may take to send its request headers. */
+/** What bounds each connection, whoever sends on it (README, "Limits"). */
+export interface TransportLimits {
+  /** Longest a client may take to send a connection's first bytes, then each HTTP/1.1 request's headers. */
   headersTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. */
+  /** Longest a request may take to arrive in full: an HTTP/1.1 request, or an HTTP/2 stream's until END_STREAM. */
+  requestTimeoutMs: number;
+  /** An HTTP/2 stream, or an HTTP/1.1 request in progress, that neither sends nor receives for this long is reset. */
+  streamIdleTimeoutMs: number;
+  /** How long a connection with no request in progress stays open. */
   keepAliveTimeoutMs: number;
+  /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
 }
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  // Above the 15 s WatchIssues heartbeat, which keeps an idle watch alive.
+  streamIdleTimeoutMs: 65_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConcurrentStreams: 100,
+};
 
 /**
  * Serves HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port.
@@ -31,12 +47,12 @@ export interface ServerLimits {
  * so each connection's first bytes decide: the HTTP/2 preface goes to the
  * http2 server, anything else to the http server. Both run the same handler.
  */
-export function createOnePortServer(handler: Handler, limits: ServerLimits): OnePortServer {
+export function createOnePortServer(handler: Handler, limits: TransportLimits): OnePortServer {
   // HTTP/1.1 has no GOAWAY: while draining, each response is its
   // connection's last (Connection: close), and connections between requests
   // are closed, so keep-alive clients go elsewhere instead of sending more
-  // requests until the drain times out and cuts them mid-request. (The
-  // http server cannot do it: it tracks only connections it accepted itself.)
+  // requests until the drain times out and cuts them mid-request. (Node's
+  // http server has no such drain: its close() only drops idle connections.)
   let closing = false;
   const responses = new Set<http.ServerResponse>();
   /** HTTP/1.1 connections and how many responses each has in progress. */
@@ -44,48 +60,97 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
   const endIfIdle = (socket: net.Socket) => {
     if (h1Sockets.get(socket) === 0) socket.end();
   };
-  const h1 = http.createServer((req, res) => {
-    const socket = req.socket;
-    if (closing) res.shouldKeepAlive = false;
-    responses.add(res);
-    h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
-    res.once("close", () => {
-      responses.delete(res);
-      if (h1Sockets.has(socket)) h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
-      if (closing) setImmediate(() => endIfIdle(socket));
-    });
-    handler(req, res);
-  });
-  h1.headersTimeout = limits.headersTimeoutMs;
-  h1.requestTimeout = 0; // streams may be long-lived; deadlines are per RPC
-  h1.keepAliveTimeout = limits.keepAliveTimeoutMs;
-  const h2 = http2.createServer({}, handler);
+  const h1 = http.createServer(
+    {
+      // Node answers 408 and closes a connection whose headers, or whole
+      // request, are late; streams' responses are not bounded by it.
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often those two deadlines are checked (Node's default: 30 s).
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.headersTimeoutMs / 4)),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      if (closing) res.shouldKeepAlive = false;
+      responses.add(res);
+      h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
+      res.once("close", () => {
+        responses.delete(res);
+        if (h1Sockets.has(socket)) h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
+        if (closing) setImmediate(() => endIfIdle(socket));
+      });
+      // Node resets this to the keep-alive timeout after each response.
+      socket.setTimeout(limits.streamIdleTimeoutMs);
+      closeIfAnsweredEarly(req, res);
+      handler(req, res);
+    },
+  );
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, handler);
   const sockets = new Set<net.Socket>();
-  const sessions = new Set<http2.Http2Session>();
-  h2.on("session", (session) => {
-    sessions.add(session);
-    // Idle sessions go away gracefully (GOAWAY); watch heartbeats keep busy ones alive.
-    session.setTimeout(limits.keepAliveTimeoutMs, () => session.close());
-    session.once("close", () => sessions.delete(session));
-  });
+  /** Each HTTP/2 session, and how to send it away (GOAWAY). */
+  const sessions = new Map<http2.ServerHttp2Session, () => void>();
+  const serveSession = (session: http2.ServerHttp2Session, socket: net.Socket) => {
+    // Whenever no stream is open: GOAWAY after the keep-alive timeout,
+    // whatever else the client sends (PINGs, a frame a byte at a time).
+    // After GOAWAY, the socket itself goes: Node's graceful close otherwise
+    // waits, forever if need be, for the client to close its side.
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const whenIdle = () => {
+      clearTimeout(timer);
+      timer = session.closed
+        ? setTimeout(() => socket.destroy(), limits.headersTimeoutMs)
+        : setTimeout(goAway, limits.keepAliveTimeoutMs);
+    };
+    const goAway = () => {
+      session.close();
+      if (open === 0) whenIdle();
+    };
+    whenIdle();
+    session.on("stream", (stream) => {
+      open += 1;
+      clearTimeout(timer);
+      const reset = () => stream.close(http2.constants.NGHTTP2_CANCEL);
+      stream.setTimeout(limits.streamIdleTimeoutMs, reset);
+      // The request, body and all, arrives in time (END_STREAM), even after
+      // a GOAWAY; a long response (a watch) is not bounded by it.
+      const late = stream.endAfterHeaders ? undefined : setTimeout(reset, limits.requestTimeoutMs);
+      stream.once("end", () => clearTimeout(late));
+      stream.once("close", () => {
+        clearTimeout(late);
+        open -= 1;
+        if (open === 0) whenIdle();
+      });
+    });
+    sessions.set(session, goAway);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      sessions.delete(session);
+    });
+  };
 
   const tcp = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
-    // Slow clients that never send a preface must not hold sockets forever.
-    socket.setTimeout(limits.headersTimeoutMs, () => socket.destroy());
+    // A client that never sends its first bytes, or drips them, must not
+    // hold the socket: a deadline, not an idle timeout.
+    const tooSlow = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+    socket.once("close", () => clearTimeout(tooSlow));
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const prefix = received.subarray(0, H2_PREFACE.length);
       if (prefix.length < H2_PREFACE.length && H2_PREFACE.subarray(0, prefix.length).equals(prefix)) return;
+      clearTimeout(tooSlow);
       socket.off("data", onData);
       socket.pause();
-      socket.setTimeout(0);
       socket.unshift(received);
       if (H2_PREFACE.equals(prefix)) {
-        // The http2 session reads the socket's buffered bytes itself.
+        // The http2 session reads the socket's buffered bytes itself; the
+        // server creates it, and says so, within emit().
+        h2.once("session", (session) => serveSession(session, socket));
         h2.emit("connection", socket);
       } else {
         h1Sockets.set(socket, 0);
@@ -103,6 +168,11 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
         tcp.once("error", reject);
         tcp.listen(port, host, () => {
           tcp.off("error", reject);
+          // The http server checks its header and request deadlines only
+          // for connections it tracks, and starts tracking on 'listening':
+          // it never listens itself, so it is told here (else no HTTP/1.1
+          // deadline ever fires on the sockets handed to it).
+          h1.emit("listening");
           resolve(tcp.address() as net.AddressInfo);
         });
       });
@@ -114,13 +184,32 @@ export function createOnePortServer(handler: Handler, limits: ServerLimits): One
       const closed = new Promise<void>((resolve) => tcp.close(() => resolve()));
       // HTTP/2: GOAWAY lets streams in flight finish. HTTP/1.1: idle
       // keep-alive sockets closed above, busy ones close after their response.
-      for (const session of sessions) session.close();
-      h1.close();
+      for (const goAway of sessions.values()) goAway();
       const timer = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, timeoutMs);
       await closed;
       clearTimeout(timer);
+      // Only now: the http server's close() destroys whatever it deems idle.
+      h1.close();
     },
   };
+}
+
+/**
+ * HTTP/1.1: a response sent before its request's body was read (an
+ * unauthenticated request, one over the size limit) is the connection's
+ * last. Otherwise the server would read the rest of the body, however long,
+ * to find the next request; the client learns from `Connection: close` that
+ * it may stop sending.
+ */
+function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerResponse) {
+  const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
+  const hasBody =
+    req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
+  res.writeHead = ((...args: unknown[]) => {
+    // Not read to its end (whether or not it all arrived): the connection cannot be reused.
+    if (hasBody && !req.readableEnded) res.setHeader("Connection", "close");
+    return writeHead(...args);
+  }) as http.ServerResponse["writeHead"];
 }

@@ -6,6 +6,7 @@ import { connectDatabase, type DatabaseHandle } from "../../src/db/database.js";
 import { IssueEventBus } from "../../src/db/issue-event-bus.js";
 import { createMetrics } from "../../src/observability/metrics.js";
 import { createTracing, type Tracing } from "../../src/observability/tracing.js";
+import { DEFAULT_TRANSPORT_LIMITS } from "../../src/server/one-port.js";
 import { createServer } from "../../src/server.js";
 import { createTestDatabase } from "./database.js";
 import { testIssuer } from "./issuer.js";
@@ -32,6 +33,8 @@ export interface TestServerOptions {
   tracing?: Tracing;
   /** Token subjects that may read the audit log (default: "auditor"). */
   instanceAdmins?: string[];
+  /** How long close() lets requests in flight finish (default 1 s). */
+  drainTimeoutMs?: number;
 }
 
 /**
@@ -75,6 +78,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       burst: 100_000,
       maxWatchStreamsPerUser: 50,
       maxDeadlineMs: 60_000,
+      ...DEFAULT_TRANSPORT_LIMITS,
       ...options.limits,
     },
   };
@@ -88,7 +92,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     databaseUrl: testDatabase.url,
     async close() {
       shutdown.abort();
-      await server.close(1_000);
+      await server.close(options.drainTimeoutMs ?? 1_000);
       await issueEvents.close();
       await database.close();
       await testDatabase.drop();
