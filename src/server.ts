@@ -62,6 +62,33 @@ const PUBLIC_SERVICES = [
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
+/**
+ * The interceptors and limits every API call runs through, whichever
+ * transport carries it (the one port, or a router transport in tests).
+ */
+export function apiHandlerOptions(ctx: AppContext) {
+  return {
+    // Outermost first: the error mapper sees every failure; the rate limit
+    // applies before any work; callers are known before validation.
+    interceptors: [
+      ctx.tracing.interceptor,
+      createRequestLogInterceptor(ctx.logger),
+      ctx.metrics.interceptor,
+      createErrorInterceptor(ctx.logger),
+      createRateLimitInterceptor(ctx.limits),
+      createCallerInterceptor(ctx.db),
+      createUnknownFieldsInterceptor(),
+      createValidateInterceptor(),
+    ],
+    // A field the server does not know is refused, not dropped (binary: the interceptor above).
+    jsonOptions: { ignoreUnknownFields: false },
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    writeMaxBytes: MAX_MESSAGE_BYTES,
+    maxTimeoutMs: ctx.limits.maxDeadlineMs,
+    shutdownSignal: ctx.shutdown,
+  };
+}
+
 /** Builds the one Connect handler for all four protocols and puts it on one port. */
 export function createServer(ctx: AppContext): OnePortServer {
   const apiServiceNames = API_FILES.flatMap((file) => file.services.map((service) => service.typeName));
@@ -89,24 +116,7 @@ export function createServer(ctx: AppContext): OnePortServer {
   const requestValues = new WeakMap<NodeRequest, ContextValues>();
   const connectHandler = connectNodeAdapter({
     routes,
-    // Outermost first: the error mapper sees every failure; the rate limit
-    // applies before any work; callers are known before validation.
-    interceptors: [
-      ctx.tracing.interceptor,
-      createRequestLogInterceptor(ctx.logger),
-      ctx.metrics.interceptor,
-      createErrorInterceptor(ctx.logger),
-      createRateLimitInterceptor(ctx.limits),
-      createCallerInterceptor(ctx.db),
-      createUnknownFieldsInterceptor(),
-      createValidateInterceptor(),
-    ],
-    // A field the server does not know is refused, not dropped (binary: the interceptor above).
-    jsonOptions: { ignoreUnknownFields: false },
-    readMaxBytes: MAX_MESSAGE_BYTES,
-    writeMaxBytes: MAX_MESSAGE_BYTES,
-    maxTimeoutMs: ctx.limits.maxDeadlineMs,
-    shutdownSignal: ctx.shutdown,
+    ...apiHandlerOptions(ctx),
     contextValues: (req) => requestValues.get(req) ?? createContextValues(),
   });
 

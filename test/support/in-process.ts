@@ -7,11 +7,9 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import { createValidateInterceptor } from "@connectrpc/validate";
 import { AuthenticationError } from "../../src/auth/authenticator.js";
 import type { AppContext } from "../../src/context.js";
-import { createRequestLogInterceptor } from "../../src/observability/request-log.js";
-import { MAX_MESSAGE_BYTES } from "../../src/server.js";
+import { apiHandlerOptions } from "../../src/server.js";
 import { auditService } from "../../src/services/audit/index.js";
 import { commentService } from "../../src/services/comments/index.js";
 import { issueService } from "../../src/services/issues/index.js";
@@ -19,11 +17,7 @@ import { labelService } from "../../src/services/labels/index.js";
 import { memberService } from "../../src/services/members/index.js";
 import { projectService } from "../../src/services/projects/index.js";
 import { userService } from "../../src/services/users/index.js";
-import { createCallerInterceptor } from "../../src/shared/caller.js";
-import { createErrorInterceptor } from "../../src/shared/errors.js";
-import { createRateLimitInterceptor } from "../../src/shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../../src/shared/request-context.js";
-import { createUnknownFieldsInterceptor } from "../../src/shared/unknown-fields.js";
 import { actingAs } from "./transports.js";
 
 // The handler tier: the API's services and the server's interceptors, called
@@ -74,24 +68,11 @@ export function inProcessTransport(
   routes: (router: ConnectRouter) => void = routesOf(ctx),
 ): Transport {
   return createRouterTransport(routes, {
-    router: {
-      interceptors: [
-        httpLayer(ctx),
-        ctx.tracing.interceptor,
-        createRequestLogInterceptor(ctx.logger),
-        ctx.metrics.interceptor,
-        createErrorInterceptor(ctx.logger),
-        createRateLimitInterceptor(ctx.limits),
-        createCallerInterceptor(ctx.db),
-        createUnknownFieldsInterceptor(),
-        createValidateInterceptor(),
-      ],
-      jsonOptions: { ignoreUnknownFields: false },
-      readMaxBytes: MAX_MESSAGE_BYTES,
-      writeMaxBytes: MAX_MESSAGE_BYTES,
-      maxTimeoutMs: ctx.limits.maxDeadlineMs,
-      shutdownSignal: ctx.shutdown,
-    },
+    router: (() => {
+      // The HTTP layer's work (token, request id) comes first, as on the port.
+      const options = apiHandlerOptions(ctx);
+      return { ...options, interceptors: [httpLayer(ctx), ...options.interceptors] };
+    })(),
     transport: { interceptors: [actingAs(user)] },
   });
 }
