@@ -12,10 +12,10 @@ import { applyMigrations, applySchema } from "./db/atlas.js";
 import { assertReachable, connectDatabase } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
 import { IssueEventBus } from "./db/issue-event-bus.js";
+import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing } from "./observability/tracing.js";
 import { createServer } from "./server.js";
-import { expireRequestIds } from "./shared/idempotency.js";
 
 const config = loadConfigOrExit();
 const pretty =
