@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DEFAULT_TRANSPORT_LIMITS as transport } from "./server/one-port.js";
+import { DEFAULT_TRANSPORT_LIMITS as transport } from "./context.js";
 
 // Every setting comes from the environment and is checked once, at startup,
 // so a bad deployment fails with one message listing every problem.
@@ -105,15 +105,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     );
   }
   return { ...result.data, DATABASE_URL: result.data.DATABASE_URL ?? secretUrl };
-}
-
-/**
- * A setting that points at something unusable (a database that does not
- * answer, a data directory in use): the server stops with this message alone,
- * one line that names the setting, and no stack trace.
- */
-export class StartupError extends Error {
-  override name = "StartupError";
 }
 
 /**

@@ -1,10 +1,9 @@
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
-import type { IssueEventBus } from "./db/issue-event-bus.js";
+import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
-import type { TransportLimits } from "./server/one-port.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -37,3 +36,25 @@ export interface Limits extends TransportLimits {
   /** The longest deadline a client may ask for; longer ones are refused. */
   maxDeadlineMs: number;
 }
+
+export interface TransportLimits {
+  /** Longest a client may take to send a connection's first bytes, then each HTTP/1.1 request's headers. */
+  headersTimeoutMs: number;
+  /** Longest a request may take to arrive in full: an HTTP/1.1 request, or an HTTP/2 stream's until END_STREAM. */
+  requestTimeoutMs: number;
+  /** An HTTP/2 stream, or an HTTP/1.1 request in progress, that neither sends nor receives for this long is reset. */
+  streamIdleTimeoutMs: number;
+  /** How long a connection with no request in progress stays open. */
+  keepAliveTimeoutMs: number;
+  /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
+}
+
+export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  // Above the 15 s WatchIssues heartbeat, which keeps an idle watch alive.
+  streamIdleTimeoutMs: 65_000,
+  keepAliveTimeoutMs: 65_000,
+  maxConcurrentStreams: 100,
+};

@@ -1,34 +1,17 @@
 import "./node-version.js";
 import cluster from "node:cluster";
-import { setMaxListeners } from "node:events";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
-import { discoverOidcAuthenticator } from "./auth/authenticator.js";
-import { createDevAuthenticator, loadDevKey } from "./auth/dev-issuer.js";
-import { loadConfigOrExit, StartupError } from "./config.js";
-import type { AppContext } from "./context.js";
+import { createApp, createLogger } from "./app.js";
+import { loadDevKey } from "./auth/dev-issuer.js";
+import { loadConfigOrExit } from "./config.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
-import { assertReachable, connectDatabase } from "./db/database.js";
+import { assertReachable } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
-import { IssueEventBus } from "./db/issue-event-bus.js";
-import { expireRequestIds } from "./domain/shared/idempotency.js";
-import { createMetrics } from "./observability/metrics.js";
-import { createTracing } from "./observability/tracing.js";
-import { createServer } from "./server.js";
+import { StartupError } from "./startup-error.js";
 
 const config = loadConfigOrExit();
-const pretty =
-  (config.LOG_FORMAT ?? (process.stdout.isTTY && config.NODE_ENV !== "production" ? "pretty" : "json")) ===
-  "pretty";
-const logger = pino({
-  level: config.LOG_LEVEL,
-  // Whatever reaches the log, credentials never do.
-  redact: ["req.headers.authorization", "headers.authorization", "authorization", "password", "*.password"],
-  ...(pretty && {
-    transport: { target: "pino-pretty", options: { translateTime: "HH:MM:ss.l", ignore: "pid,hostname" } },
-  }),
-});
+const logger = createLogger(config);
 
 const workerCount = config.WORKERS === "auto" ? availableParallelism() : config.WORKERS;
 
@@ -87,68 +70,8 @@ async function serve(
   databaseUrl: string,
   embedded: EmbeddedDatabase | undefined,
 ): Promise<() => Promise<void>> {
-  const database = connectDatabase(databaseUrl, {
-    poolMax: config.DATABASE_POOL_MAX,
-    statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
-  });
-  const authenticator =
-    config.AUTH_MODE === "dev"
-      ? await createDevAuthenticator(config.DATA_DIR)
-      : await discoverOidcAuthenticator({
-          issuer: config.OIDC_ISSUER ?? "",
-          audience: config.OIDC_AUDIENCE ?? "",
-          algorithms: config.OIDC_ALGORITHMS,
-          clockToleranceSeconds: config.OIDC_CLOCK_TOLERANCE_SECONDS,
-        });
-  const issueEvents = new IssueEventBus(databaseUrl, logger);
-  await issueEvents.start();
-  const shutdown = new AbortController();
-  // Every request in flight listens for shutdown: no listener limit applies.
-  setMaxListeners(0, shutdown.signal);
-  // Off (and free) unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
-  const tracing = createTracing({
-    serviceName: config.OTEL_SERVICE_NAME,
-    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
-  });
-  const ctx: AppContext = {
-    db: database.db,
-    database,
-    logger,
-    issueEvents,
-    shutdown: shutdown.signal,
-    authenticator,
-    instanceAdmins: new Set(config.INSTANCE_ADMINS),
-    metrics: createMetrics(database),
-    tracing,
-    limits: {
-      ratePerSecond: config.RATE_LIMIT_PER_SECOND,
-      burst: config.RATE_LIMIT_BURST,
-      maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
-      maxDeadlineMs: config.MAX_DEADLINE_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
-      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
-      maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
-    },
-  };
-  const server = createServer(ctx);
-  const address = await server.listen(config.PORT, config.HOST).catch(async (error: unknown) => {
-    // Nothing may be left open (the event bus would reconnect to a database being stopped).
-    await issueEvents.close();
-    await tracing.shutdown();
-    await database.close();
-    if ((error as { code?: string }).code !== "EADDRINUSE") throw error;
-    throw new StartupError(
-      `PORT: ${config.HOST}:${config.PORT} is taken by another process: stop it, or set PORT to another port`,
-    );
-  });
-  // Request ids are kept for a day, then forgotten, so their table stays bounded.
-  const requestIdExpiry = setInterval(() => {
-    expireRequestIds(database.db).catch((error: unknown) =>
-      logger.warn({ err: error }, "could not expire old request ids; will try again"),
-    );
-  }, 3_600_000).unref();
+  const app = await createApp({ ...config, DATABASE_URL: databaseUrl }, { logger });
+  const address = await app.listen(config.PORT, config.HOST);
   if (cluster.isPrimary) {
     logger.info(
       {
@@ -164,14 +87,7 @@ async function serve(
       `tracker listening on http://localhost:${address.port} (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c)`,
     );
   }
-  return async () => {
-    clearInterval(requestIdExpiry);
-    shutdown.abort();
-    await server.close(config.SHUTDOWN_TIMEOUT_MS);
-    await issueEvents.close();
-    await tracing.shutdown();
-    await database.close();
-  };
+  return () => app.close();
 }
 
 /**

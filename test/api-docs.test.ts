@@ -6,7 +6,7 @@ import { compileErrors, validate } from "@readme/openapi-parser";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { OPENAPI_DOCUMENT_PATH, serveApiDocs } from "../src/server/api-docs.js";
-import { API_FILES } from "../src/server.js";
+import { API_FILES } from "../src/server/create-server.js";
 import { haveChromium, launchChromium } from "./support/chromium.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 
@@ -176,7 +176,7 @@ describe("serveApiDocs on a plain HTTP server", () => {
   );
 });
 
-// The real server, where src/server.ts hands GET requests to serveApiDocs
+// The real server, where src/server/create-server.ts hands GET requests to serveApiDocs
 // before authentication (no token here).
 describe("the API server", () => {
   let server: TestServer;

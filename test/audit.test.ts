@@ -8,7 +8,7 @@ import { Issue_Priority, IssueService } from "../gen/proto/tracker/v1/issue_pb.j
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
-import { API_FILES } from "../src/server.js";
+import { API_FILES } from "../src/server/create-server.js";
 import { expectError } from "./support/errors.js";
 import { uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";

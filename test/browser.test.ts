@@ -2,7 +2,7 @@
 // a real API server: signing in, projects, issues, editing, search, comments,
 // a conflict, live updates from other people, and closing, once over Connect
 // and once over gRPC-Web. The app is built into a temporary directory and
-// served by web/serve.ts from another origin than the API, so CORS is
+// served by src/server/web-app.ts from another origin than the API, so CORS is
 // exercised too.
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -24,7 +24,7 @@ import {
   type TrackerProtocol,
   WatchIssuesRequestSchema,
 } from "../client/index.js";
-import { serveWebApp } from "../web/serve.js";
+import { serveWebApp } from "../src/server/web-app.js";
 import { CHROMIUM, haveChromium, launchChromium } from "./support/chromium.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { tokenFor } from "./support/transports.js";

@@ -4,7 +4,7 @@ import pg from "pg";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { connectDatabase, type DatabaseHandle } from "../src/db/database.js";
-import { IssueEventBus } from "../src/db/issue-event-bus.js";
+import { IssueEventBus } from "../src/domain/issue-events/issue-event-bus.js";
 import { toConnectError } from "../src/shared/errors.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
 

@@ -20,7 +20,7 @@ import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { GetProjectRequestSchema, ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
-import { API_FILES } from "../src/server.js";
+import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, type Protocol, tokenFor, transportFor } from "./support/transports.js";

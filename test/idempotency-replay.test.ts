@@ -9,7 +9,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { expireRequestIds } from "../src/domain/shared/idempotency.js";
-import { API_FILES } from "../src/server.js";
+import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { transportFor } from "./support/transports.js";

@@ -1,6 +1,7 @@
 import http from "node:http";
 import { describe, expect, it } from "vitest";
-import { createOnePortServer, DEFAULT_TRANSPORT_LIMITS } from "../src/server/one-port.js";
+import { DEFAULT_TRANSPORT_LIMITS } from "../src/context.js";
+import { createOnePortServer } from "../src/server/one-port.js";
 import { writeHead } from "../src/server/write-head.js";
 
 // Found by the soak (soak/, RELIABILITY.md): on SIGTERM, HTTP/1.1 keep-alive

@@ -2,8 +2,7 @@ import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
-import { StartupError } from "../config.js";
-import { traceQueries } from "../observability/tracing.js";
+import { StartupError } from "../startup-error.js";
 
 export type Database = Kysely<DB>;
 
@@ -22,12 +21,12 @@ export function connectDatabase(
   {
     poolMax = 20,
     statementTimeoutMs = 15_000,
-    traceQueries: traced = true,
+    instrument,
   }: {
     poolMax?: number;
     statementTimeoutMs?: number;
-    /** Queries made while an RPC is traced become its child spans (nothing happens with tracing off). */
-    traceQueries?: boolean;
+    /** Called with the pool before its first query, e.g. to trace every query (observability/tracing). */
+    instrument?: (pool: pg.Pool) => void;
   } = {},
 ): DatabaseHandle {
   const pool = new pg.Pool({
@@ -53,7 +52,7 @@ export function connectDatabase(
   // nobody listening, an uncaught exception. Its next query fails instead
   // (UNAVAILABLE), and the pool discards it on release.
   pool.on("connect", (client) => client.on("error", () => {}));
-  if (traced) traceQueries(pool);
+  instrument?.(pool);
   prepareStatements(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
-import { StartupError } from "../config.js";
+import { StartupError } from "../startup-error.js";
 
 export interface EmbeddedDatabase {
   /** Connection URL of the `postgres` maintenance database. */

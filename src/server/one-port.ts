@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { TransportLimits } from "../context.js";
 
 type Handler = (
   req: http.IncomingMessage | http2.Http2ServerRequest,
@@ -19,28 +20,6 @@ export interface OnePortServer {
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /** What bounds each connection, whoever sends on it (README, "Limits"). */
-export interface TransportLimits {
-  /** Longest a client may take to send a connection's first bytes, then each HTTP/1.1 request's headers. */
-  headersTimeoutMs: number;
-  /** Longest a request may take to arrive in full: an HTTP/1.1 request, or an HTTP/2 stream's until END_STREAM. */
-  requestTimeoutMs: number;
-  /** An HTTP/2 stream, or an HTTP/1.1 request in progress, that neither sends nor receives for this long is reset. */
-  streamIdleTimeoutMs: number;
-  /** How long a connection with no request in progress stays open. */
-  keepAliveTimeoutMs: number;
-  /** Streams one HTTP/2 connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
-  maxConcurrentStreams: number;
-}
-
-export const DEFAULT_TRANSPORT_LIMITS: TransportLimits = {
-  headersTimeoutMs: 10_000,
-  requestTimeoutMs: 30_000,
-  // Above the 15 s WatchIssues heartbeat, which keeps an idle watch alive.
-  streamIdleTimeoutMs: 65_000,
-  keepAliveTimeoutMs: 65_000,
-  maxConcurrentStreams: 100,
-};
-
 /**
  * Serves HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on one port.
  * Node's `http2.createServer({ allowHTTP1 })` only falls back to 1.1 over TLS,

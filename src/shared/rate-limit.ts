@@ -3,7 +3,6 @@ import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { RetryInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
-import type { Limits } from "../context.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
 
@@ -13,7 +12,7 @@ import { principalKey } from "./request-context.js";
  * and a Retry-After header saying when to come back. Per process; behind a
  * load balancer, each process limits its share.
  */
-export function createRateLimitInterceptor(limits: Limits): Interceptor {
+export function createRateLimitInterceptor(limits: { ratePerSecond: number; burst: number }): Interceptor {
   const limiter = new BurstyRateLimiter(
     new RateLimiterMemory({ keyPrefix: "rate", points: limits.ratePerSecond, duration: 1 }),
     new RateLimiterMemory({ keyPrefix: "burst", points: limits.burst, duration: 10 }),

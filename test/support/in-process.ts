@@ -9,7 +9,7 @@ import {
 } from "@connectrpc/connect";
 import { AuthenticationError } from "../../src/auth/authenticator.js";
 import type { AppContext } from "../../src/context.js";
-import { apiHandlerOptions } from "../../src/server.js";
+import { apiHandlerOptions } from "../../src/server/create-server.js";
 import { auditService } from "../../src/services/audit/index.js";
 import { commentService } from "../../src/services/comments/index.js";
 import { issueService } from "../../src/services/issues/index.js";

@@ -1,13 +1,9 @@
-import { setMaxListeners } from "node:events";
 import { type Logger, pino } from "pino";
-import { discoverOidcAuthenticator } from "../../src/auth/authenticator.js";
+import { createApp } from "../../src/app.js";
+import { loadConfig } from "../../src/config.js";
 import type { AppContext, Limits } from "../../src/context.js";
-import { connectDatabase, type DatabaseHandle } from "../../src/db/database.js";
-import { IssueEventBus } from "../../src/db/issue-event-bus.js";
-import { createMetrics } from "../../src/observability/metrics.js";
-import { createTracing, type Tracing } from "../../src/observability/tracing.js";
-import { DEFAULT_TRANSPORT_LIMITS } from "../../src/server/one-port.js";
-import { createServer } from "../../src/server.js";
+import type { DatabaseHandle } from "../../src/db/database.js";
+import type { Tracing } from "../../src/observability/tracing.js";
 import { createTestDatabase } from "./database.js";
 import { testIssuer } from "./issuer.js";
 
@@ -48,53 +44,38 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     : sharedWith
       ? { url: sharedWith.databaseUrl, drop: async () => {} }
       : await createTestDatabase();
-  const database = connectDatabase(testDatabase.url, { poolMax: 10 });
   const issuer = await testIssuer();
-  const authenticator = await discoverOidcAuthenticator({
-    issuer: issuer.url,
-    audience: issuer.audience,
-    algorithms: ["RS256"],
-    clockToleranceSeconds: 5,
-  });
-  const logger = options.logger ?? pino({ level: "silent" });
-  const issueEvents = new IssueEventBus(testDatabase.url, logger);
-  await issueEvents.start();
-  const shutdown = new AbortController();
-  // Every request in flight listens for shutdown: no listener limit applies.
-  setMaxListeners(0, shutdown.signal);
-  const ctx: AppContext = {
-    db: database.db,
-    database,
-    logger,
-    issueEvents,
-    shutdown: shutdown.signal,
-    authenticator,
-    instanceAdmins: new Set(options.instanceAdmins ?? ["auditor"]),
-    metrics: createMetrics(database),
-    tracing: options.tracing ?? createTracing({ serviceName: "tracker-test" }),
+  // The settings a deployment would give, through the same parser.
+  const config = loadConfig({
+    DATABASE_URL: testDatabase.url,
+    DATABASE_POOL_MAX: "10",
+    AUTH_MODE: "oidc",
+    OIDC_ISSUER: issuer.url,
+    OIDC_AUDIENCE: issuer.audience,
+    OIDC_ALGORITHMS: "RS256",
+    OIDC_CLOCK_TOLERANCE_SECONDS: "5",
+    INSTANCE_ADMINS: (options.instanceAdmins ?? ["auditor"]).join(","),
+    OTEL_SERVICE_NAME: "tracker-test",
+    SHUTDOWN_TIMEOUT_MS: String(options.drainTimeoutMs ?? 1_000),
     // Generous unless a test is about the limits: suites make many calls fast.
-    limits: {
-      ratePerSecond: 100_000,
-      burst: 100_000,
-      maxWatchStreamsPerUser: 50,
-      maxDeadlineMs: 60_000,
-      ...DEFAULT_TRANSPORT_LIMITS,
-      ...options.limits,
-    },
-  };
-  const server = createServer(ctx);
-  const address = await server.listen(0, "127.0.0.1");
+    RATE_LIMIT_PER_SECOND: "100000",
+    RATE_LIMIT_BURST: "100000",
+    MAX_WATCH_STREAMS_PER_USER: "50",
+  });
+  const app = await createApp(config, {
+    logger: options.logger ?? pino({ level: "silent" }),
+    ...(options.tracing && { tracing: options.tracing }),
+    ...(options.limits && { limits: options.limits }),
+  });
+  const address = await app.listen(0, "127.0.0.1");
   return {
     baseUrl: `http://127.0.0.1:${address.port}`,
     port: address.port,
-    ctx,
-    database,
+    ctx: app.ctx,
+    database: app.ctx.database,
     databaseUrl: testDatabase.url,
     async close() {
-      shutdown.abort();
-      await server.close(options.drainTimeoutMs ?? 1_000);
-      await issueEvents.close();
-      await database.close();
+      await app.close();
       await testDatabase.drop();
     },
   };

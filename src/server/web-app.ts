@@ -9,7 +9,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { extname, join, resolve, sep } from "node:path";
 import { gzipSync } from "node:zlib";
-import { writeHead } from "../src/server/write-head.js";
+import { writeHead } from "./write-head.js";
 
 type Request = http.IncomingMessage | http2.Http2ServerRequest;
 type Response = http.ServerResponse | http2.Http2ServerResponse;

@@ -6,39 +6,39 @@ import type { DescFile } from "@bufbuild/protobuf";
 import { Code, type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
-import { file_grpc_health_v1_health } from "../gen/proto/grpc/health/v1/health_pb.js";
-import { file_grpc_reflection_v1_reflection } from "../gen/proto/grpc/reflection/v1/reflection_pb.js";
-import { file_grpc_reflection_v1alpha_reflection } from "../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
-import { file_tracker_v1_audit } from "../gen/proto/tracker/v1/audit_pb.js";
-import { file_tracker_v1_comment } from "../gen/proto/tracker/v1/comment_pb.js";
-import { file_tracker_v1_issue } from "../gen/proto/tracker/v1/issue_pb.js";
-import { file_tracker_v1_label } from "../gen/proto/tracker/v1/label_pb.js";
-import { file_tracker_v1_member } from "../gen/proto/tracker/v1/member_pb.js";
-import { file_tracker_v1_project } from "../gen/proto/tracker/v1/project_pb.js";
-import { file_tracker_v1_user } from "../gen/proto/tracker/v1/user_pb.js";
-import { serveWebApp } from "../web/serve.js";
-import { AuthenticationError } from "./auth/authenticator.js";
-import type { AppContext } from "./context.js";
-import { createRequestLogInterceptor } from "./observability/request-log.js";
-import { serveApiDocs } from "./server/api-docs.js";
-import { writeEarlyError } from "./server/early-answer.js";
-import { createOnePortServer, type OnePortServer } from "./server/one-port.js";
-import { writeUnauthenticated } from "./server/unauthenticated.js";
-import { writeHead } from "./server/write-head.js";
-import { auditService } from "./services/audit/index.js";
-import { commentService } from "./services/comments/index.js";
-import { healthService } from "./services/health-service.js";
-import { issueService } from "./services/issues/index.js";
-import { labelService } from "./services/labels/index.js";
-import { memberService } from "./services/members/index.js";
-import { projectService } from "./services/projects/index.js";
-import { reflectionService } from "./services/reflection-service.js";
-import { userService } from "./services/users/index.js";
-import { createCallerInterceptor } from "./shared/caller.js";
-import { apiError, createErrorInterceptor } from "./shared/errors.js";
-import { createRateLimitInterceptor } from "./shared/rate-limit.js";
-import { clientAddressKey, principalKey, requestIdKey } from "./shared/request-context.js";
-import { createUnknownFieldsInterceptor } from "./shared/unknown-fields.js";
+import { file_grpc_health_v1_health } from "../../gen/proto/grpc/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection } from "../../gen/proto/grpc/reflection/v1/reflection_pb.js";
+import { file_grpc_reflection_v1alpha_reflection } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_tracker_v1_audit } from "../../gen/proto/tracker/v1/audit_pb.js";
+import { file_tracker_v1_comment } from "../../gen/proto/tracker/v1/comment_pb.js";
+import { file_tracker_v1_issue } from "../../gen/proto/tracker/v1/issue_pb.js";
+import { file_tracker_v1_label } from "../../gen/proto/tracker/v1/label_pb.js";
+import { file_tracker_v1_member } from "../../gen/proto/tracker/v1/member_pb.js";
+import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.js";
+import { file_tracker_v1_user } from "../../gen/proto/tracker/v1/user_pb.js";
+import { AuthenticationError } from "../auth/authenticator.js";
+import type { AppContext } from "../context.js";
+import { createRequestLogInterceptor } from "../observability/request-log.js";
+import { auditService } from "../services/audit/index.js";
+import { commentService } from "../services/comments/index.js";
+import { healthService } from "../services/health-service.js";
+import { issueService } from "../services/issues/index.js";
+import { labelService } from "../services/labels/index.js";
+import { memberService } from "../services/members/index.js";
+import { projectService } from "../services/projects/index.js";
+import { reflectionService } from "../services/reflection-service.js";
+import { userService } from "../services/users/index.js";
+import { createCallerInterceptor } from "../shared/caller.js";
+import { apiError, createErrorInterceptor } from "../shared/errors.js";
+import { createRateLimitInterceptor } from "../shared/rate-limit.js";
+import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
+import { createUnknownFieldsInterceptor } from "../shared/unknown-fields.js";
+import { serveApiDocs } from "./api-docs.js";
+import { writeEarlyError } from "./early-answer.js";
+import { createOnePortServer, type OnePortServer } from "./one-port.js";
+import { writeUnauthenticated } from "./unauthenticated.js";
+import { serveWebApp } from "./web-app.js";
+import { writeHead } from "./write-head.js";
 
 /** The contract this server implements, as reflection and health report it. */
 export const API_FILES: DescFile[] = [
@@ -109,7 +109,7 @@ export function createServer(ctx: AppContext): OnePortServer {
     ])(router);
   };
   // The browser app (web/), built by `npm start`; nothing when it is not built.
-  const webApp = serveWebApp(fileURLToPath(new URL("../web/dist/", import.meta.url)), {
+  const webApp = serveWebApp(fileURLToPath(new URL("../../web/dist/", import.meta.url)), {
     reserved: ["/docs", "/openapi.yaml", "/openapi.json"],
   });
   // What the HTTP layer learned about a request, handed to the handlers.

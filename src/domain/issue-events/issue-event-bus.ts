@@ -1,7 +1,7 @@
 import pg from "pg";
 import type { Logger } from "pino";
-import { ACCESS_CHANGES_CHANNEL, type AccessChange, parseAccessChange } from "../domain/shared/access.js";
-import { ISSUE_EVENTS_CHANNEL } from "../domain/shared/issue-events.js";
+import { ACCESS_CHANGES_CHANNEL, type AccessChange, parseAccessChange } from "../shared/access.js";
+import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
 
 /** Access changes remembered, to tell watchers whom each concerned; a forgotten one costs a re-check. */
 const ACCESS_CHANGES_KEPT = 10_000;
