@@ -1,6 +1,6 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import { type RawBuilder, sql, type Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { DB, IssueEventKind, MemberRole } from "../../gen/db.js";
 import type { AppContext } from "../context.js";
 import type { IssueRow } from "../domain/issues/issue-mapping.js";
@@ -9,7 +9,7 @@ import { lockIssue } from "../domain/issues/issue-store.js";
 import { lockProjectFor, type ProjectAccess } from "../domain/shared/access.js";
 import { type AuditOrigin, recordAudit } from "../domain/shared/audit.js";
 import type { Caller } from "../domain/shared/caller.js";
-import { assertFresh } from "../domain/shared/etag.js";
+import { assertFresh, type NewRevision } from "../domain/shared/etag.js";
 import { once } from "../domain/shared/idempotency.js";
 import { appendIssueEvent, type FieldChange } from "../domain/shared/issue-events.js";
 import { callerOf } from "../shared/caller.js";
@@ -50,7 +50,7 @@ export interface Locked {
 export interface Work<Target> extends Locked {
   target: Target;
   /** The columns every change of a row sets: a new revision (etag) and update time. */
-  bump(): { revision: RawBuilder<number>; update_time: RawBuilder<string> };
+  bump(): NewRevision;
   /** Appends an event to the history of `issue` (which NOTIFYs watchers on commit). */
   event(
     issue: { uid: string; number: string },

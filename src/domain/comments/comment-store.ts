@@ -2,6 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { DB, MemberRole } from "../../../gen/db.js";
 import { DomainError, notFound } from "../errors.js";
 import type { Caller } from "../shared/caller.js";
+import type { NewRevision } from "../shared/etag.js";
 import { lastSegmentOf } from "../shared/names.js";
 import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
 import type { CommentRow } from "./comment-mapping.js";
@@ -35,6 +36,35 @@ export async function lockComment(
     );
   }
   return row;
+}
+
+/** A new comment by `authorUid` on the locked issue `issueUid`. */
+export function insertComment(
+  tx: Transaction<DB>,
+  issueUid: string,
+  authorUid: string,
+  body: string,
+): Promise<CommentRow> {
+  return tx
+    .insertInto("comments")
+    .values({ issue_uid: issueUid, author_uid: authorUid, body })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Writes the body of the locked comment `uid`, as its next revision. */
+export function writeCommentBody(
+  tx: Transaction<DB>,
+  uid: string,
+  body: string,
+  revision: NewRevision,
+): Promise<CommentRow> {
+  return tx
+    .updateTable("comments")
+    .set({ body, ...revision })
+    .where("uid", "=", uid)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** A page of an issue's comments, oldest first. */

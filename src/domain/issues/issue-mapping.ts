@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
 import type { Selectable } from "kysely";
 import type {
   CloseReason as DbCloseReason,
@@ -15,6 +15,7 @@ import {
   Issue_State as State,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { etagOf } from "../shared/etag.js";
+import type { FieldChange } from "../shared/issue-events.js";
 import { issueName, labelName, userName } from "../shared/names.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
@@ -95,3 +96,12 @@ export function snapshotOf(issue: Issue): IssueSnapshot {
     labels: issue.labels,
   };
 }
+
+/** The history holds the field's JSON value: an RFC 3339 time, or null. */
+const deleteTimeOf = (issue: Issue) =>
+  (toJson(IssueSchema, issue) as { deleteTime?: string }).deleteTime ?? null;
+
+/** What DeleteIssue and UndeleteIssue change, as the history records it. */
+export const deletionChanges = (before: Issue, after: Issue): FieldChange[] => [
+  { field: "delete_time", old: deleteTimeOf(before), new: deleteTimeOf(after) },
+];

@@ -4,6 +4,7 @@ import {
   Issue_State as State,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { failedPrecondition, invalidArgument } from "../errors.js";
+import { issueNumberOf, projectKeyOf } from "../shared/names.js";
 import { dbCloseReason, dbState } from "./issue-mapping.js";
 
 /**
@@ -49,3 +50,13 @@ export const issueDeleted = (name: string, deleted: boolean) =>
     deleted ? `${name} is deleted; undelete it first` : `${name} is not deleted`,
     name,
   );
+
+/** The numbers of the issues `names`, each of which must be of the project `parent` (key `projectKey`). */
+export function issueNumbersIn(projectKey: string, parent: string, names: string[]): string[] {
+  return names.map((name, index) => {
+    if (projectKeyOf(name) !== projectKey) {
+      throw invalidArgument(`names[${index}]`, `is not an issue of ${parent}`, "ISSUE_OF_OTHER_PROJECT");
+    }
+    return issueNumberOf(name);
+  });
+}

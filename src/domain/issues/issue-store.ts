@@ -2,8 +2,10 @@ import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { invalidArgument, notFound } from "../errors.js";
+import type { NewRevision } from "../shared/etag.js";
 import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
 import { type IssueRow, toIssue } from "./issue-mapping.js";
+import { issueNumbersIn } from "./issue-rules.js";
 
 /** An issue's label keys, sorted, in the same query as the issue (no N+1). */
 const labelKeys = sql<
@@ -58,6 +60,41 @@ export async function readIssue(
   name: string,
 ): Promise<Issue> {
   return toIssue(await findIssue(db, project.uid, name), project.key);
+}
+
+/**
+ * The issues `names` of the project `parent`, in the order asked, all or
+ * nothing (AIP-231): a name of another project is INVALID_ARGUMENT, one that
+ * does not exist NOT_FOUND.
+ */
+export async function readIssuesNamed(
+  db: Kysely<DB>,
+  project: { uid: string; key: string },
+  parent: string,
+  names: string[],
+): Promise<Issue[]> {
+  const numbers = issueNumbersIn(project.key, parent, names);
+  const rows = await selectIssues(db, project.uid).where("number", "in", numbers).execute();
+  const byNumber = new Map(rows.map((row) => [row.number, row]));
+  return names.map((name, index) => {
+    const row = byNumber.get(numbers[index] ?? "");
+    if (!row) throw notFound(name);
+    return toIssue(row, project.key);
+  });
+}
+
+/** Soft-deletes (`deleted`) or restores the locked issue `uid`, as its next revision. */
+export async function setIssueDeleted(
+  tx: Transaction<DB>,
+  uid: string,
+  deleted: boolean,
+  revision: NewRevision,
+): Promise<void> {
+  await tx
+    .updateTable("issues")
+    .set((eb) => ({ delete_time: deleted ? eb.fn("now") : null, ...revision }))
+    .where("uid", "=", uid)
+    .execute();
 }
 
 /** The issue locked for a change; its project must be locked first (see lockProjectFor). */

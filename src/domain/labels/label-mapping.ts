@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Selectable } from "kysely";
 import type { Labels } from "../../../gen/db.js";
 import { type Label, LabelSchema } from "../../../gen/proto/tracker/v1/label_pb.js";
+import { required } from "../errors.js";
 import { etagOf } from "../shared/etag.js";
 import { labelName } from "../shared/names.js";
 import { timestampFromPg } from "../shared/timestamps.js";
@@ -19,4 +20,19 @@ export function toLabel(projectKey: string, row: LabelRow): Label {
     updateTime: timestampFromPg(row.update_time),
     etag: etagOf(row.revision),
   });
+}
+
+/** The fields UpdateLabel may change, by their names in the contract. */
+export const WRITABLE_LABEL_FIELDS = ["display_name", "description", "color"] as const;
+
+/** The columns an update writes: the masked `fields` of `label`, whose display name may not be emptied. */
+export function labelChanges(
+  label: Pick<Label, "displayName" | "description" | "color">,
+  fields: Set<(typeof WRITABLE_LABEL_FIELDS)[number]>,
+): Partial<Pick<LabelRow, "display_name" | "description" | "color">> {
+  return {
+    ...(fields.has("display_name") && { display_name: required(label.displayName, "label.display_name") }),
+    ...(fields.has("description") && { description: label.description }),
+    ...(fields.has("color") && { color: label.color }),
+  };
 }

@@ -3,6 +3,7 @@ import type { DB } from "../../../gen/db.js";
 import { notFound } from "../errors.js";
 import type { IssueRow } from "../issues/issue-mapping.js";
 import { selectIssues } from "../issues/issue-store.js";
+import type { NewRevision } from "../shared/etag.js";
 import { diffFields, type FieldChange } from "../shared/issue-events.js";
 import { labelName, lastSegmentOf } from "../shared/names.js";
 import { pageOf } from "../shared/pagination.js";
@@ -32,6 +33,34 @@ export async function lockLabel(tx: Transaction<DB>, project: ProjectRow, name: 
     .executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
+}
+
+/** A new label of the project. */
+export function insertLabel(
+  tx: Transaction<DB>,
+  projectUid: string,
+  fields: Pick<LabelRow, "key" | "display_name" | "description" | "color">,
+): Promise<LabelRow> {
+  return tx
+    .insertInto("labels")
+    .values({ project_uid: projectUid, ...fields })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** Writes `changes` to the locked label `uid`, as its next revision. */
+export function writeLabel(
+  tx: Transaction<DB>,
+  uid: string,
+  changes: Partial<Pick<LabelRow, "display_name" | "description" | "color">>,
+  revision: NewRevision,
+): Promise<LabelRow> {
+  return tx
+    .updateTable("labels")
+    .set({ ...changes, ...revision })
+    .where("uid", "=", uid)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /**

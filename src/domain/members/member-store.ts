@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from "kysely";
-import type { DB } from "../../../gen/db.js";
+import type { DB, MemberRole } from "../../../gen/db.js";
 import { failedPrecondition, notFound } from "../errors.js";
+import { announceAccessChange } from "../shared/access.js";
+import type { NewRevision } from "../shared/etag.js";
 import { lastSegmentOf, userUidOf } from "../shared/names.js";
 import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
@@ -24,7 +26,7 @@ export async function lockMember(tx: Transaction<DB>, project: ProjectRow, name:
  * member of the project has it. The project row lock the caller holds makes
  * the check and the change atomic: two admins cannot demote each other at once.
  */
-export async function assertNotLastAdmin(
+async function assertNotLastAdmin(
   tx: Transaction<DB>,
   project: ProjectRow,
   member: MemberRow,
@@ -48,8 +50,67 @@ export async function assertNotLastAdmin(
   }
 }
 
+/** Makes the user `userName` a member of the project; NOT_FOUND when there is no such user. */
+export async function insertMember(
+  tx: Transaction<DB>,
+  projectUid: string,
+  userName: string,
+  role: MemberRole,
+): Promise<MemberRow> {
+  const userUid = await findUserUid(tx, userName);
+  return tx
+    .insertInto("members")
+    .values({ project_uid: projectUid, user_uid: userUid, role })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/**
+ * Gives the locked member `row` (called `name`) a new role, as its next
+ * revision; never the last admin's away (LAST_ADMIN). When the role changes,
+ * the member's open WatchIssues streams re-check their access.
+ */
+export async function changeRole(
+  tx: Transaction<DB>,
+  project: ProjectRow,
+  row: MemberRow,
+  name: string,
+  role: MemberRole,
+  revision: NewRevision,
+): Promise<MemberRow> {
+  if (role !== "admin") await assertNotLastAdmin(tx, project, row, name);
+  const updated = await tx
+    .updateTable("members")
+    .set({ role, ...revision })
+    .where("project_uid", "=", row.project_uid)
+    .where("user_uid", "=", row.user_uid)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  if (updated.role !== row.role) await announceAccessChange(tx, project.uid, row.user_uid);
+  return updated;
+}
+
+/**
+ * Removes the locked member `row` (called `name`), never the last admin
+ * (LAST_ADMIN); the member's open WatchIssues streams end (see announceAccessChange).
+ */
+export async function removeMember(
+  tx: Transaction<DB>,
+  project: ProjectRow,
+  row: MemberRow,
+  name: string,
+): Promise<void> {
+  await assertNotLastAdmin(tx, project, row, name);
+  await tx
+    .deleteFrom("members")
+    .where("project_uid", "=", row.project_uid)
+    .where("user_uid", "=", row.user_uid)
+    .execute();
+  await announceAccessChange(tx, project.uid, row.user_uid);
+}
+
 /** The uid of the user `name`; NOT_FOUND when there is none. */
-export async function findUserUid(db: Kysely<DB>, name: string): Promise<string> {
+async function findUserUid(db: Kysely<DB>, name: string): Promise<string> {
   const user = await db
     .selectFrom("users")
     .select("uid")

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { failedPrecondition } from "../errors.js";
+import type { NewRevision } from "../shared/etag.js";
 import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 
@@ -24,6 +25,21 @@ export async function insertProject(
     .values({ project_uid: row.uid, user_uid: creatorUid, role: "admin" })
     .execute();
   return row;
+}
+
+/** Writes `changes` to the locked project `uid`, as its next revision. */
+export function writeProject(
+  tx: Transaction<DB>,
+  uid: string,
+  changes: Pick<ProjectRow, "display_name" | "description">,
+  revision: NewRevision,
+): Promise<ProjectRow> {
+  return tx
+    .updateTable("projects")
+    .set({ ...changes, ...revision })
+    .where("uid", "=", uid)
+    .returningAll()
+    .executeTakeFirstOrThrow();
 }
 
 /** A page of the projects `userUid` is a member of: only those exist for them. */

@@ -1,3 +1,4 @@
+import type { RawBuilder } from "kysely";
 import { DomainError } from "../errors.js";
 
 // Every mutable row has a `revision`, bumped by each change; its etag is the
@@ -16,4 +17,10 @@ export function assertFresh(etag: string, revision: number, name: string): void 
       { resource: name, etag: etagOf(revision) },
     );
   }
+}
+
+/** The columns every change of a row sets: a new revision (etag) and update time (the unit of work's `bump()`). */
+export interface NewRevision {
+  revision: RawBuilder<number>;
+  update_time: RawBuilder<string>;
 }

@@ -2,6 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { CommentSchema, type CommentService } from "../../../gen/proto/tracker/v1/comment_pb.js";
 import type { AppContext } from "../../context.js";
 import { toComment } from "../../domain/comments/comment-mapping.js";
+import { insertComment } from "../../domain/comments/comment-store.js";
 import { required } from "../../domain/errors.js";
 import { mutate } from "../unit-of-work.js";
 
@@ -15,15 +16,8 @@ export const createComment =
     } as const;
     return mutate(ctx, context, req, scope, async ({ tx, caller, project, issue, ...work }) => {
       if (!issue) throw new Error("the scope locks the issue");
-      const row = await tx
-        .insertInto("comments")
-        .values({
-          issue_uid: issue.uid,
-          author_uid: caller.userUid,
-          body: required(req.comment?.body, "comment.body"),
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      const body = required(req.comment?.body, "comment.body");
+      const row = await insertComment(tx, issue.uid, caller.userUid, body);
       await work.event(issue, "comment_created", {
         commentUid: row.uid,
         changes: [{ field: "body", old: null, new: row.body }],

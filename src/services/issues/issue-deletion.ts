@@ -1,14 +1,9 @@
-import { toJson } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { type Issue, IssueSchema } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import type { AppContext } from "../../context.js";
-import { toIssue } from "../../domain/issues/issue-mapping.js";
-import { readIssue } from "../../domain/issues/issue-store.js";
+import { deletionChanges, toIssue } from "../../domain/issues/issue-mapping.js";
+import { readIssue, setIssueDeleted } from "../../domain/issues/issue-store.js";
 import { mutate } from "../unit-of-work.js";
-
-/** The history holds the field's JSON value: an RFC 3339 time, or null. */
-const deleteTimeOf = (issue: Issue) =>
-  (toJson(IssueSchema, issue) as { deleteTime?: string }).deleteTime ?? null;
 
 /** DeleteIssue (soft) and UndeleteIssue: the same change, in opposite directions. */
 export function setDeleted(
@@ -22,14 +17,10 @@ export function setDeleted(
   const scope = { resource: name, role: "writer", issue: { name, must }, etag: req.etag } as const;
   return mutate(ctx, context, req, scope, async ({ tx, project, issue: row, ...work }) => {
     if (!row) throw new Error("the scope locks the issue");
-    await tx
-      .updateTable("issues")
-      .set((eb) => ({ delete_time: deleted ? eb.fn("now") : null, ...work.bump() }))
-      .where("uid", "=", row.uid)
-      .execute();
+    await setIssueDeleted(tx, row.uid, deleted, work.bump());
     const before = toIssue(row, project.key);
     const after = await readIssue(tx, project, name);
-    const changes = [{ field: "delete_time", old: deleteTimeOf(before), new: deleteTimeOf(after) }];
+    const changes = deletionChanges(before, after);
     await work.event(row, deleted ? "issue_deleted" : "issue_undeleted", { changes });
     await work.audit({ resource: name, schema: IssueSchema, before, after });
     return after;

@@ -3,7 +3,7 @@ import { MemberSchema, type MemberService } from "../../../gen/proto/tracker/v1/
 import type { AppContext } from "../../context.js";
 import { invalidArgument } from "../../domain/errors.js";
 import { roleToDb, toMember } from "../../domain/members/member-mapping.js";
-import { findUserUid } from "../../domain/members/member-store.js";
+import { insertMember } from "../../domain/members/member-store.js";
 import { mutate } from "../unit-of-work.js";
 
 export const createMember =
@@ -12,21 +12,10 @@ export const createMember =
     const member = req.member;
     if (!member) throw invalidArgument("member", "is required");
     const role = roleToDb(member.role, "member.role");
-    return mutate(
-      ctx,
-      context,
-      req,
-      { resource: req.parent, role: "admin" },
-      async ({ tx, project, ...work }) => {
-        const userUid = await findUserUid(tx, member.user);
-        const row = await tx
-          .insertInto("members")
-          .values({ project_uid: project.uid, user_uid: userUid, role })
-          .returningAll()
-          .executeTakeFirstOrThrow();
-        const created = toMember(project.key, row);
-        await work.audit({ resource: created.name, schema: MemberSchema, after: created });
-        return created;
-      },
-    );
+    const scope = { resource: req.parent, role: "admin" } as const;
+    return mutate(ctx, context, req, scope, async ({ tx, project, ...work }) => {
+      const created = toMember(project.key, await insertMember(tx, project.uid, member.user, role));
+      await work.audit({ resource: created.name, schema: MemberSchema, after: created });
+      return created;
+    });
   };

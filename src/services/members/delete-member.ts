@@ -1,10 +1,8 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { MemberSchema, type MemberService } from "../../../gen/proto/tracker/v1/member_pb.js";
 import type { AppContext } from "../../context.js";
-import type { MemberRow } from "../../domain/members/member-mapping.js";
-import { toMember } from "../../domain/members/member-mapping.js";
-import { assertNotLastAdmin, lockMember } from "../../domain/members/member-store.js";
-import { announceAccessChange } from "../../domain/shared/access.js";
+import { type MemberRow, toMember } from "../../domain/members/member-mapping.js";
+import { lockMember, removeMember } from "../../domain/members/member-store.js";
 import { lastSegmentOf } from "../../domain/shared/names.js";
 import { callerOf } from "../../shared/caller.js";
 import { mutate, type Scope } from "../unit-of-work.js";
@@ -21,14 +19,7 @@ export const deleteMember =
       etag: req.etag,
     } satisfies Scope<MemberRow>;
     await mutate(ctx, context, req, scope, async ({ tx, project, target: row, ...work }) => {
-      await assertNotLastAdmin(tx, project, row, req.name);
-      await tx
-        .deleteFrom("members")
-        .where("project_uid", "=", row.project_uid)
-        .where("user_uid", "=", row.user_uid)
-        .execute();
-      // The member's open WatchIssues streams end (see announceAccessChange).
-      await announceAccessChange(tx, project.uid, row.user_uid);
+      await removeMember(tx, project, row, req.name);
       await work.audit({ resource: req.name, schema: MemberSchema, before: toMember(project.key, row) });
     });
     return {};

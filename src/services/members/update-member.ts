@@ -3,8 +3,7 @@ import { MemberSchema, type MemberService } from "../../../gen/proto/tracker/v1/
 import type { AppContext } from "../../context.js";
 import { invalidArgument } from "../../domain/errors.js";
 import { type MemberRow, roleToDb, toMember } from "../../domain/members/member-mapping.js";
-import { assertNotLastAdmin, lockMember } from "../../domain/members/member-store.js";
-import { announceAccessChange } from "../../domain/shared/access.js";
+import { changeRole, lockMember } from "../../domain/members/member-store.js";
 import { maskedFields } from "../../domain/shared/update-mask.js";
 import { mutate, type Scope } from "../unit-of-work.js";
 
@@ -25,16 +24,7 @@ export const updateMember =
       const before = toMember(project.key, row);
       // An empty mask changes nothing (AIP-134), so nothing gets a new etag.
       if (!changesRole) return before;
-      if (role !== "admin") await assertNotLastAdmin(tx, project, row, member.name);
-      const updated = await tx
-        .updateTable("members")
-        .set({ role, ...work.bump() })
-        .where("project_uid", "=", row.project_uid)
-        .where("user_uid", "=", row.user_uid)
-        .returningAll()
-        .executeTakeFirstOrThrow();
-      // The member's open WatchIssues streams re-check their access.
-      if (updated.role !== row.role) await announceAccessChange(tx, project.uid, row.user_uid);
+      const updated = await changeRole(tx, project, row, member.name, role, work.bump());
       const after = toMember(project.key, updated);
       await work.audit({ resource: after.name, schema: MemberSchema, before, after });
       return after;

@@ -1,0 +1,166 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../../../gen/db.js";
+import type { IssueEvent } from "../../../gen/proto/tracker/v1/issue_pb.js";
+import type { IssueEventBus } from "../../db/issue-event-bus.js";
+import { DomainError } from "../errors.js";
+import { type ProjectAccess, projectFor } from "../shared/access.js";
+import type { Caller } from "../shared/caller.js";
+import { findProject } from "../shared/projects.js";
+import { eventsAfter, toIssueEvent } from "./issue-event-store.js";
+
+// WatchIssues without the protocol: the per-user cap on open streams, and
+// the follow loop, whose streams share the reads and access checks their
+// wake-ups have in common.
+
+/** How often an idle watch stream sends a heartbeat (keeps proxies from closing it). */
+const WATCH_HEARTBEAT_MS = 15_000;
+const WATCH_BATCH = 500;
+
+/** What a watch stream delivers: an event at its position, or the position alone (the opening, a heartbeat). */
+export interface WatchUpdate {
+  position: bigint;
+  event?: IssueEvent;
+}
+
+/** What a watcher reads at once: events, and the project's access revision as of the same snapshot. */
+interface WatchBatch {
+  accessRevision: number;
+  events: Array<{ sequence: string; event: IssueEvent }>;
+}
+
+/** Each open stream holds a socket and wakes on every event: so many per user, in this process. */
+export class WatchStreamCap {
+  readonly #open = new Map<string, number>();
+
+  constructor(readonly limit: number) {}
+
+  /** Takes one of the user's streams, or refuses with TOO_MANY_STREAMS; call the result to give it back. */
+  take(userUid: string): () => void {
+    const open = this.#open.get(userUid) ?? 0;
+    if (open >= this.limit) {
+      throw new DomainError(
+        "resource_exhausted",
+        "TOO_MANY_STREAMS",
+        `you already have ${open} WatchIssues streams open; close one first`,
+        { limit: String(this.limit) },
+      );
+    }
+    this.#open.set(userUid, open + 1);
+    return () => {
+      const left = (this.#open.get(userUid) ?? 1) - 1;
+      if (left === 0) this.#open.delete(userUid);
+      else this.#open.set(userUid, left);
+    };
+  }
+}
+
+/**
+ * Callers that ask for the same key while an answer is on its way share it:
+ * one call of `run` per key at a time, forgotten once it settles.
+ */
+export function singleFlight<V>(): (key: string, run: () => Promise<V>) => Promise<V> {
+  const inFlight = new Map<string, Promise<V>>();
+  return (key, run) => {
+    let answer = inFlight.get(key);
+    if (!answer) {
+      answer = run().finally(() => inFlight.delete(key));
+      inFlight.set(key, answer);
+    }
+    return answer;
+  };
+}
+
+/** The WatchIssues streams of one server: they share their event reads and access checks. */
+export class IssueWatches {
+  /**
+   * The watchers of a project wake together on a commit and ask for the
+   * same events: one query (and one conversion) answers all of them, not one
+   * per stream.
+   */
+  readonly #eventsAfter = singleFlight<WatchBatch>();
+  /**
+   * A watcher whose project's access changed asks again, exactly as a new
+   * call does; the streams of one caller share the question.
+   */
+  readonly #accessChecks = singleFlight<number>();
+
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly bus: IssueEventBus,
+  ) {}
+
+  #sharedEventsAfter(project: { uid: string; key: string }, position: string) {
+    return this.#eventsAfter(`${project.uid}/${position}`, async () => {
+      const { accessRevision, events } = await eventsAfter(this.db, project.uid, position, WATCH_BATCH);
+      return {
+        accessRevision,
+        events: events.map((row) => ({ sequence: row.sequence, event: toIssueEvent(row, project.key) })),
+      };
+    });
+  }
+
+  /** Resolves with the access revision the answer holds for, or throws what a new call gets. */
+  #sharedAccessCheck(caller: Caller, parent: string, revision: number) {
+    return this.#accessChecks(`${caller.userUid} ${parent} ${revision}`, async () => {
+      const access = await projectFor(this.db, caller, parent, "reader");
+      return access.access_revision;
+    });
+  }
+
+  /**
+   * Replays the project's events after `after` (from now on when unset), then
+   * follows new ones until `stop` aborts. The position is read before the
+   * stream waits, and the bus's version before each read, so nothing
+   * committed in between is missed.
+   *
+   * The stream ends as a new call would fail once the caller's access ends:
+   * a read of events carries the project's access revision from the same
+   * snapshot, and when it moved by a change that may concern the caller,
+   * access is checked again before anything read is delivered. The bus wakes
+   * the caller's streams when such a change commits, so they end at once
+   * even when no event follows.
+   */
+  async *follow(
+    caller: Caller,
+    parent: string,
+    project: ProjectAccess,
+    after: bigint | undefined,
+    stop: AbortSignal,
+  ): AsyncGenerator<WatchUpdate> {
+    const { bus } = this;
+    const watcher = {
+      userUid: caller.userUid,
+      seen: bus.version(project.uid),
+      accessChecked: project.access_revision,
+    };
+    const checkAccess = async (revision: number) => {
+      if (revision <= watcher.accessChecked) return;
+      if (bus.mayConcern(project.uid, caller.userUid, watcher.accessChecked, revision)) {
+        revision = Math.max(revision, await this.#sharedAccessCheck(caller, parent, revision));
+      }
+      watcher.accessChecked = revision;
+    };
+    const accessChangeHeard = () =>
+      bus.mayConcern(project.uid, caller.userUid, watcher.accessChecked, bus.accessRevision(project.uid));
+    // "From now on" is read after the version, so an event committed in
+    // between is either before the position or wakes the first wait.
+    let position =
+      after === undefined ? (await findProject(this.db, project.key)).last_event_sequence : after.toString();
+    yield { position: BigInt(position) };
+    reading: while (!stop.aborted) {
+      const { accessRevision, events } = await this.#sharedEventsAfter(project, position);
+      await checkAccess(accessRevision);
+      for (const { sequence, event } of events) {
+        // A change heard of meanwhile (say, while a slow client took the
+        // batch) is checked before the rest is delivered.
+        if (stop.aborted || accessChangeHeard()) continue reading;
+        position = sequence;
+        yield { event, position: BigInt(position) };
+      }
+      if (events.length === WATCH_BATCH) continue;
+      const changed = await bus.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);
+      watcher.seen = bus.version(project.uid);
+      if (!changed && !stop.aborted) yield { position: BigInt(position) };
+    }
+  }
+}
