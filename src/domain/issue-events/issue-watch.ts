@@ -1,11 +1,11 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import type { IssueEvent } from "../../../gen/proto/tracker/v1/issue_pb.js";
-import type { IssueEventBus } from "../../db/issue-event-bus.js";
 import { DomainError } from "../errors.js";
 import { type ProjectAccess, projectFor } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import { findProject } from "../shared/projects.js";
+import type { IssueEventBus } from "./issue-event-bus.js";
 import { eventsAfter, toIssueEvent } from "./issue-event-store.js";
 
 // WatchIssues without the protocol: the per-user cap on open streams, and
