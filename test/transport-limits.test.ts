@@ -207,6 +207,32 @@ describe("unauthenticated requests are answered without reading their bodies", (
     ]);
     h2.socket.destroy();
   });
+
+  it("HTTP/2, Connect: the whole 401 (DATA with END_STREAM) arrives before anything ends the stream", async () => {
+    const h2 = await connectRawH2(server.port);
+    h2.request(1, "/tracker.v1.ProjectService/ListProjects", {
+      headers: { "content-type": "application/json", "content-length": String(TEN_MIB) },
+    });
+    for (let sent = 0; sent < 65_535; sent += 16_384)
+      h2.send(FRAME.DATA, 0, 1, Buffer.alloc(Math.min(16_384, 65_535 - sent)));
+    const answer = await h2.next((frame) => frame.type === FRAME.HEADERS && frame.streamId === 1);
+    expect(answer.payload.length).toBeGreaterThan(0);
+    await h2.next(
+      (frame) => frame.type === FRAME.DATA && frame.streamId === 1 && (frame.flags & FLAG.END_STREAM) !== 0,
+    );
+    await h2.roundTrip();
+    const onStream = h2.frames.filter((frame) => frame.streamId === 1).map((frame) => frame.type);
+    // An early RST_STREAM would have dropped the DATA still queued (curl: "Stream error").
+    expect(onStream[0]).toBe(FRAME.HEADERS);
+    expect(onStream.filter((type) => type === FRAME.RST_STREAM)).toEqual([]);
+    const body = Buffer.concat(
+      h2.frames
+        .filter((frame) => frame.type === FRAME.DATA && frame.streamId === 1)
+        .map((frame) => frame.payload),
+    );
+    expect(JSON.parse(body.toString("utf8"))).toMatchObject({ code: "unauthenticated" });
+    h2.socket.destroy();
+  });
 });
 
 describe("HTTP/2 streams", () => {

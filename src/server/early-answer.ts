@@ -12,10 +12,11 @@ type Response = http.ServerResponse | http2.Http2ServerResponse;
  * Answers a request that connect-node never sees (an authentication
  * failure, a bug before the handler) in the caller's protocol, as
  * connect-node would: gRPC and gRPC-Web as a trailers-only response, Connect
- * as an HTTP status with its JSON error. The request's body is not read: over
+ * as an HTTP status with its JSON error. The request's body is not parsed:
+ * over HTTP/1.1 the connection closes after the answer (one-port.ts); over
  * HTTP/2 a client still sending is told to stop (RST_STREAM NO_ERROR, RFC
- * 9113 §8.1); over HTTP/1.1 the connection closes after the answer
- * (one-port.ts).
+ * 9113 §8.1) after a gRPC answer, and the rest of a Connect request's body
+ * is read and dropped, up to MAX_DISCARDED_BYTES.
  */
 export function writeEarlyError(
   req: Request,
@@ -28,13 +29,38 @@ export function writeEarlyError(
     const status = Object.fromEntries(setTrailerStatus(new Headers(), error));
     const grpcType = contentType.startsWith("application/grpc-web") ? contentType : "application/grpc";
     sendHeadersOnly(res, { ...headers, ...status, "content-type": grpcType });
+    // One HEADERS frame, which nghttp2 sends before a RST_STREAM queued after it.
+    if (req instanceof http2.Http2ServerRequest && req.stream.state.remoteClose !== 1)
+      req.stream.close(http2.constants.NGHTTP2_NO_ERROR);
   } else {
     writeHead(res, codeToHttpStatus(error.code), { ...headers, "content-type": "application/json" });
     res.end(errorToJsonBytes(error, {}));
+    if (req instanceof http2.Http2ServerRequest) discardBody(req);
   }
-  if (res instanceof http2.Http2ServerResponse && res.stream.state.remoteClose !== 1) {
-    res.stream.close(http2.constants.NGHTTP2_NO_ERROR);
-  }
+}
+
+/**
+ * What an HTTP/2 client may still send of an answered request's body before
+ * its stream is reset: a request this large would be refused anyway.
+ */
+const MAX_DISCARDED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads and drops the rest of an answered request's body. Resetting the
+ * stream at once would be cheaper, but nghttp2 then drops the answer's DATA
+ * frames still queued, and clients such as curl see "Stream error in the
+ * HTTP/2 framing layer" instead of the answer. Past the bound the stream
+ * is reset anyway; the transport's request timeout bounds the time.
+ */
+function discardBody(req: http2.Http2ServerRequest) {
+  const stream = req.stream;
+  if (stream.destroyed || stream.state.remoteClose === 1) return;
+  let received = 0;
+  req.on("data", (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > MAX_DISCARDED_BYTES && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+  });
+  req.resume();
 }
 
 /**
