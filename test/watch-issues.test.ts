@@ -1,7 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { Code } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IssueEvent_Kind as Kind, type WatchIssuesResponse } from "../gen/proto/tracker/v1/issue_pb.js";
+import { expectError, violatedFields } from "./support/errors.js";
 import { addMember, clientsFor, createProject } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, type Protocol } from "./support/transports.js";
@@ -87,6 +89,20 @@ describe.each(PROTOCOLS)("WatchIssues over %s", (protocol) => {
     ]);
     expect(stream.messages[0]?.position).toBe(0n);
     expect(stream.messages[0]?.event).toBeUndefined();
+  });
+
+  it("refuses a position past the project's newest event with OUT_OF_RANGE, naming `after`", async () => {
+    const parent = await watchedProject(server);
+    await clientsFor(server).issues.createIssue({ parent, issue: { title: "the newest, at 1" } });
+    const stream = watch(server, parent, 2n, protocol);
+    const error = await expectError(stream.done, Code.OutOfRange, "POSITION_AHEAD_OF_PROJECT");
+    expect(violatedFields(error)).toEqual(["after"]);
+    expect(stream.messages).toEqual([]);
+    // The newest position itself is where a caught-up client resumes.
+    const caughtUp = watch(server, parent, 1n, protocol);
+    await clientsFor(server).issues.createIssue({ parent, issue: { title: "next" } });
+    expect((await caughtUp.until(1)).map((message) => message.position)).toEqual([2n]);
+    await caughtUp.stop();
   });
 });
 

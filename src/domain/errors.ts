@@ -11,7 +11,8 @@ export type ErrorCode =
   | "permission_denied"
   | "failed_precondition"
   | "aborted"
-  | "resource_exhausted";
+  | "resource_exhausted"
+  | "out_of_range";
 
 export interface FieldViolation {
   field: string;

@@ -70,6 +70,7 @@ const CODES: Record<ErrorCode, Code> = {
   failed_precondition: Code.FailedPrecondition,
   aborted: Code.Aborted,
   resource_exhausted: Code.ResourceExhausted,
+  out_of_range: Code.OutOfRange,
 };
 
 /** Turns anything a handler throws into a ConnectError with ErrorInfo. */

@@ -144,8 +144,20 @@ export class IssueWatches {
       bus.mayConcern(project.uid, caller.userUid, watcher.accessChecked, bus.accessRevision(project.uid));
     // "From now on" is read after the version, so an event committed in
     // between is either before the position or wakes the first wait.
-    let position =
-      after === undefined ? (await findProject(this.db, project.key)).last_event_sequence : after.toString();
+    const newest = (await findProject(this.db, project.key)).last_event_sequence;
+    // A position this project never reached (a database restored from a
+    // backup, a position of another project) would wait for events that
+    // never come: refused, so the client starts over knowingly.
+    if (after !== undefined && after > BigInt(newest)) {
+      throw new DomainError(
+        "out_of_range",
+        "POSITION_AHEAD_OF_PROJECT",
+        `after ${after} is past ${parent}'s newest event, ${newest}: resume from ${newest} or less, or leave it unset`,
+        { newest },
+        [{ field: "after", description: `must be at most ${newest}, the project's newest event` }],
+      );
+    }
+    let position = after === undefined ? newest : after.toString();
     yield { position: BigInt(position) };
     reading: while (!stop.aborted) {
       const { accessRevision, events } = await this.#sharedEventsAfter(project, position);

@@ -859,7 +859,8 @@ export type WatchIssuesRequest = Message<"tracker.v1.WatchIssuesRequest"> & {
 
   /**
    * Resume after this position (the `position` of the last message seen);
-   * 0 replays the whole history. Unset: only events from now on.
+   * 0 replays the whole history. Unset: only events from now on. A position
+   * past the project's newest event is OUT_OF_RANGE.
    *
    * @generated from field: optional int64 after = 2;
    */
