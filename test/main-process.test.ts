@@ -311,6 +311,27 @@ describe("errors a newcomer meets, in one line and no stack trace", () => {
     );
   }, 60_000);
 
+  it("an OpenID provider that cannot be reached is named (OIDC_ISSUER), and the embedded database stops", async () => {
+    const port = await closedPort();
+    const { code, stderr } = await runToEnd(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      DATABASE_URL: "",
+      DATA_DIR: dataDir,
+      PORT: "0",
+      AUTH_MODE: "oidc",
+      OIDC_ISSUER: `http://127.0.0.1:${port}`,
+      OIDC_AUDIENCE: "tracker",
+    });
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `OIDC_ISSUER: http://127.0.0.1:${port}/.well-known/openid-configuration cannot be fetched (ECONNREFUSED)\n`,
+    );
+    // Nothing left running on the data directory: the next test starts a server on it.
+    const next = await startMain();
+    expect((await fetch(`${next.baseUrl}/readyz`)).status).toBe(200);
+    next.child.kill("SIGTERM");
+    expect(await next.exited).toBe(0);
+  }, 90_000);
+
   it("a second server on the same DATA_DIR says the directory is in use, and the first serves on", async () => {
     const first = await startMain();
     const second = await runToEnd(process.execPath, ["--import", "tsx", "src/main.ts"], {

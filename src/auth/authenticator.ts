@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { StartupError } from "../startup-error.js";
 
 /** Who a verified token says the caller is. */
 export interface Principal {
@@ -147,20 +148,19 @@ function describe(error: unknown): string {
  */
 export async function discoverOidcAuthenticator(options: Omit<JwtOptions, "keys">): Promise<Authenticator> {
   const discoveryUrl = `${options.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+  // Each is a setting pointing at something unusable: one line naming it.
+  const unusable = (why: string) => new StartupError(`OIDC_ISSUER: ${discoveryUrl} ${why}`);
   const response = await fetch(discoveryUrl, { signal: AbortSignal.timeout(10_000) }).catch(
     (error: unknown) => {
-      throw new Error(`OIDC discovery failed: ${discoveryUrl}: ${String(error)}`);
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      throw unusable(`cannot be fetched (${cause?.code ?? cause?.message ?? String(error)})`);
     },
   );
-  if (!response.ok) throw new Error(`OIDC discovery failed: ${discoveryUrl} answered ${response.status}`);
-  const document = (await response.json()) as { issuer?: unknown; jwks_uri?: unknown };
-  if (document.issuer !== options.issuer) {
-    throw new Error(
-      `OIDC discovery: ${discoveryUrl} names issuer ${String(document.issuer)}, not ${options.issuer}`,
-    );
-  }
-  if (typeof document.jwks_uri !== "string")
-    throw new Error(`OIDC discovery: ${discoveryUrl} has no jwks_uri`);
+  if (!response.ok) throw unusable(`answered HTTP ${response.status}`);
+  const document = (await response.json().catch(() => ({}))) as { issuer?: unknown; jwks_uri?: unknown };
+  if (document.issuer !== options.issuer)
+    throw unusable(`names issuer ${String(document.issuer)}, not ${options.issuer}`);
+  if (typeof document.jwks_uri !== "string") throw unusable("has no jwks_uri");
   const keys = createRemoteJWKSet(new URL(document.jwks_uri), {
     cacheMaxAge: 10 * 60_000,
     cooldownDuration: 30_000,
