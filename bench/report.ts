@@ -24,8 +24,8 @@ export interface BenchReport {
   peakRss: Array<{ size: string; server: string; peakRssMiB: number }>;
 }
 
-/** One row of the ablation table: what was left out (bench/ablation.ts), and the load's result. */
-export type AblationResult = ScenarioResult & { label: string; layersOff: string[] };
+/** One run of the ablation table: what was left out (bench/ablation.ts), in which round, and the load's result. */
+export type AblationResult = ScenarioResult & { label: string; layersOff: string[]; round: number };
 
 const key = (s: ScenarioResult) =>
   `${s.size} ${s.name} [${s.protocol}] ${s.server} ${s.offeredRps ? "paced" : ""}`;
@@ -121,37 +121,61 @@ export function toMarkdown(report: BenchReport): string {
 
 /**
  * GetIssue with each layer left out in turn, against "all on": what each
- * layer costs in throughput and in server CPU per call.
+ * layer costs in throughput and in server CPU per call. With several rounds,
+ * each figure is the median of the rounds, and the rounds' CPU per call is
+ * shown beside it: the noise to read the differences against.
  */
 function ablationTable(report: BenchReport, size: string): string[] {
-  const rows = (report.ablation ?? []).filter((s) => s.size === size && !s.offeredRps);
-  const allOn = rows.find((s) => s.layersOff.length === 0);
+  const runs = (report.ablation ?? []).filter((s) => s.size === size && !s.offeredRps);
+  const labels = [...new Set(runs.map((s) => s.label))];
+  const rows = labels.map((label) => {
+    const rounds = runs.filter((s) => s.label === label);
+    return {
+      label,
+      allOn: rounds[0]?.layersOff.length === 0,
+      rounds,
+      rps: median(rounds.map((s) => s.rps)),
+      cpu: median(rounds.map((s) => s.serverCpuUsPerCall ?? Number.NaN)),
+      p99Ms: median(rounds.map((s) => s.p99Ms)),
+      errors: rounds.reduce((sum, s) => sum + s.errors, 0),
+    };
+  });
+  const allOn = rows.find((row) => row.allOn);
   if (!allOn) return [];
-  const bare = rows.find((s) => s.bareCpuUsPerCall !== undefined)?.bareCpuUsPerCall;
-  const cpu = (s: ScenarioResult) => s.serverCpuUsPerCall ?? Number.NaN;
-  const allOnCpu = cpu(allOn);
+  const bare = median(runs.flatMap((s) => (s.bareCpuUsPerCall === undefined ? [] : [s.bareCpuUsPerCall])));
+  const protocol = runs[0]?.protocol ?? "";
   return [
     "",
-    `### GetIssue ablation (${allOn.protocol}, closed loop, c=${report.options.concurrency}, one process each)`,
+    `### GetIssue ablation (${protocol}, closed loop, c=${report.options.concurrency}, ${allOn.rounds.length} round(s))`,
     "",
-    "Each row is a fresh tracker process (bench/tracker-server.ts) with the named layer left out; Δ is against the first " +
-      '"all on", and "all on, again" shows how far the shared machine drifted meanwhile. Tracing has no exporter here ' +
-      "(its cost when off); Kysely query building off runs GetIssue's query compiled once, its values bound per call; " +
-      "row mapping off returns one Issue, mapped once. " +
-      `The bare Connect handler spends ${perCall(bare)} µs of CPU per call on the same protocol.`,
+    "Each run is a fresh tracker process (bench/tracker-server.ts) with the named layers left out; each round runs every " +
+      "row (every other round in reverse order), and each figure is the median of the rounds; Δ is against all on. " +
+      "Read a Δ against the spread of the rounds beside it. Tracing has no exporter here (its cost when off); Kysely " +
+      "query building off runs GetIssue's query compiled once, its values bound per call; row mapping off returns one " +
+      `Issue, mapped once. The bare Connect handler spends ${fixed(bare, 0)} µs of CPU per call on the same protocol.`,
     "",
-    "| left out | req/s | Δ req/s | server CPU µs/call | Δ µs/call | × bare | p50 ms | p99 ms | errors |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((s) => {
-      const deltaCpu = cpu(s) - allOnCpu;
+    "| tracker | req/s | Δ req/s | server CPU µs/call | Δ µs/call | × bare | CPU µs/call by round | p99 ms | errors |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ...rows.map((row) => {
+      const deltaCpu = row.cpu - allOn.cpu;
       return (
-        `| ${s.label} | ${fixed(s.rps, 0)} | ${s === allOn ? "" : `${signed((s.rps / allOn.rps - 1) * 100, 1)}%`} | ` +
-        `${perCall(s.serverCpuUsPerCall)} | ${s === allOn ? "" : `${signed(deltaCpu)} (${signed((deltaCpu / allOnCpu) * 100, 1)}%)`} | ` +
-        `${bare ? `${fixed(cpu(s) / bare, 1)}×` : "–"} | ${fixed(s.p50Ms)} | ${fixed(s.p99Ms)} | ` +
-        `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} |`
+        `| ${row.label} | ${fixed(row.rps, 0)} | ${row.allOn ? "" : `${signed((row.rps / allOn.rps - 1) * 100, 1)}%`} | ` +
+        `${fixed(row.cpu, 0)} | ${row.allOn ? "" : `${signed(deltaCpu)} (${signed((deltaCpu / allOn.cpu) * 100, 1)}%)`} | ` +
+        `${Number.isNaN(bare) ? "–" : `${fixed(row.cpu / bare, 1)}×`} | ` +
+        `${row.rounds.map((s) => perCall(s.serverCpuUsPerCall)).join(" / ")} | ${fixed(row.p99Ms)} | ${row.errors} |`
       );
     }),
   ];
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** The issue's targets, met or not, for one size (tracker ×1, Connect binary over HTTP/2). */

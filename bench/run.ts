@@ -66,6 +66,8 @@ const { values: args } = parseArgs({
      * (bench/tracker-server.ts). On by default with `--only getissue`.
      */
     ablation: { type: "boolean" },
+    /** Times the ablation table runs, every row each time: its figures are the medians. */
+    "ablation-rounds": { type: "string", default: "3" },
     /** Write a V8 CPU profile of every tracker process to bench/results/<run>-profiles/. */
     profile: { type: "boolean", default: false },
     /** Node flags for the tracker processes, e.g. "--max-old-space-size=128", as a deployment would set them. */
@@ -86,6 +88,7 @@ const workers = Number(args.workers);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const wanted = (name: string) => !args.only || name.toLowerCase().includes(args.only.toLowerCase());
 const ablation = args.ablation ?? args.only?.toLowerCase() === "getissue";
+const ablationRounds = Number(args["ablation-rounds"]);
 
 const startedAt = new Date();
 const stamp = startedAt
@@ -270,20 +273,23 @@ try {
     });
     if (ablation && wanted("GetIssue")) {
       // What each layer costs GetIssue: the same load on one process with
-      // that layer left out; "all on" again at the end shows how far the
-      // shared machine drifted meanwhile.
-      const layers = Object.keys(ABLATED_LAYERS);
+      // that layer left out. A fresh process's CPU per call varies by more
+      // than a layer costs on a shared machine: every row runs once per
+      // round, every other round in reverse order, so drift touches all rows
+      // alike, and the report takes the medians.
       const rows: Array<{ label: string; layersOff: string[] }> = [
         { label: "all on", layersOff: [] },
         ...Object.entries(ABLATED_LAYERS).map(([layer, name]) => ({
           label: `${name} off`,
           layersOff: [layer],
         })),
-        { label: "all off", layersOff: layers },
-        { label: "all on, again", layersOff: [] },
+        { label: "all off", layersOff: Object.keys(ABLATED_LAYERS) },
       ];
-      for (const { label, layersOff } of rows) {
-        log(`[${size}] ablation: starting tracker ×1 with ${label}`);
+      const runs = Array.from({ length: ablationRounds }, (_, round) =>
+        (round % 2 ? [...rows].reverse() : rows).map((row) => ({ ...row, round: round + 1 })),
+      ).flat();
+      for (const { label, layersOff, round } of runs) {
+        log(`[${size}] ablation round ${round}/${ablationRounds}: starting tracker ×1, ${label}`);
         const server = await startTracker({
           databaseUrl,
           dataDir: scratch,
@@ -292,7 +298,7 @@ try {
           layersOff,
         });
         try {
-          const record = (result: ScenarioResult) => ablations.push({ ...result, label, layersOff });
+          const record = (result: ScenarioResult) => ablations.push({ ...result, label, layersOff, round });
           await getIssueScenarios(
             measure(`tracker ×1, ${label}`, server.pid, record, ABLATION_WARMUP_SECONDS),
             server.baseUrl,

@@ -31,7 +31,13 @@ const result = (server: string, protocol: string, fields: Partial<ScenarioResult
   ...fields,
 });
 
-const ablationRow = (label: string, layersOff: string[], rps: number, us: number): AblationResult => ({
+const ablationRun = (
+  label: string,
+  layersOff: string[],
+  round: number,
+  rps: number,
+  us: number,
+): AblationResult => ({
   ...result(`tracker ×1, ${label}`, "connect+proto h2", {
     rps,
     serverCpuUsPerCall: us,
@@ -39,6 +45,7 @@ const ablationRow = (label: string, layersOff: string[], rps: number, us: number
   }),
   label,
   layersOff,
+  round,
 });
 
 const report: BenchReport = {
@@ -53,9 +60,15 @@ const report: BenchReport = {
     result("tracker ×1", "connect+json h1.1", { serverCpuUsPerCall: 1_300 }),
   ],
   ablation: [
-    ablationRow("all on", [], 1_000, 1_000),
-    ablationRow("request log off", ["request-log"], 1_100, 900),
-    ablationRow("all off", ["request-log", "metrics"], 2_000, 500),
+    ablationRun("all on", [], 1, 1_000, 1_000),
+    ablationRun("request log off", ["request-log"], 1, 1_100, 900),
+    ablationRun("all off", ["request-log", "metrics"], 1, 2_000, 500),
+    ablationRun("all off", ["request-log", "metrics"], 2, 1_800, 560),
+    ablationRun("request log off", ["request-log"], 2, 1_300, 700),
+    ablationRun("all on", [], 2, 1_000, 1_000),
+    ablationRun("all on", [], 3, 1_000, 1_300),
+    ablationRun("request log off", ["request-log"], 3, 1_000, 900),
+    ablationRun("all off", ["request-log", "metrics"], 3, 1_900, 520),
   ],
   watches: [],
   peakRss: [],
@@ -79,12 +92,14 @@ describe("the bench report", () => {
     );
   });
 
-  it("tabulates the ablation against all on", () => {
+  it("tabulates the ablation's medians over the rounds against all on, with each round's CPU per call", () => {
     const markdown = toMarkdown(report);
-    expect(markdown).toContain("### GetIssue ablation");
-    expect(markdown).toContain("| all on | 1000 |  | 1000 |  | 5.0× |");
-    expect(markdown).toContain("| request log off | 1100 | +10.0% | 900 | −100 (−10.0%) | 4.5× |");
-    expect(markdown).toContain("| all off | 2000 | +100.0% | 500 | −500 (−50.0%) | 2.5× |");
+    expect(markdown).toContain("### GetIssue ablation (connect+proto h2, closed loop, c=64, 3 round(s))");
+    expect(markdown).toContain("| all on | 1000 |  | 1000 |  | 5.0× | 1000 / 1000 / 1300 | 3.00 | 0 |");
+    expect(markdown).toContain(
+      "| request log off | 1100 | +10.0% | 900 | −100 (−10.0%) | 4.5× | 900 / 700 / 900 |",
+    );
+    expect(markdown).toContain("| all off | 1900 | +90.0% | 520 | −480 (−48.0%) | 2.6× | 500 / 560 / 520 |");
   });
 
   it("has no ablation table when the run had none", () => {
