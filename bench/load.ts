@@ -23,6 +23,14 @@ export interface ScenarioResult {
   maxMs: number;
   /** CPU seconds (user + system) during the scenario: the server's processes, the load client, PostgreSQL. */
   cpu: { server: number; client: number; database: number };
+  /**
+   * The server's CPU time per call answered (errors included), in µs: its
+   * CPU seconds from /proc over the calls. Absent without a server process,
+   * and in reports older than this field.
+   */
+  serverCpuUsPerCall?: number;
+  /** The bare Connect handler's figure for the same protocol in the same run (bench/bare-server.ts). */
+  bareCpuUsPerCall?: number;
   /** p99 of the load client's event-loop delay during the run, in ms. */
   clientLagP99Ms: number;
   /** Highest RSS of any one server process sampled during the scenario, in MiB (0 when in-process). */
@@ -86,8 +94,9 @@ export async function runScenario(
   const elapsed = (performance.now() - started) / 1000;
   const client = process.cpuUsage(before.client);
   const round = (seconds: number) => Math.round(seconds * 100) / 100;
+  const serverSeconds = serverCpu() - before.server;
   const cpu = {
-    server: round(serverCpu() - before.server),
+    server: round(serverSeconds),
     client: round((client.user + client.system) / 1e6),
     database: round(databaseCpu() - before.database),
   };
@@ -112,6 +121,7 @@ export async function runScenario(
     p99Ms: ms(histogram.getValueAtPercentile(99)),
     maxMs: ms(histogram.maxValue),
     cpu,
+    ...(serverPid && requests > 0 && { serverCpuUsPerCall: Math.round((serverSeconds / requests) * 1e6) }),
     clientLagP99Ms: Math.round(clientLag.percentile(99) / 1e4) / 100,
     serverPeakRssMiB: Math.round(peakRss),
     ...(options.note && { note: options.note }),

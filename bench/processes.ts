@@ -18,14 +18,19 @@ export interface ServerProcess {
 
 /**
  * Compiles the server as the Docker image does (tsc -p tsconfig.build.json
- * into dist/), so the bench measures what is deployed, not tsx's loader.
+ * into dist/), so the bench measures what is deployed, not tsx's loader;
+ * with it, the ablation's entry point (dist/bench/tracker-server.js).
  */
 export async function buildServer(): Promise<void> {
   const tsc = fileURLToPath(new URL("../node_modules/typescript/bin/tsc", import.meta.url));
-  await run(process.execPath, [tsc, "-p", "tsconfig.build.json"], { cwd: ROOT });
+  await run(process.execPath, [tsc, "-p", "bench/tsconfig.build.json"], { cwd: ROOT });
 }
 
-/** The real entry point (dist/src/main.js) with `workers` processes, against an already migrated database. */
+/**
+ * The real entry point (dist/src/main.js) with `workers` processes, against
+ * an already migrated database; with `layersOff`, one process of the
+ * ablation's entry point (bench/tracker-server.ts) leaving those out.
+ */
 export function startTracker(options: {
   databaseUrl: string;
   /** The dev signing key's directory; the server's log goes there too. */
@@ -34,9 +39,13 @@ export function startTracker(options: {
   /** Extra node flags, e.g. --cpu-prof. */
   nodeArgs?: string[];
   env?: Record<string, string>;
+  layersOff?: string[];
 }): Promise<ServerProcess> {
   const log = join(options.dataDir, `tracker-${options.workers}-${Date.now()}.log`);
-  return startChild([...(options.nodeArgs ?? []), "dist/src/main.js"], log, {
+  const entry = options.layersOff
+    ? ["dist/bench/tracker-server.js", options.layersOff.join(",")]
+    : ["dist/src/main.js"];
+  return startChild([...(options.nodeArgs ?? []), ...entry], log, {
     DATABASE_URL: options.databaseUrl,
     DATABASE_SECRET: "",
     DATA_DIR: options.dataDir,

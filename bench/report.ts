@@ -17,15 +17,23 @@ export interface BenchReport {
     serverNodeOptions?: string;
   };
   scenarios: ScenarioResult[];
+  /** GetIssue with each layer left out in turn (`--ablation`); absent from reports without one. */
+  ablation?: AblationResult[];
   watches: Array<WatchResult & { size: string; server: string }>;
   /** The highest RSS any one process of each server had over its whole run (VmHWM). */
   peakRss: Array<{ size: string; server: string; peakRssMiB: number }>;
 }
 
+/** One run of the ablation table: what was left out (bench/ablation.ts), in which round, and the load's result. */
+export type AblationResult = ScenarioResult & { label: string; layersOff: string[]; round: number };
+
 const key = (s: ScenarioResult) =>
   `${s.size} ${s.name} [${s.protocol}] ${s.server} ${s.offeredRps ? "paced" : ""}`;
 const loadOf = (s: ScenarioResult) => (s.offeredRps ? `paced ${s.offeredRps}/s` : "closed");
 const fixed = (n: number, digits = 2) => n.toFixed(digits);
+const signed = (n: number, digits = 0) => `${n > 0 ? "+" : n < 0 ? "−" : "±"}${Math.abs(n).toFixed(digits)}`;
+/** µs of server CPU per call, or "–" where not measured (the database limit, older reports). */
+const perCall = (us: number | undefined) => (us === undefined ? "–" : String(us));
 /** The latency scenarios that must stay flat as the data grows. */
 const SCALING = ["GetIssue", "ListIssues first page", "ListIssues deep page", "ListIssues search"];
 
@@ -73,12 +81,13 @@ export function toMarkdown(report: BenchReport): string {
       "",
       `## ${size} issues`,
       "",
-      "| scenario | protocol | server | load | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | client lag p99 ms | server RSS MiB | note |",
-      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+      "| scenario | protocol | server | load | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | CPU s server / client / db | server CPU µs/call | bare µs/call | client lag p99 ms | server RSS MiB | note |",
+      "|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
       ...rows.map(
         (s) =>
           `| ${s.name} | ${s.protocol} | ${s.server} | ${loadOf(s)} | ${fixed(s.rps, 0)} | ${fixed(s.p50Ms)} | ${fixed(s.p90Ms)} | ${fixed(s.p99Ms)} | ${fixed(s.maxMs, 1)} | ` +
-          `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ${fixed(s.clientLagP99Ms ?? 0, 1)} | ` +
+          `${s.errors}${s.errors ? ` (${Object.keys(s.errorKinds)[0]})` : ""} | ${fixed(s.cpu.server)} / ${fixed(s.cpu.client)} / ${fixed(s.cpu.database)} | ` +
+          `${perCall(s.serverCpuUsPerCall)} | ${perCall(s.bareCpuUsPerCall)} | ${fixed(s.clientLagP99Ms ?? 0, 1)} | ` +
           `${s.serverPeakRssMiB || "–"} | ${s.note ?? ""} |`,
       ),
     );
@@ -96,6 +105,7 @@ export function toMarkdown(report: BenchReport): string {
         `GetIssue with ${workers} workers: ${fixed(many.rps, 0)} req/s, ${fixed(many.rps / limits.tracker.rps)}× one worker`,
       );
     }
+    lines.push(...ablationTable(report, size));
     for (const watch of report.watches.filter((w) => w.size === size)) {
       lines.push(
         "",
@@ -107,6 +117,65 @@ export function toMarkdown(report: BenchReport): string {
   }
   if (sizes.length > 1) lines.push("", ...scaling(report));
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * GetIssue with each layer left out in turn, against "all on": what each
+ * layer costs in throughput and in server CPU per call. With several rounds,
+ * each figure is the median of the rounds, and the rounds' CPU per call is
+ * shown beside it: the noise to read the differences against.
+ */
+function ablationTable(report: BenchReport, size: string): string[] {
+  const runs = (report.ablation ?? []).filter((s) => s.size === size && !s.offeredRps);
+  const labels = [...new Set(runs.map((s) => s.label))];
+  const rows = labels.map((label) => {
+    const rounds = runs.filter((s) => s.label === label);
+    return {
+      label,
+      allOn: rounds[0]?.layersOff.length === 0,
+      rounds,
+      rps: median(rounds.map((s) => s.rps)),
+      cpu: median(rounds.map((s) => s.serverCpuUsPerCall ?? Number.NaN)),
+      p99Ms: median(rounds.map((s) => s.p99Ms)),
+      errors: rounds.reduce((sum, s) => sum + s.errors, 0),
+    };
+  });
+  const allOn = rows.find((row) => row.allOn);
+  if (!allOn) return [];
+  const bare = median(runs.flatMap((s) => (s.bareCpuUsPerCall === undefined ? [] : [s.bareCpuUsPerCall])));
+  const protocol = runs[0]?.protocol ?? "";
+  return [
+    "",
+    `### GetIssue ablation (${protocol}, closed loop, c=${report.options.concurrency}, ${allOn.rounds.length} round(s))`,
+    "",
+    "Each run is a fresh tracker process (bench/tracker-server.ts) with the named layers left out; each round runs every " +
+      "row (every other round in reverse order), and each figure is the median of the rounds; Δ is against all on. " +
+      "Read a Δ against the spread of the rounds beside it. Tracing has no exporter here (its cost when off); Kysely " +
+      "query building off runs GetIssue's query compiled once, its values bound per call; row mapping off returns one " +
+      `Issue, mapped once. The bare Connect handler spends ${fixed(bare, 0)} µs of CPU per call on the same protocol.`,
+    "",
+    "| tracker | req/s | Δ req/s | server CPU µs/call | Δ µs/call | × bare | CPU µs/call by round | p99 ms | errors |",
+    "|---|---:|---:|---:|---:|---:|---|---:|---:|",
+    ...rows.map((row) => {
+      const deltaCpu = row.cpu - allOn.cpu;
+      return (
+        `| ${row.label} | ${fixed(row.rps, 0)} | ${row.allOn ? "" : `${signed((row.rps / allOn.rps - 1) * 100, 1)}%`} | ` +
+        `${fixed(row.cpu, 0)} | ${row.allOn ? "" : `${signed(deltaCpu)} (${signed((deltaCpu / allOn.cpu) * 100, 1)}%)`} | ` +
+        `${Number.isNaN(bare) ? "–" : `${fixed(row.cpu / bare, 1)}×`} | ` +
+        `${row.rounds.map((s) => perCall(s.serverCpuUsPerCall)).join(" / ")} | ${fixed(row.p99Ms)} | ${row.errors} |`
+      );
+    }),
+  ];
+}
+
+/** The middle value (the mean of the two middle ones for an even count); NaN for none. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted.length % 2
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** The issue's targets, met or not, for one size (tracker ×1, Connect binary over HTTP/2). */
@@ -137,6 +206,15 @@ function targets(report: BenchReport, size: string): string[] {
       `${fixed(limits.fraction * 100, 1)}%`,
       limits.fraction >= 0.6,
     );
+    const { tracker, framework } = limits;
+    if (tracker.serverCpuUsPerCall !== undefined && framework.serverCpuUsPerCall !== undefined) {
+      const times = tracker.serverCpuUsPerCall / framework.serverCpuUsPerCall;
+      add(
+        "GetIssue server CPU per call ≤ 2× the bare Connect handler's",
+        `${tracker.serverCpuUsPerCall} µs vs ${framework.serverCpuUsPerCall} µs: ${fixed(times, 1)}×`,
+        times <= 2,
+      );
+    }
     const get = latency("GetIssue");
     add("GetIssue p99 ≤ 10 ms", get.text, get.p99 !== undefined && get.p99 <= 10);
   }
@@ -242,17 +320,20 @@ export function writeCharts(report: BenchReport, base: string): string[] {
 export function compare(report: BenchReport, oldFile: string): string {
   const old = JSON.parse(readFileSync(oldFile, "utf8")) as BenchReport;
   const before = new Map(old.scenarios.map((s) => [key(s), s]));
-  const ratio = (a: number, b: number | undefined) => (b ? `${(a / b).toFixed(2)}×` : "–");
+  // Older reports lack some figures (server CPU per call): "–" there.
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a !== undefined && b ? `${(a / b).toFixed(2)}×` : "–";
   const lines = [
     `## compared with ${oldFile} (${old.startedAt})`,
     "",
-    "| size | scenario | protocol | server | req/s new/old | p50 new/old | p99 new/old |",
-    "|---|---|---|---|---:|---:|---:|",
+    "| size | scenario | protocol | server | req/s new/old | p50 new/old | p99 new/old | server CPU/call new/old |",
+    "|---|---|---|---|---:|---:|---:|---:|",
   ];
   for (const s of report.scenarios) {
     const o = before.get(key(s));
     lines.push(
-      `| ${s.size} | ${s.name} | ${s.protocol} | ${s.server} | ${ratio(s.rps, o?.rps)} | ${ratio(s.p50Ms, o?.p50Ms)} | ${ratio(s.p99Ms, o?.p99Ms)} |`,
+      `| ${s.size} | ${s.name} | ${s.protocol} | ${s.server} | ${ratio(s.rps, o?.rps)} | ${ratio(s.p50Ms, o?.p50Ms)} | ${ratio(s.p99Ms, o?.p99Ms)} | ` +
+        `${ratio(s.serverCpuUsPerCall, o?.serverCpuUsPerCall)} |`,
     );
   }
   for (const size of report.options.sizes) {

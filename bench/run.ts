@@ -10,7 +10,7 @@ import type { DB } from "../gen/db.js";
 import { mintDevToken } from "../src/auth/dev-issuer.js";
 import { applyMigrations } from "../src/db/atlas.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
-import { selectIssueWithCallerRole } from "../src/domain/issues/issue-store.js";
+import { ABLATED_LAYERS, precompiledGetIssue } from "./ablation.js";
 import { runScenario, type ScenarioResult } from "./load.js";
 import {
   buildServer,
@@ -19,7 +19,7 @@ import {
   startBareServer,
   startTracker,
 } from "./processes.js";
-import { type BenchReport, compare, toMarkdown, writeCharts } from "./report.js";
+import { type AblationResult, type BenchReport, compare, toMarkdown, writeCharts } from "./report.js";
 import {
   createIssueScenario,
   getIssueScenarios,
@@ -28,7 +28,7 @@ import {
   type WatchResult,
   watchFanOut,
 } from "./scenarios.js";
-import { BENCH_SUBJECT, PROJECTS, projectKey, seed } from "./seed.js";
+import { BENCH_CLAIMS, PROJECTS, projectKey, seed } from "./seed.js";
 
 // Many concurrent calls share signals (deadlines, shutdown) inside connect-node: not a leak.
 setMaxListeners(0);
@@ -43,6 +43,11 @@ const PACED = new Set([
   "CreateIssue",
   "UpdateIssue",
 ]);
+/**
+ * Each ablation row is a fresh process: V8 must have optimised the hot path
+ * before its CPU is counted, or every row pays for its own compilation.
+ */
+const ABLATION_WARMUP_SECONDS = 2;
 /** The tracker's default pool (DATABASE_POOL_MAX), used by the database limit too. */
 const POOL_MAX = 20;
 
@@ -56,11 +61,19 @@ const { values: args } = parseArgs({
     workers: { type: "string", default: String(availableParallelism()) },
     compare: { type: "string" },
     only: { type: "string" },
+    /**
+     * GetIssue's ablation table: the tracker with each layer left out in turn
+     * (bench/tracker-server.ts). On by default with `--only getissue`.
+     */
+    ablation: { type: "boolean" },
+    /** Times the ablation table runs, every row each time: its figures are the medians. */
+    "ablation-rounds": { type: "string", default: "3" },
     /** Write a V8 CPU profile of every tracker process to bench/results/<run>-profiles/. */
     profile: { type: "boolean", default: false },
     /** Node flags for the tracker processes, e.g. "--max-old-space-size=128", as a deployment would set them. */
     "server-node-options": { type: "string", default: "" },
   },
+  allowNegative: true,
 });
 const sizes = (args.sizes ?? args.size ?? "100k").split(",").map((size) => size.trim().toLowerCase());
 for (const size of sizes) {
@@ -74,6 +87,8 @@ const watchers = Number(args.watchers);
 const workers = Number(args.workers);
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const wanted = (name: string) => !args.only || name.toLowerCase().includes(args.only.toLowerCase());
+const ablation = args.ablation ?? args.only?.toLowerCase() === "getissue";
+const ablationRounds = Number(args["ablation-rounds"]);
 
 const startedAt = new Date();
 const stamp = startedAt
@@ -81,11 +96,17 @@ const stamp = startedAt
   .replaceAll(":", "-")
   .replace(/\.\d+Z$/, "Z");
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "results");
+/** Node flags of every tracker process. */
+const serverNodeArgs = [
+  ...(args["server-node-options"] ?? "").split(" ").filter(Boolean),
+  ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, `${stamp}-profiles`)}`] : []),
+];
 const scratch = mkdtempSync(join(tmpdir(), "tracker-bench-"));
 // As root, the embedded PostgreSQL runs as "postgres", which must enter this directory.
 chmodSync(scratch, 0o711);
 const cleanups: Array<() => Promise<void>> = [];
 const results: ScenarioResult[] = [];
+const ablations: AblationResult[] = [];
 const watches: Array<WatchResult & { size: string; server: string }> = [];
 const peakRss: Array<{ size: string; server: string; peakRssMiB: number }> = [];
 
@@ -101,13 +122,11 @@ try {
   const databasePid = embedded
     ? Number(readFileSync(join(scratch, "postgres", "postmaster.pid"), "utf8").split("\n")[0])
     : undefined;
-  const token = await mintDevToken(scratch, {
-    sub: BENCH_SUBJECT,
-    email: "bench@example.com",
-    name: "bench",
-  });
+  const token = await mintDevToken(scratch, BENCH_CLAIMS);
 
-  log("building the server (tsc -p tsconfig.build.json), as the Docker image runs it");
+  log(
+    "building the server as the Docker image runs it, and the ablation's entry (tsc -p bench/tsconfig.build.json)",
+  );
   await buildServer();
   log("starting the bare Connect server (the framework limit)");
   const bare = await startBareServer(scratch);
@@ -126,8 +145,27 @@ try {
     log(`[${size}] seeded ${seeded.issues} issues in ${seeded.seconds.toFixed(1)}s`);
     const perProject = seeded.issuesPerProject;
 
-    const scenarioOn =
-      (server: string, serverPid?: number): Scenario =>
+    /** Puts the bare handler's CPU per call for the same protocol (measured first, in this size) beside the result's. */
+    const besideBare = (result: ScenarioResult) => {
+      const bare = results.find(
+        (s) =>
+          s.size === size && s.server === "bare Connect" && s.protocol === result.protocol && !s.offeredRps,
+      );
+      if (result.server !== "bare Connect" && bare?.serverCpuUsPerCall !== undefined)
+        result.bareCpuUsPerCall = bare.serverCpuUsPerCall;
+      return result;
+    };
+    const perCall = ({ serverCpuUsPerCall: us, bareCpuUsPerCall: bare }: ScenarioResult) =>
+      us === undefined
+        ? ""
+        : `, ${us} µs CPU/call${bare ? ` (bare ${bare} µs, ${(us / bare).toFixed(1)}×)` : ""}`;
+    const measure =
+      (
+        server: string,
+        serverPid: number | undefined,
+        record: (result: ScenarioResult) => void,
+        warmupSeconds?: number,
+      ): Scenario =>
       async (name, protocol, call, note) => {
         if (!wanted(name)) return;
         log(`[${size}] ${name} [${protocol}] on ${server}: ${seconds}s at concurrency ${concurrency}`);
@@ -137,23 +175,30 @@ try {
           seconds,
           concurrency,
           ...(note && { note }),
+          ...(warmupSeconds && { warmupSeconds }),
           ...(serverPid && { serverPid }),
           ...(databasePid && { databasePid }),
         };
-        const result = await runScenario(name, protocol, options, call);
+        const result = besideBare(await runScenario(name, protocol, options, call));
         log(
           `  ${result.rps.toFixed(0)} req/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, errors ${result.errors}` +
-            `, CPU server ${result.cpu.server}s client ${result.cpu.client}s db ${result.cpu.database}s`,
+            `, CPU server ${result.cpu.server}s client ${result.cpu.client}s db ${result.cpu.database}s${perCall(result)}`,
         );
-        results.push(result);
+        record(result);
         // Latency under a load the server can carry: the same calls paced at
         // half the throughput just measured.
         if (server === "tracker ×1" && protocol === "connect+proto h2" && PACED.has(name) && result.rps > 0) {
-          const paced = await runScenario(name, protocol, { ...options, rate: result.rps / 2 }, call);
-          log(`  paced at ${paced.offeredRps} req/s: p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms`);
-          results.push(paced);
+          const paced = besideBare(
+            await runScenario(name, protocol, { ...options, rate: result.rps / 2 }, call),
+          );
+          log(
+            `  paced at ${paced.offeredRps} req/s: p50 ${paced.p50Ms} ms, p99 ${paced.p99Ms} ms${perCall(paced)}`,
+          );
+          record(paced);
         }
       };
+    const scenarioOn = (server: string, serverPid?: number) =>
+      measure(server, serverPid, (result) => results.push(result));
 
     // The database's limit: GetIssue's SQL, straight through pg from one process with the same pool.
     const pool = new pg.Pool({
@@ -162,22 +207,21 @@ try {
       options: "-c TimeZone=UTC -c statement_timeout=15000",
     });
     const compiler = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    const getIssueSql = selectIssueWithCallerRole(compiler, "$USER", "$KEY", "$NUMBER").compile();
-    const bind = (values: Record<string, string>) =>
-      getIssueSql.parameters.map((p) => (typeof p === "string" && p in values ? values[p] : p));
+    const getIssueQuery = precompiledGetIssue(compiler);
     await scenarioOn("pg")(
       "GetIssue",
       "database limit (pg)",
       async () => {
+        const query = getIssueQuery(
+          seeded.benchUserUid,
+          projectKey(Math.floor(Math.random() * PROJECTS)),
+          String(1 + Math.floor(Math.random() * perProject)),
+        );
         // Prepared, as the tracker's queries are (src/db/database.ts).
         const { rows } = await pool.query({
           name: "get_issue",
-          text: getIssueSql.sql,
-          values: bind({
-            $USER: seeded.benchUserUid,
-            $KEY: projectKey(Math.floor(Math.random() * PROJECTS)),
-            $NUMBER: String(1 + Math.floor(Math.random() * perProject)),
-          }),
+          text: query.sql,
+          values: [...query.parameters],
         });
         if (!rows[0]?.caller_role) throw new Error("issue not found");
       },
@@ -185,7 +229,7 @@ try {
     );
     await compiler.destroy();
 
-    // The framework's limit: a bare Connect handler, same client.
+    // The framework's limit: a bare Connect handler, same client (h2c only, as bench/bare-server.ts listens).
     await getIssueScenarios(scenarioOn("bare Connect", bare.pid), bare.baseUrl, undefined, perProject, [
       "connect+proto h2",
       "grpc h2",
@@ -212,10 +256,7 @@ try {
         databaseUrl,
         dataDir: scratch,
         workers: count,
-        nodeArgs: [
-          ...(args["server-node-options"] ?? "").split(" ").filter(Boolean),
-          ...(args.profile ? ["--cpu-prof", `--cpu-prof-dir=${join(resultsDir, `${stamp}-profiles`)}`] : []),
-        ],
+        nodeArgs: serverNodeArgs,
       });
       try {
         await scenarios(server, label);
@@ -230,6 +271,46 @@ try {
       await trackerScenarios(scenario, server.baseUrl, token, perProject, wanted);
       await watch(server, label);
     });
+    if (ablation && wanted("GetIssue")) {
+      // What each layer costs GetIssue: the same load on one process with
+      // that layer left out. A fresh process's CPU per call varies by more
+      // than a layer costs on a shared machine: every row runs once per
+      // round, every other round in reverse order, so drift touches all rows
+      // alike, and the report takes the medians.
+      const rows: Array<{ label: string; layersOff: string[] }> = [
+        { label: "all on", layersOff: [] },
+        ...Object.entries(ABLATED_LAYERS).map(([layer, name]) => ({
+          label: `${name} off`,
+          layersOff: [layer],
+        })),
+        { label: "all off", layersOff: Object.keys(ABLATED_LAYERS) },
+      ];
+      const runs = Array.from({ length: ablationRounds }, (_, round) =>
+        (round % 2 ? [...rows].reverse() : rows).map((row) => ({ ...row, round: round + 1 })),
+      ).flat();
+      for (const { label, layersOff, round } of runs) {
+        log(`[${size}] ablation round ${round}/${ablationRounds}: starting tracker ×1, ${label}`);
+        const server = await startTracker({
+          databaseUrl,
+          dataDir: scratch,
+          workers: 1,
+          nodeArgs: serverNodeArgs,
+          layersOff,
+        });
+        try {
+          const record = (result: ScenarioResult) => ablations.push({ ...result, label, layersOff, round });
+          await getIssueScenarios(
+            measure(`tracker ×1, ${label}`, server.pid, record, ABLATION_WARMUP_SECONDS),
+            server.baseUrl,
+            token,
+            perProject,
+            ["connect+proto h2"],
+          );
+        } finally {
+          await server.stop();
+        }
+      }
+    }
     if (workers > 1) {
       await runTracker(workers, async (server, label) => {
         const scenario = scenarioOn(label, server.pid);
@@ -253,6 +334,7 @@ try {
       serverNodeOptions: args["server-node-options"] ?? "",
     },
     scenarios: results,
+    ...(ablations.length > 0 && { ablation: ablations }),
     watches,
     peakRss,
   };

@@ -61,6 +61,8 @@ export const MEMBERS_PER_PROJECT = 20;
 export const COMMENTS_PER_ISSUE = 3;
 /** The subject of the user every load request comes from (admin of every project). */
 export const BENCH_SUBJECT = "bench";
+/** Its token's claims, as seeded: the server has no user row to update. */
+export const BENCH_CLAIMS = { sub: BENCH_SUBJECT, email: "bench@example.com", name: "bench" };
 
 export const projectKey = (index: number) => `P${String(index).padStart(3, "0")}`;
 
@@ -99,7 +101,7 @@ export async function seed(url: string, issues: number, log: (line: string) => v
       "users",
       `INSERT INTO users (subject, email, display_name)
        SELECT 'user' || i, 'user' || i || '@example.com', 'User ' || i FROM generate_series(1, ${USERS}) i
-       UNION ALL SELECT '${BENCH_SUBJECT}', 'bench@example.com', 'bench'`,
+       UNION ALL SELECT '${BENCH_SUBJECT}', '${BENCH_CLAIMS.email}', '${BENCH_CLAIMS.name}'`,
     );
     await step(
       "projects",

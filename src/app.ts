@@ -1,7 +1,7 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { type Logger, pino } from "pino";
-import { discoverOidcAuthenticator } from "./auth/authenticator.js";
+import { type Authenticator, discoverOidcAuthenticator } from "./auth/authenticator.js";
 import { createDevAuthenticator } from "./auth/dev-issuer.js";
 import type { Config } from "./config.js";
 import type { AppContext, Limits } from "./context.js";
@@ -10,7 +10,7 @@ import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing, type Tracing, traceQueries } from "./observability/tracing.js";
-import { createServer } from "./server/create-server.js";
+import { type Ablation, createServer } from "./server/create-server.js";
 import { StartupError } from "./startup-error.js";
 
 /** One server process: what it is made of, and how it starts and stops. */
@@ -26,7 +26,11 @@ export interface App {
 export interface AppOverrides {
   logger?: Logger;
   tracing?: Tracing;
+  /** Instead of the one AUTH_MODE builds (the bench's "token check off" trusts every request). */
+  authenticator?: Authenticator;
   limits?: Partial<Limits>;
+  /** Bench only (bench/tracker-server.ts), never in production: layers left out to measure their cost. */
+  ablation?: Ablation;
 }
 
 /** Request ids are kept for a day, then forgotten (an hourly sweep), so their table stays bounded. */
@@ -51,19 +55,20 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
     });
   const authenticator =
-    config.AUTH_MODE === "dev"
+    overrides.authenticator ??
+    (config.AUTH_MODE === "dev"
       ? await createDevAuthenticator(config.DATA_DIR)
       : await discoverOidcAuthenticator({
           issuer: config.OIDC_ISSUER ?? "",
           audience: config.OIDC_AUDIENCE ?? "",
           algorithms: config.OIDC_ALGORITHMS,
           clockToleranceSeconds: config.OIDC_CLOCK_TOLERANCE_SECONDS,
-        });
+        }));
   const database = connectDatabase(databaseUrl, {
     poolMax: config.DATABASE_POOL_MAX,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
     // Queries made while an RPC is traced become its child spans.
-    instrument: traceQueries,
+    ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
   });
   const issueEvents = new IssueEventBus(databaseUrl, logger);
   await issueEvents.start().catch(async (error: unknown) => {
@@ -96,7 +101,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       ...overrides.limits,
     },
   };
-  const server = createServer(ctx);
+  const server = createServer(ctx, overrides.ablation);
   const requestIdSweep = setInterval(() => {
     expireRequestIds(database.db).catch((error: unknown) =>
       logger.warn({ err: error }, "could not expire old request ids; will try again"),

@@ -3,7 +3,15 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { fileURLToPath } from "node:url";
 import type { DescFile } from "@bufbuild/protobuf";
-import { Code, type ConnectRouter, type ContextValues, cors, createContextValues } from "@connectrpc/connect";
+import {
+  Code,
+  type ConnectRouter,
+  type ContextValues,
+  cors,
+  createContextValues,
+  type Interceptor,
+  type ServiceImpl,
+} from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createValidateInterceptor } from "@connectrpc/validate";
 import { file_grpc_health_v1_health } from "../../gen/proto/grpc/health/v1/health_pb.js";
@@ -11,7 +19,7 @@ import { file_grpc_reflection_v1_reflection } from "../../gen/proto/grpc/reflect
 import { file_grpc_reflection_v1alpha_reflection } from "../../gen/proto/grpc/reflection/v1alpha/reflection_pb.js";
 import { file_tracker_v1_audit } from "../../gen/proto/tracker/v1/audit_pb.js";
 import { file_tracker_v1_comment } from "../../gen/proto/tracker/v1/comment_pb.js";
-import { file_tracker_v1_issue } from "../../gen/proto/tracker/v1/issue_pb.js";
+import { file_tracker_v1_issue, type IssueService } from "../../gen/proto/tracker/v1/issue_pb.js";
 import { file_tracker_v1_label } from "../../gen/proto/tracker/v1/label_pb.js";
 import { file_tracker_v1_member } from "../../gen/proto/tracker/v1/member_pb.js";
 import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.js";
@@ -62,23 +70,47 @@ const PUBLIC_SERVICES = [
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
+/** The interceptors the bench can leave out (bench/ablation.ts), to measure what each costs. */
+export const REMOVABLE_LAYERS = [
+  "tracing",
+  "request-log",
+  "metrics",
+  "rate-limit",
+  "unknown-fields",
+  "protovalidate",
+] as const;
+export type RemovableLayer = (typeof REMOVABLE_LAYERS)[number];
+
+/**
+ * For the bench only (bench/tracker-server.ts, `npm run bench -- --ablation`):
+ * the pipeline with parts taken out, so the bench can show what each costs.
+ * Production never passes one: every layer is always on.
+ */
+export interface Ablation {
+  layersOff: ReadonlySet<RemovableLayer>;
+  /** Serves GetIssue instead of its handler, e.g. with its query compiled once. */
+  getIssue?: (ctx: AppContext) => ServiceImpl<typeof IssueService>["getIssue"];
+}
+
 /**
  * The interceptors and limits every API call runs through, whichever
  * transport carries it (the one port, or a router transport in tests).
  */
-export function apiHandlerOptions(ctx: AppContext) {
+export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<RemovableLayer> = new Set()) {
+  const unless = (layer: RemovableLayer, interceptor: Interceptor) =>
+    layersOff.has(layer) ? [] : [interceptor];
   return {
     // Outermost first: the error mapper sees every failure; the rate limit
     // applies before any work; callers are known before validation.
     interceptors: [
-      ctx.tracing.interceptor,
-      createRequestLogInterceptor(ctx.logger),
-      ctx.metrics.interceptor,
+      ...unless("tracing", ctx.tracing.interceptor),
+      ...unless("request-log", createRequestLogInterceptor(ctx.logger)),
+      ...unless("metrics", ctx.metrics.interceptor),
       createErrorInterceptor(ctx.logger),
-      createRateLimitInterceptor(ctx.limits),
+      ...unless("rate-limit", createRateLimitInterceptor(ctx.limits)),
       createCallerInterceptor(ctx.db),
-      createUnknownFieldsInterceptor(),
-      createValidateInterceptor(),
+      ...unless("unknown-fields", createUnknownFieldsInterceptor()),
+      ...unless("protovalidate", createValidateInterceptor()),
     ],
     // A field the server does not know is refused, not dropped (binary: the interceptor above).
     jsonOptions: { ignoreUnknownFields: false },
@@ -90,13 +122,13 @@ export function apiHandlerOptions(ctx: AppContext) {
 }
 
 /** Builds the one Connect handler for all four protocols and puts it on one port. */
-export function createServer(ctx: AppContext): OnePortServer {
+export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServer {
   const apiServiceNames = API_FILES.flatMap((file) => file.services.map((service) => service.typeName));
   const routes = (router: ConnectRouter) => {
     projectService(ctx)(router);
     memberService(ctx)(router);
     labelService(ctx)(router);
-    issueService(ctx)(router);
+    issueService(ctx, ablation?.getIssue && { getIssue: ablation.getIssue(ctx) })(router);
     commentService(ctx)(router);
     userService(ctx)(router);
     auditService(ctx)(router);
@@ -116,7 +148,7 @@ export function createServer(ctx: AppContext): OnePortServer {
   const requestValues = new WeakMap<NodeRequest, ContextValues>();
   const connectHandler = connectNodeAdapter({
     routes,
-    ...apiHandlerOptions(ctx),
+    ...apiHandlerOptions(ctx, ablation?.layersOff),
     contextValues: (req) => requestValues.get(req) ?? createContextValues(),
   });
 

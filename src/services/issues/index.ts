@@ -1,4 +1,4 @@
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { IssueService } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import type { AppContext } from "../../context.js";
 import { batchGetIssues } from "./batch-get-issues.js";
@@ -11,7 +11,8 @@ import { undeleteIssue } from "./undelete-issue.js";
 import { updateIssue } from "./update-issue.js";
 import { watchIssues } from "./watch-issues.js";
 
-export function issueService(ctx: AppContext) {
+/** `replaced`: handlers served instead of these (the bench's ablation only). */
+export function issueService(ctx: AppContext, replaced?: Partial<ServiceImpl<typeof IssueService>>) {
   return (router: ConnectRouter) =>
     router.service(IssueService, {
       getIssue: getIssue(ctx),
@@ -23,5 +24,6 @@ export function issueService(ctx: AppContext) {
       undeleteIssue: undeleteIssue(ctx),
       listIssueEvents: listIssueEvents(ctx),
       watchIssues: watchIssues(ctx),
+      ...replaced,
     });
 }
