@@ -51,6 +51,20 @@ describe("bad requests", () => {
     await expectServerStillServes();
   });
 
+  it("answers JSON that is not UTF-8 with invalid_argument, and stores nothing", async () => {
+    const project = `U${Date.now().toString(36).slice(-6).toUpperCase()}`;
+    const body = Buffer.concat([
+      Buffer.from(`{"projectId": "${project}", "project": {"displayName": "`),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}}'),
+    ]);
+    const { status, json } = await post(PATH, body);
+    expect(status).toBe(400);
+    expect(json.code).toBe("invalid_argument");
+    const projects = createClient(ProjectService, transportFor("Connect JSON over HTTP/1.1", server.baseUrl));
+    await expectError(projects.getProject({ name: `projects/${project}` }), Code.NotFound);
+  });
+
   it("answers JSON of the wrong shape with invalid_argument", async () => {
     const { status, json } = await post(PATH, '{"projectId": 42, "unknownField": true}');
     expect(status).toBe(400);

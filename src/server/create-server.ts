@@ -113,7 +113,11 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       ...unless("protovalidate", createValidateInterceptor()),
     ],
     // A field the server does not know is refused, not dropped (binary: the interceptor above).
-    jsonOptions: { ignoreUnknownFields: false },
+    jsonOptions: {
+      ignoreUnknownFields: false,
+      // A JSON body that is not UTF-8 is refused (INVALID_ARGUMENT), not stored with U+FFFD in place of its bytes.
+      textDecoder: new TextDecoder("utf-8", { fatal: true }),
+    },
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
     maxTimeoutMs: ctx.limits.maxDeadlineMs,
