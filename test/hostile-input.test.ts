@@ -550,11 +550,11 @@ describe("generated requests to every RPC", () => {
 });
 
 describe("errors that outgrow gRPC trailers", () => {
-  // FINDING: src/shared/etag.ts assertFresh() quotes the caller's etag in the
-  // error message, unbounded. Over gRPC the message travels in the
-  // grpc-message trailer; a long etag makes the trailer block too large for
-  // HTTP/2 (NGHTTP2_FRAME_SIZE_ERROR), so the caller gets INTERNAL instead of
-  // ABORTED. Connect and gRPC-Web carry the message in the body and are fine.
+  // Once a finding: assertFresh() (src/domain/shared/etag.ts) quoted the
+  // caller's etag in the error message, unbounded. Over gRPC the message
+  // travels in the grpc-message trailer, and a long etag made the trailer
+  // block too large for HTTP/2 (NGHTTP2_FRAME_SIZE_ERROR): INTERNAL instead
+  // of ABORTED. Connect and gRPC-Web carry the message in the body.
   it.each(PROTOCOLS)("answers a stale 64 KiB etag with ABORTED over %s", async (protocol) => {
     const labels = createClient(LabelService, transportFor(protocol, server.baseUrl, ADMIN));
     const labelId = `stale-${PROTOCOLS.indexOf(protocol)}-${Date.now().toString(36)}`;
