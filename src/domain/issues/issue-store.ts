@@ -97,6 +97,11 @@ export async function setIssueDeleted(
     .execute();
 }
 
+/** Records a new revision of the locked issue `uid` (its fields were written before). */
+export async function bumpIssue(tx: Transaction<DB>, uid: string, revision: NewRevision): Promise<void> {
+  await tx.updateTable("issues").set(revision).where("uid", "=", uid).execute();
+}
+
 /** The issue locked for a change; its project must be locked first (see lockProjectFor). */
 export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(tx, projectUid)

@@ -107,6 +107,11 @@ export async function takeOffIssues(
 
 const isKey = (value: unknown): value is string => typeof value === "string";
 
+/** Deletes the locked label `uid`; its issue_labels rows go with it (ON DELETE CASCADE). */
+export async function deleteLabelRow(tx: Transaction<DB>, uid: string): Promise<void> {
+  await tx.deleteFrom("labels").where("uid", "=", uid).execute();
+}
+
 /** A page of a project's labels, by key. */
 export function pageOfLabels(
   db: Kysely<DB>,

@@ -42,6 +42,21 @@ export function writeProject(
     .executeTakeFirstOrThrow();
 }
 
+/** Deletes (soft) or restores the locked project `uid`, as its next revision. */
+export function setProjectDeleted(
+  tx: Transaction<DB>,
+  uid: string,
+  deleted: boolean,
+  revision: NewRevision,
+): Promise<ProjectRow> {
+  return tx
+    .updateTable("projects")
+    .set((eb) => ({ delete_time: deleted ? eb.fn("now") : null, ...revision }))
+    .where("uid", "=", uid)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
 /** A page of the projects `userUid` is a member of: only those exist for them. */
 export function pageOfProjects(
   db: Kysely<DB>,

@@ -3,7 +3,7 @@ import { IssueSchema, type IssueService } from "../../../gen/proto/tracker/v1/is
 import type { AppContext } from "../../context.js";
 import { updateIssueFields, WRITABLE_ISSUE_FIELDS } from "../../domain/issues/issue-changes.js";
 import { snapshotOf, toIssue } from "../../domain/issues/issue-mapping.js";
-import { readIssue } from "../../domain/issues/issue-store.js";
+import { bumpIssue, readIssue } from "../../domain/issues/issue-store.js";
 import { diffFields } from "../../domain/shared/issue-events.js";
 import { maskedFields } from "../../domain/shared/update-mask.js";
 import { mutate } from "../unit-of-work.js";
@@ -26,7 +26,7 @@ export const updateIssue =
       const changes = diffFields(snapshotOf(before), snapshotOf(await readIssue(tx, project, name)));
       // Nothing changed: no new version, no history entry.
       if (changes.length === 0) return before;
-      await tx.updateTable("issues").set(work.bump()).where("uid", "=", row.uid).execute();
+      await bumpIssue(tx, row.uid, work.bump());
       await work.event(row, "issue_updated", { changes });
       const after = await readIssue(tx, project, name);
       await work.audit({ resource: name, schema: IssueSchema, before, after });

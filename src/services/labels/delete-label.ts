@@ -2,7 +2,7 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import { LabelSchema, type LabelService } from "../../../gen/proto/tracker/v1/label_pb.js";
 import type { AppContext } from "../../context.js";
 import { toLabel } from "../../domain/labels/label-mapping.js";
-import { takeOffIssues } from "../../domain/labels/label-store.js";
+import { deleteLabelRow, takeOffIssues } from "../../domain/labels/label-store.js";
 import { mutate } from "../unit-of-work.js";
 import { labelScope } from "./label-scope.js";
 
@@ -17,7 +17,7 @@ export const deleteLabel =
       async ({ tx, project, target: row, ...work }) => {
         // Before the delete, while the issue_labels rows it cascades to still exist.
         await takeOffIssues(tx, project, row, work.event);
-        await tx.deleteFrom("labels").where("uid", "=", row.uid).execute();
+        await deleteLabelRow(tx, row.uid);
         await work.audit({ resource: req.name, schema: LabelSchema, before: toLabel(project.key, row) });
       },
     );
