@@ -157,7 +157,11 @@ export async function discoverOidcAuthenticator(options: Omit<JwtOptions, "keys"
     },
   );
   if (!response.ok) throw unusable(`answered HTTP ${response.status}`);
-  const document = (await response.json().catch(() => ({}))) as { issuer?: unknown; jwks_uri?: unknown };
+  const document = (await response.json().catch(() => undefined)) as
+    | { issuer?: unknown; jwks_uri?: unknown }
+    | undefined;
+  if (typeof document !== "object" || document === null)
+    throw unusable("does not answer with an OpenID discovery document (JSON)");
   if (document.issuer !== options.issuer)
     throw unusable(`names issuer ${String(document.issuer)}, not ${options.issuer}`);
   if (typeof document.jwks_uri !== "string") throw unusable("has no jwks_uri");

@@ -41,9 +41,11 @@ export function writeEarlyError(
 
 /**
  * What an HTTP/2 client may still send of an answered request's body before
- * its stream is reset: a request this large would be refused anyway.
+ * its stream is reset: several round trips' worth, so the answer has gone out
+ * by then, but little enough that a client without a token cannot make the
+ * server read much (100 streams per connection).
  */
-const MAX_DISCARDED_BYTES = 4 * 1024 * 1024;
+const MAX_DISCARDED_BYTES = 256 * 1024;
 
 /**
  * Reads and drops the rest of an answered request's body. Resetting the
