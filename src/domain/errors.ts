@@ -4,15 +4,17 @@
 // so the domain can be used (and tested) without a server.
 
 /** The gRPC codes the domain raises, as the protocols spell them. */
-export type ErrorCode =
-  | "invalid_argument"
-  | "not_found"
-  | "already_exists"
-  | "permission_denied"
-  | "failed_precondition"
-  | "aborted"
-  | "resource_exhausted"
-  | "out_of_range";
+export const ERROR_CODES = [
+  "invalid_argument",
+  "not_found",
+  "already_exists",
+  "permission_denied",
+  "failed_precondition",
+  "aborted",
+  "resource_exhausted",
+  "out_of_range",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 export interface FieldViolation {
   field: string;
