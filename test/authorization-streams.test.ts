@@ -10,6 +10,7 @@ import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { transportFor } from "./support/transports.js";
+import { readWatchIssues } from "./support/watch-stream.js";
 
 // The authorisation matrix for what stays open: every server-streaming RPC
 // (from the descriptors), opened by every role, through every change of that
@@ -59,47 +60,17 @@ interface StreamRow {
 const STREAMS: Record<string, StreamRow> = {
   "tracker.v1.IssueService.WatchIssues": {
     async open(subject, project) {
-      const abort = new AbortController();
-      const titles: string[] = [];
-      const waiters: Array<() => void> = [];
-      let opened: () => void = () => {};
-      const isOpen = new Promise<void>((resolve) => {
-        opened = resolve;
-      });
-      const ended = (async () => {
-        try {
-          for await (const message of clients(subject).issues.watchIssues(
-            { parent: project, after: 0n },
-            { signal: abort.signal },
-          )) {
-            opened();
-            const title = message.event?.changes.find((change) => change.field === "title")?.newValue;
-            if (title?.kind.case === "stringValue") titles.push(title.kind.value);
-            for (const wake of waiters.splice(0)) wake();
-          }
-          return undefined;
-        } catch (error) {
-          return ConnectError.from(error);
-        } finally {
-          opened();
-          for (const wake of waiters.splice(0)) wake();
-        }
-      })();
-      let done = false;
-      ended.then(() => {
-        done = true;
-      });
-      await isOpen;
+      const stream = readWatchIssues(clients(subject).issues, project);
+      await stream.opened;
       return {
-        titles,
-        ended,
-        async delivered(title) {
-          while (!titles.includes(title)) {
-            if (done) throw new Error(`the stream ended before "${title}" arrived`);
-            await new Promise<void>((resolve) => waiters.push(resolve));
-          }
-        },
-        stop: () => abort.abort(),
+        titles: stream.titles,
+        ended: stream.ended,
+        delivered: (title) =>
+          stream.waitFor(
+            () => stream.titles.includes(title),
+            () => `the stream ended before "${title}" arrived`,
+          ),
+        stop: () => void stream.stop(),
       };
     },
     async fresh(subject, project) {

@@ -10,6 +10,7 @@ import { addMember, clientsFor, createProject, userNamed } from "./support/fixtu
 import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { type Protocol, transportFor } from "./support/transports.js";
+import { readWatchIssues } from "./support/watch-stream.js";
 
 // Access that ends, ends everywhere: a WatchIssues stream re-checks the
 // caller's access when their membership changes and ends with the code a new
@@ -47,47 +48,18 @@ interface Watch {
 
 /** Reads a WatchIssues stream of `parent` as the transport's caller, from the start of its history. */
 function watch(transport: Transport, parent: string): Watch {
-  const abort = new AbortController();
-  const messages: WatchIssuesResponse[] = [];
-  const titles: string[] = [];
-  const waiters: Array<() => void> = [];
-  const ended = (async () => {
-    try {
-      for await (const message of createClient(IssueService, transport).watchIssues(
-        { parent, after: 0n },
-        { signal: abort.signal },
-      )) {
-        messages.push(message);
-        const title = message.event?.changes.find((change) => change.field === "title")?.newValue;
-        if (title?.kind.case === "stringValue") titles.push(title.kind.value);
-        for (const wake of waiters.splice(0)) wake();
-      }
-      return undefined;
-    } catch (error) {
-      return ConnectError.from(error);
-    } finally {
-      for (const wake of waiters.splice(0)) wake();
-    }
-  })();
-  let done = false;
-  ended.then(() => {
-    done = true;
-  });
-  const events = () => messages.filter((message) => message.event !== undefined).length;
+  const stream = readWatchIssues(createClient(IssueService, transport), parent);
+  const events = () => stream.messages.filter((message) => message.event !== undefined).length;
   return {
-    messages,
-    titles,
-    ended,
-    async until(count) {
-      while (events() < count) {
-        if (done) throw new Error(`the stream ended after ${events()} of ${count} events`);
-        await new Promise<void>((resolve) => waiters.push(resolve));
-      }
-    },
-    async stop() {
-      abort.abort();
-      await ended;
-    },
+    messages: stream.messages,
+    titles: stream.titles,
+    ended: stream.ended,
+    until: (count) =>
+      stream.waitFor(
+        () => events() >= count,
+        () => `the stream ended after ${events()} of ${count} events`,
+      ),
+    stop: stream.stop,
   };
 }
 
