@@ -4,12 +4,18 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import pg from "pg";
 import { Issue_Priority, Issue_State, IssueSchema, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 
 /**
  * The framework's limit, run as its own process by the bench: a bare Connect
  * handler (no auth, no interceptors, no database) answering GetIssue with a
  * constant Issue of the seeded size, on h2c like the tracker.
+ *
+ * With BARE_QUERY (JSON: the tracker's GetIssue SQL, compiled, and the
+ * bench user's uid) and DATABASE_URL, each call first runs that query,
+ * prepared, through pg with the tracker's pool size: the least any
+ * database-backed GetIssue can cost in Node (Connect plus one pg round trip).
  */
 const now = timestampFromDate(new Date());
 const issue = create(IssueSchema, {
@@ -28,9 +34,30 @@ const issue = create(IssueSchema, {
   updateTime: now,
   etag: '"r1"',
 });
+const query = process.env.BARE_QUERY
+  ? (JSON.parse(process.env.BARE_QUERY) as { sql: string; parameters: unknown[]; callerUid: string })
+  : undefined;
+const pool = query && new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
 const routes = (router: ConnectRouter) =>
   router.service(IssueService, {
-    getIssue: async () => issue,
+    getIssue: async (req) => {
+      if (query && pool) {
+        const [, projectKey, , number] = req.name.split("/");
+        // The compiled query's placeholders (bench/ablation.ts), given this call's values.
+        const values: Record<string, unknown> = {
+          $CALLER: query.callerUid,
+          $PROJECT_KEY: projectKey,
+          $NUMBER: number,
+        };
+        const { rows } = await pool.query({
+          name: "get_issue",
+          text: query.sql,
+          values: query.parameters.map((p) => (typeof p === "string" && p in values ? values[p] : p)),
+        });
+        if (!rows[0]) throw new Error(`${req.name} not found`);
+      }
+      return issue;
+    },
   });
 const server = http2.createServer({}, connectNodeAdapter({ routes }));
 server.listen(0, "127.0.0.1", () => {
