@@ -5,7 +5,15 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import pg from "pg";
-import { Issue_Priority, Issue_State, IssueSchema, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import {
+  Issue_Priority,
+  Issue_State,
+  type IssueEvent,
+  IssueEvent_Kind,
+  IssueEventSchema,
+  IssueSchema,
+  IssueService,
+} from "../gen/proto/tracker/v1/issue_pb.js";
 
 /**
  * The framework's limit, run as its own process by the bench: a bare Connect
@@ -16,6 +24,9 @@ import { Issue_Priority, Issue_State, IssueSchema, IssueService } from "../gen/p
  * bench user's uid) and DATABASE_URL, each call first runs that query,
  * prepared, through pg with the tracker's pool size: the least any
  * database-backed GetIssue can cost in Node (Connect plus one pg round trip).
+ *
+ * WatchIssues and CreateIssue give the framework's fan-out: every CreateIssue
+ * hands one event, made once, to every open WatchIssues stream.
  */
 const now = timestampFromDate(new Date());
 const issue = create(IssueSchema, {
@@ -38,8 +49,41 @@ const query = process.env.BARE_QUERY
   ? (JSON.parse(process.env.BARE_QUERY) as { sql: string; parameters: unknown[]; callerUid: string })
   : undefined;
 const pool = query && new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+/** The next event, and how to hand it to every stream waiting for it. */
+function eventToCome() {
+  let resolve: (event: IssueEvent) => void = () => {};
+  const promise = new Promise<IssueEvent>((done) => {
+    resolve = done;
+  });
+  return { promise, resolve };
+}
+let created = 0;
+let nextEvent = eventToCome();
 const routes = (router: ConnectRouter) =>
   router.service(IssueService, {
+    createIssue: async () => {
+      created++;
+      const name = `projects/P000/issues/${created}`;
+      const event = create(IssueEventSchema, {
+        sequence: BigInt(created),
+        issue: name,
+        actor: issue.reporter,
+        createTime: timestampFromDate(new Date()),
+        kind: IssueEvent_Kind.ISSUE_CREATED,
+      });
+      const waiting = nextEvent;
+      nextEvent = eventToCome();
+      // After the response is written, as the tracker's watchers hear of a commit.
+      setImmediate(() => waiting.resolve(event));
+      return { ...issue, name };
+    },
+    async *watchIssues(_, context) {
+      yield { position: 0n };
+      while (!context.signal.aborted) {
+        const event = await nextEvent.promise;
+        yield { event, position: event.sequence };
+      }
+    },
     getIssue: async (req) => {
       if (query && pool) {
         const [, projectKey, , number] = req.name.split("/");

@@ -271,6 +271,9 @@ try {
       watches.push({ size, server: label, ...result });
     };
 
+    // The framework's fan-out: the bare handler's WatchIssues, one event per CreateIssue.
+    await watch(bare, "bare Connect");
+
     // The tracker, one process, then `workers` processes on one port.
     const runTracker = async (
       count: number,

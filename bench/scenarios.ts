@@ -4,6 +4,7 @@ import { bearerToken } from "../client/index.js";
 import { createNodeTransport, type Protocol as NodeProtocol } from "../client/node.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { Issue_Priority, Issue_State, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import { openLeanWatchers } from "./lean-watcher.js";
 import type { Call } from "./load.js";
 import { PROJECTS, projectKey, WORDS } from "./seed.js";
 
@@ -18,6 +19,7 @@ const TRANSPORTS: Record<Protocol, NodeProtocol> = {
 
 /** Connections per client: several, so that N cluster workers all get some. */
 const CONNECTIONS = 8;
+const WATCHERS_PER_CONNECTION = 50;
 
 /** Runs one scenario: `call` in closed-loop streams; `stream` picks the connection. */
 export type Scenario = (name: string, protocol: string, call: Call, note?: string) => Promise<void>;
@@ -204,47 +206,44 @@ export interface WatchResult {
 }
 
 /**
- * WatchIssues fan-out: `watchers` streams on one project (spread over
- * several connections), then commits one at a time; each delivery's time
- * from the acknowledged commit is recorded.
+ * WatchIssues fan-out: `watchers` streams on one project, held as separate
+ * clients would hold them (bench/lean-watcher.ts), then commits one at a
+ * time; each delivery's time from the commit's request is recorded.
  */
 export async function watchFanOut(baseUrl: string, token: string, watchers: number): Promise<WatchResult> {
   const parent = `projects/${projectKey(0)}`;
-  const clients = clientsOf(IssueService, baseUrl, "connect+proto h2", token);
   const writer = at(clientsOf(IssueService, baseUrl, "connect+proto h2", token), 0);
-  const stop = new AbortController();
   const arrivals = new Map<string, number[]>();
-  let open = 0;
-  const streams = Array.from({ length: watchers }, async (_, i) => {
-    let first = true;
-    try {
-      for await (const message of at(clients, i).watchIssues({ parent }, { signal: stop.signal })) {
-        // The first message of a stream says it is open.
-        if (first) open++;
-        first = false;
-        const issue = message.event?.issue;
-        if (!issue) continue;
-        const list = arrivals.get(issue) ?? [];
-        list.push(performance.now());
-        arrivals.set(issue, list);
-      }
-    } catch (error) {
-      if (!stop.signal.aborted) process.stderr.write(`  watcher ended: ${String(error)}\n`);
-    }
+  let failures = 0;
+  const streams = openLeanWatchers({
+    baseUrl,
+    token,
+    parent,
+    count: watchers,
+    // Well under the server's MAX_CONCURRENT_STREAMS (100): streams past it would wait, never open.
+    perConnection: WATCHERS_PER_CONNECTION,
+    arrived: (issue) => {
+      const list = arrivals.get(issue) ?? [];
+      list.push(performance.now());
+      arrivals.set(issue, list);
+    },
+    failed: (error) => {
+      if (failures++ < 5) process.stderr.write(`  watcher ended: ${String(error)}\n`);
+    },
   });
-  for (const deadline = performance.now() + 60_000; open < watchers && performance.now() < deadline; ) {
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await Promise.race([streams.opened, new Promise((resolve) => setTimeout(resolve, 60_000))]);
   const commits = 20;
   const committed = new Map<string, number>();
   for (let i = 0; i < commits; i++) {
+    // Timed from the write's request: its answer can reach this busy process
+    // after the streams' events do.
+    const sent = performance.now();
     const issue = await writer.createIssue({ parent, issue: { title: `Watched issue ${i}` } });
-    committed.set(issue.name, performance.now());
+    committed.set(issue.name, sent);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await new Promise((resolve) => setTimeout(resolve, 3_000));
-  stop.abort();
-  await Promise.allSettled(streams);
+  streams.close();
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000 });
   let delivered = 0;
   for (const [name, committedAt] of committed) {
