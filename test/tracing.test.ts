@@ -15,10 +15,11 @@ import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trac
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createNodeTransport } from "../client/node.js";
 import { Health, HealthCheckResponse_ServingStatus } from "../gen/proto/grpc/health/v1/health_pb.js";
-import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import { Issue_State, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { createTracing } from "../src/observability/tracing.js";
-import { createProject, uniqueProjectKey } from "./support/fixtures.js";
+import { violatedFields } from "./support/errors.js";
+import { createProject, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { actingAs, PROTOCOLS, type Protocol } from "./support/transports.js";
 
@@ -272,6 +273,124 @@ describe("WatchIssues fan-out, as query spans show it", () => {
     // One for the commit; a second at most, should a watcher wake a moment late.
     expect(eventQueries.length).toBeGreaterThanOrEqual(1);
     expect(eventQueries.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("reads' round trips, as query spans show them", () => {
+  /** IssueService as `user`, each call in a trace of its own; `queries()` lists the SQL of the last call. */
+  function issuesAs(user: string) {
+    let traceId = "";
+    const newTrace: Interceptor = (next) => (req) => {
+      const caller = callerSpan();
+      traceId = caller.traceId;
+      req.header.set("traceparent", caller.traceparent);
+      return next(req);
+    };
+    const client = createClient(
+      IssueService,
+      createNodeTransport("Connect binary over HTTP/2", server.baseUrl, [actingAs(user), newTrace]),
+    );
+    const queries = () =>
+      spansOf(traceId)
+        .filter((span) => span.kind === SpanKind.CLIENT)
+        .map((span) => String(span.attributes["db.query.text"]));
+    return { client, queries };
+  }
+
+  const refusal = (call: Promise<unknown>) =>
+    call.then(
+      () => expect.fail("expected the call to fail"),
+      (thrown: unknown) => {
+        const error = ConnectError.from(thrown);
+        return { code: error.code, message: error.rawMessage, fields: violatedFields(error) };
+      },
+    );
+
+  it("takes one query for GetIssue, BatchGetIssues and ListIssues by a member, labels included", async () => {
+    const parent = await createProject(server);
+    const alice = issuesAs("alice");
+    const a = await alice.client.createIssue({ parent, issue: { title: "a" } });
+    const b = await alice.client.createIssue({ parent, issue: { title: "b" } });
+
+    expect((await alice.client.getIssue({ name: a.name })).title).toBe("a");
+    expect(alice.queries()).toHaveLength(1);
+    const batch = await alice.client.batchGetIssues({ parent, names: [b.name, a.name] });
+    expect(batch.issues.map((issue) => issue.title)).toEqual(["b", "a"]);
+    expect(alice.queries()).toHaveLength(1);
+    const first = await alice.client.listIssues({ parent, pageSize: 1 });
+    expect(first.issues.map((issue) => issue.title)).toEqual(["b"]);
+    expect(alice.queries()).toHaveLength(1);
+    const second = await alice.client.listIssues({ parent, pageSize: 1, pageToken: first.nextPageToken });
+    expect(second.issues.map((issue) => issue.title)).toEqual(["a"]);
+    expect(alice.queries()).toHaveLength(1);
+    // An empty page, and a deleted project (members still read it), are one query too.
+    expect(
+      (await alice.client.listIssues({ parent, filter: { states: [Issue_State.CLOSED] } })).issues,
+    ).toEqual([]);
+    expect(alice.queries()).toHaveLength(1);
+    await createClient(ProjectService, transport("Connect binary over HTTP/2")).deleteProject({
+      name: parent,
+    });
+    expect((await alice.client.listIssues({ parent })).issues).toHaveLength(2);
+    expect(alice.queries()).toHaveLength(1);
+  });
+
+  it("tells a non-member, and anyone of a missing project, NOT_FOUND of the parent, whatever else is wrong", async () => {
+    const parent = await createProject(server);
+    const alice = issuesAs("alice");
+    const { name } = await alice.client.createIssue({ parent, issue: { title: "secret" } });
+    await userNamed(server, "bob"); // known, so his calls' only queries are the handler's
+    const bob = issuesAs("bob");
+    const missing = "projects/NOSUCH";
+    const notFound = (resource: string) => ({
+      code: Code.NotFound,
+      message: `${resource} does not exist`,
+      fields: [],
+    });
+
+    for (const [as, project] of [
+      [bob, parent],
+      [alice, missing],
+    ] as const) {
+      expect(await refusal(as.client.listIssues({ parent: project }))).toEqual(notFound(project));
+      expect(as.queries()).toHaveLength(1);
+      expect(
+        await refusal(as.client.batchGetIssues({ parent: project, names: [`${project}/issues/1`] })),
+      ).toEqual(notFound(project));
+      expect(as.queries()).toHaveLength(1);
+      // A request the read refuses before its query is checked for access first.
+      expect(await refusal(as.client.listIssues({ parent: project, pageToken: "bad" }))).toEqual(
+        notFound(project),
+      );
+      expect(
+        await refusal(
+          as.client.listIssues({ parent: project, filter: { labels: ["projects/OTHER/labels/x"] } }),
+        ),
+      ).toEqual(notFound(project));
+      expect(
+        await refusal(as.client.batchGetIssues({ parent: project, names: ["projects/OTHER/issues/1"] })),
+      ).toEqual(notFound(project));
+    }
+
+    // A member is told what is wrong: the token before the filter.
+    expect(
+      await refusal(
+        alice.client.listIssues({
+          parent,
+          pageToken: "bad",
+          filter: { labels: ["projects/OTHER/labels/x"] },
+        }),
+      ),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["page_token"] });
+    expect(
+      await refusal(alice.client.listIssues({ parent, filter: { labels: ["projects/OTHER/labels/x"] } })),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["filter.labels"] });
+    expect(
+      await refusal(alice.client.batchGetIssues({ parent, names: [name, "projects/OTHER/issues/1"] })),
+    ).toMatchObject({ code: Code.InvalidArgument, fields: ["names[1]"] });
+    expect(
+      await refusal(alice.client.batchGetIssues({ parent, names: [name, `${parent}/issues/9`] })),
+    ).toEqual(notFound(`${parent}/issues/9`));
   });
 });
 

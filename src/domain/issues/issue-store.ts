@@ -1,7 +1,16 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import {
+  type Expression,
+  type Kysely,
+  type SelectQueryBuilder,
+  type SqlBool,
+  sql,
+  type Transaction,
+} from "kysely";
 import type { DB } from "../../../gen/db.js";
 import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { invalidArgument, notFound } from "../errors.js";
+import { assertReader, readingAsReader, withProjectAccess } from "../shared/access.js";
+import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
 import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
 import { type IssueRow, toIssue } from "./issue-mapping.js";
@@ -15,7 +24,7 @@ const labelKeys = sql<
 );
 
 /** Issues of one project with their label keys, in one query. */
-export function selectIssues(db: Kysely<DB>, projectUid: string) {
+export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<string>) {
   return db
     .selectFrom("issues")
     .selectAll("issues")
@@ -47,6 +56,46 @@ export function selectIssueWithCallerRole(
     .where("issues.number", "=", number);
 }
 
+export type IssueSortField = "number" | "create_time" | "update_time" | "priority";
+
+/** Issues picked from one project, as `selectIssues` starts them. */
+type IssueSelect = SelectQueryBuilder<DB, "issues", IssueRow>;
+
+/**
+ * The issues `select` picks of the project `requested` (given its uid), by
+ * `order`'s field then number if given, with the access check in the same
+ * query: one round trip, as for GetIssue. `select` runs only for a member,
+ * so a non-member's request reads the project and its membership and
+ * nothing else; a non-member or a missing project is NOT_FOUND (`requested`).
+ */
+export async function selectIssuesAsReader(
+  db: Kysely<DB>,
+  caller: Caller,
+  requested: string,
+  select: (projectUid: Expression<string>) => IssueSelect,
+  order?: { field: IssueSortField; descending: boolean },
+): Promise<IssueRow[]> {
+  const direction = order?.descending ? "desc" : "asc";
+  // The order inside serves the index and the limit; the one outside is what
+  // SQL promises the rows come back in.
+  const keys = (table: "issues" | "issue") =>
+    (!order ? [] : order.field === "number" ? ["number"] : [order.field, "number"]).map((column) =>
+      sql.ref(`${table}.${column}`),
+    );
+  let issues = select(sql.ref("access.uid")).where(sql<SqlBool>`access.caller_role IS NOT NULL`);
+  for (const key of keys("issues")) issues = issues.orderBy(key, direction);
+  let query = withProjectAccess(db, caller, requested)
+    .selectFrom("access")
+    .leftJoinLateral(issues.as("issue"), (join) => join.onTrue())
+    .selectAll("issue")
+    .select("access.caller_role");
+  for (const key of keys("issue")) query = query.orderBy(key, direction);
+  const rows = await query.execute();
+  assertReader(rows[0], requested);
+  // A member's request with no issue to show is one row of nulls.
+  return rows.filter((row): row is typeof row & IssueRow => row.uid !== null);
+}
+
 export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(db, projectUid).where("number", "=", issueNumberOf(name)).executeTakeFirst();
   if (!row) throw notFound(name);
@@ -69,17 +118,22 @@ export async function readIssue(
  */
 export async function readIssuesNamed(
   db: Kysely<DB>,
-  project: { uid: string; key: string },
+  caller: Caller,
   parent: string,
   names: string[],
 ): Promise<Issue[]> {
-  const numbers = issueNumbersIn(project.key, parent, names);
-  const rows = await selectIssues(db, project.uid).where("number", "in", numbers).execute();
+  const key = projectKeyOf(parent);
+  const rows = await readingAsReader(db, caller, parent, () => {
+    const numbers = issueNumbersIn(key, parent, names);
+    return selectIssuesAsReader(db, caller, parent, (projectUid) =>
+      selectIssues(db, projectUid).where("number", "in", numbers),
+    );
+  });
   const byNumber = new Map(rows.map((row) => [row.number, row]));
-  return names.map((name, index) => {
-    const row = byNumber.get(numbers[index] ?? "");
+  return names.map((name) => {
+    const row = byNumber.get(issueNumberOf(name));
     if (!row) throw notFound(name);
-    return toIssue(row, project.key);
+    return toIssue(row, key);
   });
 }
 

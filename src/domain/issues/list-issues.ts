@@ -3,13 +3,14 @@ import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { invalidArgument } from "../errors.js";
+import { readingAsReader } from "../shared/access.js";
+import type { Caller } from "../shared/caller.js";
 import { lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
 import { type Keyset, pageOf } from "../shared/pagination.js";
 import { timestampToText } from "../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow } from "./issue-mapping.js";
-import { selectIssues } from "./issue-store.js";
+import { type IssueSortField as SortField, selectIssues, selectIssuesAsReader } from "./issue-store.js";
 
-type SortField = "number" | "create_time" | "update_time" | "priority";
 type Cursor = [sortValue: string, number: string];
 const isCursor = (value: unknown): value is Cursor =>
   Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
@@ -23,13 +24,11 @@ function parseOrderBy(orderBy: string): { field: SortField; descending: boolean 
 
 /**
  * ListIssues: the typed filter, the order, and keyset pagination over the
- * (project, sort field, number) indexes, with labels loaded in the same query.
+ * (project, sort field, number) indexes, with labels and the caller's access
+ * check in the same query.
  */
-export async function listIssues(
-  db: Kysely<DB>,
-  project: { uid: string; key: string },
-  req: ListIssuesRequest,
-) {
+export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssuesRequest) {
+  const key = projectKeyOf(req.parent);
   const order = parseOrderBy(req.orderBy);
   const filter = req.filter;
   const query = {
@@ -45,18 +44,25 @@ export async function listIssues(
     cursorOf: (row) => [String(row[order.field]), row.number],
   };
   // The token is checked before the filter: a request wrong in both is told of the token.
-  return pageOf(req, query, keyset, (limit, after) => {
-    let select = filtered(db, project, req);
-    const direction = order.descending ? "desc" : "asc";
-    select = select.orderBy(`issues.${order.field}`, direction);
-    if (order.field !== "number") select = select.orderBy("issues.number", direction);
-    if (after) select = select.where(keysetAfter(order.field, order.descending, after));
-    return select.limit(limit).execute();
-  });
+  return readingAsReader(db, caller, req.parent, () =>
+    pageOf(req, query, keyset, (limit, after) =>
+      selectIssuesAsReader(
+        db,
+        caller,
+        req.parent,
+        (projectUid) => {
+          let select = filtered(db, { uid: projectUid, key }, req);
+          if (after) select = select.where(keysetAfter(order.field, order.descending, after));
+          return select.limit(limit);
+        },
+        order,
+      ),
+    ),
+  );
 }
 
 /** The issues of the project that `req`'s filter (and show_deleted) lets through. */
-function filtered(db: Kysely<DB>, project: { uid: string; key: string }, req: ListIssuesRequest) {
+function filtered(db: Kysely<DB>, project: { uid: Expression<string>; key: string }, req: ListIssuesRequest) {
   const filter = req.filter;
   let select = selectIssues(db, project.uid);
   if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);

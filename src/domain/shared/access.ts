@@ -1,4 +1,4 @@
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type QueryCreator, sql, type Transaction } from "kysely";
 import type { DB, MemberRole } from "../../../gen/db.js";
 import { DomainError, failedPrecondition, notFound } from "../errors.js";
 import type { Caller } from "./caller.js";
@@ -17,7 +17,7 @@ const roleName = (role: MemberRole) => `ROLE_${role.toUpperCase()}`;
 
 export type ProjectAccess = ProjectRow & { caller_role: MemberRole };
 
-function projectWithCallerRole(db: Kysely<DB>, caller: Caller, key: string) {
+function projectWithCallerRole(db: QueryCreator<DB>, caller: Caller, key: string) {
   return db
     .selectFrom("projects")
     .leftJoin("members", (join) =>
@@ -58,6 +58,45 @@ export async function projectFor(
 ): Promise<ProjectAccess> {
   const row = await projectWithCallerRole(db, caller, projectKeyOf(requested)).executeTakeFirst();
   return check(row, role, requested);
+}
+
+/**
+ * The CTE `access`, for a read that checks access in its own query (one
+ * round trip): the project of `requested` (its `uid`, deleted projects too,
+ * as for projectFor) with the caller's role in it (`caller_role`, null for
+ * a non-member); no row for no such project. The read should touch nothing
+ * else unless `caller_role` is set, and answer with assertReader.
+ */
+export function withProjectAccess(db: Kysely<DB>, caller: Caller, requested: string) {
+  return db.with("access", (db) => projectWithCallerRole(db, caller, projectKeyOf(requested)));
+}
+
+/** projectFor's answer to a reader, from the `caller_role` a withProjectAccess read returned (undefined: no row). */
+export function assertReader(row: { caller_role: MemberRole | null } | undefined, requested: string): void {
+  if (!row || row.caller_role === null) throw notFound(requested);
+}
+
+/**
+ * Runs `read`, which checks access in its own query (withProjectAccess).
+ * Should it refuse the request before its query (a bad page token, a filter
+ * naming another project), access is checked first, as when it was a query
+ * of its own: a non-member is NOT_FOUND whatever else is wrong, and learns
+ * nothing from the request's mistakes.
+ */
+export async function readingAsReader<T>(
+  db: Kysely<DB>,
+  caller: Caller,
+  requested: string,
+  read: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof DomainError && error.code === "invalid_argument") {
+      await projectFor(db, caller, requested, "reader");
+    }
+    throw error;
+  }
 }
 
 /**
