@@ -110,7 +110,8 @@ export function toMarkdown(report: BenchReport): string {
       lines.push(
         "",
         `WatchIssues fan-out on ${watch.server}: ${watch.watchers} watchers, ${watch.commits} commits, ${watch.delivered}/${watch.expected} deliveries; ` +
-          `commit→delivery p50 ${fixed(watch.p50Ms)} ms, p90 ${fixed(watch.p90Ms)} ms, p99 ${fixed(watch.p99Ms)} ms, max ${fixed(watch.maxMs, 1)} ms`,
+          `commit→delivery p50 ${fixed(watch.p50Ms)} ms, p90 ${fixed(watch.p90Ms)} ms, p99 ${fixed(watch.p99Ms)} ms, max ${fixed(watch.maxMs, 1)} ms` +
+          (watch.serverPeakRssMiB ? `; server RSS up to ${watch.serverPeakRssMiB} MiB` : ""),
       );
     }
     lines.push("", ...targets(report, size));

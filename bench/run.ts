@@ -15,6 +15,7 @@ import { runScenario, type ScenarioResult } from "./load.js";
 import {
   buildServer,
   largestPeakRssMiB,
+  largestRssMiB,
   type ServerProcess,
   startBareServer,
   startTracker,
@@ -264,11 +265,15 @@ try {
     const watch = async (server: ServerProcess, label: string) => {
       if (watchers === 0 || !wanted("WatchIssues")) return;
       log(`[${size}] WatchIssues on ${label}: ${watchers} watchers`);
-      const result = await watchFanOut(server.baseUrl, token, watchers);
+      let peakRssMiB = largestRssMiB(server.pid);
+      const sampler = setInterval(() => {
+        peakRssMiB = Math.max(peakRssMiB, largestRssMiB(server.pid));
+      }, 100);
+      const result = await watchFanOut(server.baseUrl, token, watchers).finally(() => clearInterval(sampler));
       log(
-        `  delivered ${result.delivered}/${result.expected}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms`,
+        `  delivered ${result.delivered}/${result.expected}, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, server RSS ${Math.round(peakRssMiB)} MiB`,
       );
-      watches.push({ size, server: label, ...result });
+      watches.push({ size, server: label, ...result, serverPeakRssMiB: Math.round(peakRssMiB) });
     };
 
     // The framework's fan-out: the bare handler's WatchIssues, one event per CreateIssue.

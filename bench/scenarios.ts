@@ -203,6 +203,8 @@ export interface WatchResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** Highest RSS of any one server process sampled while the streams were open, in MiB. */
+  serverPeakRssMiB?: number;
 }
 
 /**
