@@ -70,6 +70,25 @@ const PUBLIC_SERVICES = [
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 
+// What browsers on other origins may send and read (CORS), spelled once.
+const CORS_EXPOSED_HEADERS = [
+  ...cors.exposedHeaders,
+  "Etag",
+  "X-Request-Id",
+  "Retry-After",
+  "WWW-Authenticate",
+  "traceparent",
+  "tracestate",
+].join(", ");
+const CORS_ALLOWED_METHODS = cors.allowedMethods.join(", ");
+const CORS_ALLOWED_HEADERS = [
+  ...cors.allowedHeaders,
+  "Authorization",
+  "X-Request-Id",
+  "traceparent",
+  "tracestate",
+].join(", ");
+
 /** The interceptors the bench can leave out (bench/ablation.ts), to measure what each costs. */
 export const REMOVABLE_LAYERS = [
   "tracing",
@@ -160,24 +179,10 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
     res.setHeader("Vary", "Origin");
-    res.setHeader(
-      "Access-Control-Expose-Headers",
-      [
-        ...cors.exposedHeaders,
-        "Etag",
-        "X-Request-Id",
-        "Retry-After",
-        "WWW-Authenticate",
-        "traceparent",
-        "tracestate",
-      ].join(", "),
-    );
+    res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS);
     if (req.method === "OPTIONS") {
-      res.setHeader("Access-Control-Allow-Methods", cors.allowedMethods.join(", "));
-      res.setHeader(
-        "Access-Control-Allow-Headers",
-        [...cors.allowedHeaders, "Authorization", "X-Request-Id", "traceparent", "tracestate"].join(", "),
-      );
+      res.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS);
+      res.setHeader("Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS);
       res.setHeader("Access-Control-Max-Age", "7200");
       writeHead(res, 204);
       res.end();
