@@ -5,7 +5,7 @@ import { type Authenticator, discoverOidcAuthenticator } from "./auth/authentica
 import { createDevAuthenticator } from "./auth/dev-issuer.js";
 import type { Config } from "./config.js";
 import type { AppContext, Limits } from "./context.js";
-import { connectDatabase } from "./db/database.js";
+import { assertPooledSettings, connectDatabase } from "./db/database.js";
 import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -67,14 +67,20 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const database = connectDatabase(databaseUrl, {
     poolMax: config.DATABASE_POOL_MAX,
     statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+    pooler: config.DATABASE_POOLER,
     // Queries made while an RPC is traced become its child spans.
     ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
   });
-  const issueEvents = new IssueEventBus(databaseUrl, logger);
-  await issueEvents.start().catch(async (error: unknown) => {
+  // LISTEN needs a session of its own: never through a transaction pooler.
+  const issueEvents = new IssueEventBus(config.DATABASE_DIRECT_URL ?? databaseUrl, logger);
+  try {
+    if (config.DATABASE_POOLER === "transaction")
+      await assertPooledSettings(database.pool, config.STATEMENT_TIMEOUT_MS);
+    await issueEvents.start();
+  } catch (error) {
     await database.close();
     throw error;
-  });
+  }
   const shutdown = new AbortController();
   // Every request in flight listens for shutdown: no listener limit applies.
   setMaxListeners(0, shutdown.signal);

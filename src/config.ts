@@ -31,6 +31,17 @@ const schema = z.object({
    * to DATABASE_URL that keeps the password out of plain env listings.
    */
   DATABASE_SECRET: z.string().optional(),
+  /**
+   * A pooler between tracker and PostgreSQL (PgBouncer). "transaction": no
+   * named prepared statements, and the session settings must be the role's
+   * (see DEPLOYMENT.md); the pool's server connections are shared.
+   */
+  DATABASE_POOLER: z.enum(["none", "session", "transaction"]).default("none"),
+  /**
+   * A direct (or session-mode) connection to the same database, for what a
+   * transaction-mode pooler cannot carry: LISTEN and the migrations at startup.
+   */
+  DATABASE_DIRECT_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   /** Server processes sharing PORT (node:cluster): a number, or "auto" for one per core. */
   WORKERS: z
@@ -134,6 +145,12 @@ function crossChecks(env: Record<string, string | undefined>): string[] {
     Number(env.REQUEST_TIMEOUT_MS ?? transport.requestTimeoutMs)
   ) {
     problems.push("  HEADERS_TIMEOUT_MS: must not exceed REQUEST_TIMEOUT_MS");
+  }
+  // LISTEN through a transaction-mode pooler never hears a commit.
+  if (env.DATABASE_POOLER === "transaction" && !env.DATABASE_DIRECT_URL) {
+    problems.push(
+      "  DATABASE_DIRECT_URL: required when DATABASE_POOLER=transaction (LISTEN and migrations need a session of their own)",
+    );
   }
   if (mode === "dev" && env.NODE_ENV === "production") {
     problems.push("  AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production");

@@ -48,7 +48,9 @@ if (cluster.isPrimary) {
 async function prepareDatabase(): Promise<{ databaseUrl: string; embedded?: EmbeddedDatabase }> {
   if (config.DATABASE_URL) {
     await assertReachable(config.DATABASE_URL, config.DATABASE_SECRET ? "DATABASE_SECRET" : "DATABASE_URL");
-    await applyMigrations(config.DATABASE_URL);
+    if (config.DATABASE_DIRECT_URL) await assertReachable(config.DATABASE_DIRECT_URL, "DATABASE_DIRECT_URL");
+    // Atlas sends startup parameters (search_path, extra_float_digits) PgBouncer refuses.
+    await applyMigrations(config.DATABASE_DIRECT_URL ?? config.DATABASE_URL);
     return { databaseUrl: config.DATABASE_URL };
   }
   const embedded = await startEmbeddedPostgres(join(config.DATA_DIR, "postgres"));

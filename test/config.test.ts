@@ -102,6 +102,23 @@ describe("configuration", () => {
     expect(loadConfig({ AUTH_MODE: "dev" }).AUTH_MODE).toBe("dev");
   });
 
+  it("connects directly unless told of a pooler, and wants a direct URL behind a transaction pooler", () => {
+    expect(loadConfig({ ...OIDC }).DATABASE_POOLER).toBe("none");
+    expect(loadConfig({ ...OIDC }).DATABASE_DIRECT_URL).toBeUndefined();
+    expect(loadConfig({ ...OIDC, DATABASE_POOLER: "session" }).DATABASE_POOLER).toBe("session");
+    expect(() => loadConfig({ ...OIDC, DATABASE_POOLER: "transaction" })).toThrow(
+      "DATABASE_DIRECT_URL: required when DATABASE_POOLER=transaction",
+    );
+    const pooled = loadConfig({
+      ...OIDC,
+      DATABASE_POOLER: "transaction",
+      DATABASE_URL: "postgres://app@pgbouncer:6432/tracker",
+      DATABASE_DIRECT_URL: "postgres://app@db:5432/tracker",
+    });
+    expect(pooled.DATABASE_DIRECT_URL).toBe("postgres://app@db:5432/tracker");
+    expect(() => loadConfig({ ...OIDC, DATABASE_POOLER: "statement" })).toThrow("DATABASE_POOLER");
+  });
+
   it("bounds every connection unless told otherwise", () => {
     expect(loadConfig({ ...OIDC })).toMatchObject({
       HEADERS_TIMEOUT_MS: 10_000,

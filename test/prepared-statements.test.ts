@@ -48,3 +48,18 @@ describe("prepared statements", () => {
     expect(prepared.length).toBeGreaterThan(200);
   });
 });
+
+describe("behind a transaction pooler", () => {
+  it("prepares nothing: the next transaction may run on another server connection", async () => {
+    const pooled = connectDatabase(database.url, { poolMax: 1, pooler: "transaction" });
+    try {
+      await pooled.db.selectFrom("projects").select("uid").where("key", "=", "P").execute();
+      const { rows } = await sql<{ n: string }>`SELECT count(*) AS n FROM pg_prepared_statements`.execute(
+        pooled.db,
+      );
+      expect(Number(rows[0]?.n)).toBe(0);
+    } finally {
+      await pooled.close();
+    }
+  });
+});

@@ -6,6 +6,9 @@ import { StartupError } from "../startup-error.js";
 
 export type Database = Kysely<DB>;
 
+/** DATABASE_POOLER: "none" or "session" hold one server connection per pool connection; "transaction" does not. */
+export type Pooler = "none" | "session" | "transaction";
+
 const TIMESTAMPTZ_OID = 1184;
 
 export interface DatabaseHandle {
@@ -21,10 +24,13 @@ export function connectDatabase(
   {
     poolMax = 20,
     statementTimeoutMs = 15_000,
+    pooler = "none",
     instrument,
   }: {
     poolMax?: number;
     statementTimeoutMs?: number;
+    /** What stands between the pool and PostgreSQL (DATABASE_POOLER). */
+    pooler?: Pooler;
     /** Called with the pool before its first query, e.g. to trace every query (observability/tracing). */
     instrument?: (pool: pg.Pool) => void;
   } = {},
@@ -33,10 +39,6 @@ export function connectDatabase(
     connectionString: url,
     max: poolMax,
     connectionTimeoutMillis: 5_000,
-    // UTC text timestamps keep PostgreSQL's microseconds, which a JS Date
-    // would truncate, so keyset page tokens compare exactly. The statement
-    // timeout is the server-side deadline of every query (DEADLINE_EXCEEDED).
-    options: `-c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`,
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === TIMESTAMPTZ_OID
@@ -52,8 +54,24 @@ export function connectDatabase(
   // nobody listening, an uncaught exception. Its next query fails instead
   // (UNAVAILABLE), and the pool discards it on release.
   pool.on("connect", (client) => client.on("error", () => {}));
+  // UTC text timestamps keep PostgreSQL's microseconds, which a JS Date
+  // would truncate, so keyset page tokens compare exactly. The statement
+  // timeout is the server-side deadline of every query (DEADLINE_EXCEEDED).
+  // Set on each new connection, queued before its first query, rather than
+  // as startup options, which PgBouncer refuses. Not behind a transaction
+  // pooler: a SET there lands on whichever server connection is free and
+  // stays on it for others; the role's settings hold there instead
+  // (assertPooledSettings).
+  if (pooler !== "transaction") {
+    pool.on("connect", (client) => {
+      // A connection that cannot take this is broken; its next query says so.
+      client.query(settingsSql(statementTimeoutMs)).catch(() => {});
+    });
+  }
   instrument?.(pool);
-  prepareStatements(pool);
+  // A transaction pooler hands each transaction any server connection, where
+  // a name this connection prepared is unknown or another's.
+  if (pooler !== "transaction") prepareStatements(pool);
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
   return {
     db,
@@ -75,6 +93,33 @@ export function connectDatabase(
   };
 }
 
+const settingsSql = (statementTimeoutMs: number) =>
+  `SELECT set_config('TimeZone', 'UTC', false), set_config('statement_timeout', '${Math.trunc(statementTimeoutMs)}', false)`;
+
+/**
+ * Behind a transaction pooler, only the settings PostgreSQL gives every new
+ * server connection (the role's or the database's) hold for every statement,
+ * so they must be what tracker needs; refuses to start otherwise, with the
+ * statements that fix it.
+ */
+export async function assertPooledSettings(pool: pg.Pool, statementTimeoutMs: number): Promise<void> {
+  const { rows } = await pool.query<{ role: string; database: string; timeout: string; zone: string }>(
+    `SELECT current_user AS role, current_database() AS database,
+       (SELECT setting FROM pg_settings WHERE name = 'statement_timeout') AS timeout,
+       current_setting('TimeZone') AS zone`,
+  );
+  const found = rows[0];
+  if (!found) throw new Error("no answer to the settings query");
+  if (Number(found.timeout) === statementTimeoutMs && /^(Etc\/)?UTC$/.test(found.zone)) return;
+  const role = `ALTER ROLE ${pg.escapeIdentifier(found.role)} IN DATABASE ${pg.escapeIdentifier(found.database)}`;
+  throw new StartupError(
+    `DATABASE_POOLER=transaction: the pooled connections run with statement_timeout=${found.timeout} and TimeZone=${found.zone}, ` +
+      `tracker needs ${statementTimeoutMs} (STATEMENT_TIMEOUT_MS) and UTC. A transaction pooler shares server connections, ` +
+      `so they must be the role's: run \`${role} SET statement_timeout = ${statementTimeoutMs}; ${role} SET TimeZone = 'UTC';\` ` +
+      "on PostgreSQL, then RECONNECT in PgBouncer's admin console (or restart it) so its server connections take them",
+  );
+}
+
 /**
  * Connects once, so a database that cannot be reached at startup is named in
  * one line (the setting, host:port and why) instead of failing later, deep
@@ -84,6 +129,8 @@ export async function assertReachable(url: string, setting: string): Promise<voi
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
+    // A pooler accepts the connection and reaches PostgreSQL only for a query.
+    await client.query("SELECT 1");
   } catch (error) {
     const { hostname, port } = new URL(url);
     throw new StartupError(

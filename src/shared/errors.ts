@@ -206,6 +206,8 @@ function fieldPath(elements: { fieldName: string; subscript: { case?: string; va
  * Bugs (INTERNAL) are logged with their stack; the caller sees none of it.
  */
 export function createErrorInterceptor(logger: Logger): Interceptor {
+  let unavailableLoggedAt = 0;
+  let unavailableUnlogged = 0;
   return (next) => async (req) => {
     const map = (error: unknown) => {
       // Not a bug: the client went away while its stream was being written.
@@ -215,6 +217,19 @@ export function createErrorInterceptor(logger: Logger): Interceptor {
         });
       }
       const mapped = toConnectError(error);
+      if (mapped.code === Code.Unavailable && isDatabaseUnavailable(mapped)) {
+        // Why the database cannot be had (refused, a pooler's complaint) is
+        // the operator's to see; once a second, not once a call, in an outage.
+        const now = Date.now();
+        if (now - unavailableLoggedAt >= 1_000) {
+          logger.warn(
+            { err: mapped.cause, procedure: req.url, unlogged: unavailableUnlogged },
+            "database unavailable",
+          );
+          unavailableLoggedAt = now;
+          unavailableUnlogged = 0;
+        } else unavailableUnlogged++;
+      }
       if (mapped.code !== Code.Internal && mapped.code !== Code.Unknown) return mapped;
       // A bug: the log gets the stack, the caller an id to quote in a report.
       const requestId = req.contextValues.get(requestIdKey);
@@ -237,6 +252,10 @@ export function createErrorInterceptor(logger: Logger): Interceptor {
       throw map(error);
     }
   };
+}
+
+function isDatabaseUnavailable(error: ConnectError): boolean {
+  return error.findDetails(ErrorInfoSchema).some((info) => info.reason === "DATABASE_UNAVAILABLE");
 }
 
 /**

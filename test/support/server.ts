@@ -31,6 +31,8 @@ export interface TestServerOptions {
   instanceAdmins?: string[];
   /** How long close() lets requests in flight finish (default 1 s). */
   drainTimeoutMs?: number;
+  /** More settings, as the environment would give them (e.g. DATABASE_POOLER). */
+  settings?: Record<string, string>;
 }
 
 /**
@@ -61,6 +63,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     RATE_LIMIT_PER_SECOND: "100000",
     RATE_LIMIT_BURST: "100000",
     MAX_WATCH_STREAMS_PER_USER: "50",
+    ...options.settings,
   });
   const app = await createApp(config, {
     logger: options.logger ?? pino({ level: "silent" }),

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect as tcpConnect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Debian's PgBouncer (`apt-get install pgbouncer`), or one on PATH; undefined when neither is there. */
+export const PGBOUNCER: string | undefined =
+  ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((path) => existsSync(path)) ??
+  (spawnSync("sh", ["-c", "command -v pgbouncer"], { encoding: "utf8" }).stdout.trim() || undefined);
+
+export interface PgBouncer {
+  /** The URL of `database` through this PgBouncer, as `user` (default: the server's user, the one it lets in). */
+  urlFor(database: string, user?: string): string;
+  /** Its admin console (SHOW POOLS, RECONNECT). */
+  adminUrl: string;
+  /** What it logged so far. */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A PgBouncer process of the test's own, in `mode`, on a free loopback port,
+ * in front of the PostgreSQL at `serverUrl` (any database on it, trust
+ * authentication), with `poolSize` server connections per database: fewer
+ * than tracker's pool, so server connections are shared as in production.
+ */
+export async function startPgBouncer(
+  serverUrl: string,
+  { mode, poolSize = 3, extra = "" }: { mode: "session" | "transaction"; poolSize?: number; extra?: string },
+): Promise<PgBouncer> {
+  if (!PGBOUNCER) throw new Error("pgbouncer is not installed");
+  const server = new URL(serverUrl);
+  const user = decodeURIComponent(server.username || "postgres");
+  const password = decodeURIComponent(server.password);
+  const dir = mkdtempSync(join(tmpdir(), "tracker-pgbouncer-"));
+  // Root must hand PgBouncer to another user (it refuses to run as root), who reads these files.
+  chmodSync(dir, 0o755);
+  const port = await freePort();
+  const target = `host=${server.hostname} port=${server.port || 5432} user=${user}${password ? ` password=${password}` : ""}`;
+  writeFileSync(join(dir, "users.txt"), `"${user}" ""\n`, { mode: 0o644 });
+  writeFileSync(
+    join(dir, "pgbouncer.ini"),
+    [
+      "[databases]",
+      `* = ${target}`,
+      "[pgbouncer]",
+      "listen_addr = 127.0.0.1",
+      `listen_port = ${port}`,
+      "unix_socket_dir =",
+      "auth_type = trust",
+      `auth_file = ${join(dir, "users.txt")}`,
+      `admin_users = ${user}`,
+      `pool_mode = ${mode}`,
+      `default_pool_size = ${poolSize}`,
+      "max_client_conn = 200",
+      extra,
+      "",
+    ].join("\n"),
+    { mode: 0o644 },
+  );
+  const asRoot = process.getuid?.() === 0;
+  const child = spawn(PGBOUNCER, [...(asRoot ? ["-u", "nobody"] : []), join(dir, "pgbouncer.ini")], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout?.on("data", (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    output += chunk;
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await listening(child, port, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const urlFor = (database: string, as = user) => {
+    const url = new URL(`postgres://127.0.0.1:${port}/`);
+    url.username = as;
+    url.pathname = `/${database}`;
+    return url.toString();
+  };
+  return { urlFor, adminUrl: urlFor("pgbouncer"), log: () => output, stop };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+/** Resolves once the port takes connections; rejects with PgBouncer's log if it exits or takes over 10 s. */
+async function listening(child: ChildProcess, port: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}:\n${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = tcpConnect(port, "127.0.0.1");
+      socket.once("connect", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once("error", () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`pgbouncer did not listen on ${port} within 10 s:\n${log()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
