@@ -42,6 +42,7 @@ import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
 import { createUnknownFieldsInterceptor } from "../shared/unknown-fields.js";
 import { serveApiDocs } from "./api-docs.js";
+import { ACCEPT_COMPRESSION } from "./compression.js";
 import { writeEarlyError } from "./early-answer.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 import { writeUnauthenticated } from "./unauthenticated.js";
@@ -137,6 +138,7 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       // A JSON body that is not UTF-8 is refused (INVALID_ARGUMENT), not stored with U+FFFD in place of its bytes.
       textDecoder: new TextDecoder("utf-8", { fatal: true }),
     },
+    acceptCompression: ACCEPT_COMPRESSION,
     readMaxBytes: MAX_MESSAGE_BYTES,
     writeMaxBytes: MAX_MESSAGE_BYTES,
     maxTimeoutMs: ctx.limits.maxDeadlineMs,
