@@ -105,10 +105,21 @@ describe("ListIssues filters", () => {
     ["full-text phrase", { query: '"dark mode"' }, [2]],
     ["full-text or", { query: "safari or drafts" }, [1, 3]],
     ["full-text exclusion", { query: "crash -safari" }, [3]],
+    ["full-text exclusion alone", { query: "-crash" }, [2, 4, 5]],
+    ["full-text of stop words only, nothing", { query: "the" }, []],
     ["full-text over the body", { query: "theme" }, [2]],
     ["conditions together", { states: [State.OPEN], query: "crash", priorities: [Priority.HIGH] }, [3]],
   ])("%s", async (_, filter, expected) => {
     expect(await numbers(filter)).toEqual(expected);
+  });
+
+  it("searches the project's issues only, by words or by exclusion", async () => {
+    const other = await createProject(server);
+    await issues().createIssue({ parent: other, issue: { title: "Crash in another project" } });
+    expect(await numbers({ query: "crash" })).toEqual([1, 3]);
+    expect(await numbers({ query: "-safari" })).toEqual([2, 3, 4, 5]);
+    const there = await issues().listIssues({ parent: other, filter: { query: "crash" } });
+    expect(there.issues.map((issue) => issue.title)).toEqual(["Crash in another project"]);
   });
 
   it("assignees, with or without unassigned", async () => {
