@@ -381,6 +381,11 @@ table "issues" {
     type    = GIN
     columns = [column.search]
   }
+  index "issues_project_search_idx" {
+    comment = "Full-text search of ListIssues (websearch_to_tsquery) within one project (btree_gin)."
+    type    = GIN
+    columns = [column.project_uid, column.search]
+  }
   check "issues_title_length" {
     expr = "char_length(title) BETWEEN 1 AND 256"
   }

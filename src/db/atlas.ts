@@ -60,6 +60,10 @@ export async function applySchema(url: string, devUrl: string): Promise<void> {
     );
     const database = rows[0];
     if (database === undefined || database.comment === stamp) return;
+    await createExtensions(client);
+    const dev = new pg.Client({ connectionString: devUrl });
+    await dev.connect();
+    await createExtensions(dev).finally(() => dev.end());
     await atlas([
       "schema",
       "apply",
@@ -77,6 +81,15 @@ export async function applySchema(url: string, devUrl: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Extensions schema.hcl's indexes need, which Atlas 0.13 cannot declare (the
+ * migrations create them): btree_gin for issues_project_search_idx. Both the
+ * target and the dev database need them, the dev one to build the schema in.
+ */
+function createExtensions(client: pg.Client) {
+  return client.query("CREATE EXTENSION IF NOT EXISTS btree_gin");
 }
 
 /** Versioned apply (production, tests): runs the reviewed SQL in migrations/. */
