@@ -376,11 +376,6 @@ table "issues" {
   index "issues_project_assignee_idx" {
     columns = [column.project_uid, column.assignee_uid]
   }
-  index "issues_search_idx" {
-    comment = "Full-text search of ListIssues (websearch_to_tsquery)."
-    type    = GIN
-    columns = [column.search]
-  }
   index "issues_project_search_idx" {
     comment = "Full-text search of ListIssues (websearch_to_tsquery) within one project (btree_gin)."
     type    = GIN
