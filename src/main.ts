@@ -8,6 +8,7 @@ import { loadConfigOrExit } from "./config.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
 import { assertReachable } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+import { serveClusterMetrics } from "./observability/metrics.js";
 import { StartupError } from "./startup-error.js";
 
 const config = loadConfigOrExit();
@@ -100,6 +101,7 @@ async function serve(
 function superviseWorkers(count: number, databaseUrl: string, embedded: EmbeddedDatabase | undefined) {
   let stopping = false;
   const fork = () => cluster.fork({ DATABASE_URL: databaseUrl, DATABASE_SECRET: "" });
+  serveClusterMetrics();
   for (let i = 0; i < count; i++) fork();
   cluster.on("exit", (worker, code, signal) => {
     if (stopping) return;

@@ -247,6 +247,15 @@ describe("the server process (npm start)", () => {
       );
       expect(servedBy.size).toBe(2);
       expect(servedBy.has(server.child.pid)).toBe(false);
+      // Whichever worker a scrape reaches, it counts the calls of both.
+      for (let scrape = 0; scrape < 4; scrape++) {
+        const metrics = await (
+          await fetch(`${server.baseUrl}/metrics`, { headers: { connection: "close" } })
+        ).text();
+        expect(metrics).toMatch(
+          /rpc_server_requests_total\{procedure="\/tracker\.v1\.ProjectService\/ListProjects",code="ok",protocol="connect"\} 6\n/,
+        );
+      }
       server.child.kill("SIGTERM");
       expect(await server.exited).toBe(0);
       // Two workers and the primary each say so.
@@ -293,7 +302,7 @@ describe("errors a newcomer meets, in one line and no stack trace", () => {
     // Only npm's own banner: no tool or web build ran first.
     expect(stdout.trim().split("\n")).toEqual([
       "> tracker@0.1.0 start",
-      expect.stringMatching(/^> AUTH_MODE=\S+ node --import tsx tools\/start\.ts$/),
+      expect.stringMatching(/^> AUTH_MODE=\S+ node --max-semi-space-size=16 --import tsx tools\/start\.ts$/),
     ]);
   }, 60_000);
 

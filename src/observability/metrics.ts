@@ -1,5 +1,6 @@
+import cluster from "node:cluster";
 import type { Interceptor } from "@connectrpc/connect";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DatabaseHandle } from "../db/database.js";
 import { observeRpcs } from "./rpc-outcome.js";
 
@@ -26,6 +27,9 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  *   and rpc_server_active_streams (open server streams), by procedure;
  * - db_pool_connections by state (total, idle, waiting) and db_pool_max;
  * - the process and Node.js defaults (CPU, memory, event loop, GC...).
+ *
+ * In a cluster worker (WORKERS > 1), a scrape shows every worker's metrics
+ * summed (serveClusterMetrics), whichever worker it reaches.
  */
 export function createMetrics(database: DatabaseHandle): Metrics {
   const register = new Registry();
@@ -96,8 +100,68 @@ export function createMetrics(database: DatabaseHandle): Metrics {
     },
   );
 
+  if (cluster.isWorker) {
+    // What this worker gives the primary's AggregatorRegistry when it asks;
+    // constructing one is what makes a worker answer (prom-client).
+    AggregatorRegistry.setRegistries([register]);
+    new AggregatorRegistry();
+    return { interceptor, render: clusterMetricsFromPrimary };
+  }
   return {
     interceptor,
     render: async () => ({ contentType: register.contentType, body: await register.metrics() }),
   };
+}
+
+const CLUSTER_METRICS = "tracker:cluster-metrics";
+interface ClusterMetricsMessage {
+  type: typeof CLUSTER_METRICS;
+  id: number;
+  body?: string;
+  contentType?: string;
+  error?: string;
+}
+const isClusterMetrics = (message: unknown): message is ClusterMetricsMessage =>
+  (message as { type?: unknown } | null)?.type === CLUSTER_METRICS;
+
+/**
+ * WORKERS > 1, in the primary: answers each worker's request with every
+ * worker's metrics, aggregated by prom-client (counters and histograms
+ * summed, gauges as each one says), so a scrape that reaches any worker sees
+ * the whole server, not the one worker the connection landed on.
+ */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on("message", (worker, message: unknown) => {
+    if (!isClusterMetrics(message)) return;
+    aggregator.clusterMetrics().then(
+      (body) =>
+        worker.send({ type: CLUSTER_METRICS, id: message.id, body, contentType: aggregator.contentType }),
+      (error: unknown) => worker.send({ type: CLUSTER_METRICS, id: message.id, error: String(error) }),
+    );
+  });
+}
+
+let clusterRequests = 0;
+
+/** In a worker: every worker's metrics, as the primary aggregates them (serveClusterMetrics). */
+function clusterMetricsFromPrimary(): Promise<{ contentType: string; body: string }> {
+  const id = ++clusterRequests;
+  return new Promise((resolve, reject) => {
+    const answered = (message: unknown) => {
+      if (!isClusterMetrics(message) || message.id !== id) return;
+      process.off("message", answered);
+      clearTimeout(timer);
+      if (message.body === undefined) reject(new Error(`cluster metrics: ${message.error}`));
+      else
+        resolve({ contentType: message.contentType ?? Registry.PROMETHEUS_CONTENT_TYPE, body: message.body });
+    };
+    // prom-client gives up on a silent worker after 5 s; the primary answers by then.
+    const timer = setTimeout(() => {
+      process.off("message", answered);
+      reject(new Error("cluster metrics: the primary did not answer"));
+    }, 6_000);
+    process.on("message", answered);
+    process.send?.({ type: CLUSTER_METRICS, id });
+  });
 }
