@@ -303,6 +303,33 @@ describe("HTTP/1.1 answers before the body: Expect: 100-continue and a lingering
     );
   });
 
+  it("after the answer, reads at most 1 MiB more of a body sent on regardless, then resets", async () => {
+    // A client that keeps its side open and sends on after the server's FIN.
+    const socket = net.connect({ port: server.port, host: "127.0.0.1", allowHalfOpen: true });
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    let received = "";
+    socket.on("data", (chunk) => {
+      received += chunk;
+    });
+    socket.on("error", () => {});
+    const ended = new Promise<void>((resolve) => socket.once("end", resolve));
+    socket.write(request(`Content-Length: ${TEN_MIB}\r\n`));
+    await ended;
+    expect(statusLines(received)).toEqual(["HTTP/1.1 401 Unauthorized"]);
+    let accepted = 0;
+    const chunk = Buffer.alloc(64 * 1024);
+    while (accepted < TEN_MIB) {
+      const flushed = await new Promise<boolean>((resolve) =>
+        socket.write(chunk, (error) => resolve(!error)),
+      );
+      if (!flushed) break;
+      accepted += chunk.length;
+    }
+    // Some MiB of it the kernel buffers on the way; the server read at most 1 MiB before it went.
+    expect(accepted).toBeLessThan(TEN_MIB);
+    socket.destroy();
+  });
+
   it("answers an authenticated request with Expect: 100-continue 100, then reads its body", async () => {
     const connection = await rawH1();
     connection.socket.write(
