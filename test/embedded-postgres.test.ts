@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
@@ -43,4 +43,41 @@ describe("the embedded PostgreSQL", () => {
     await database.stop();
     database = undefined;
   }, 60_000);
+
+  it("has a random password, kept in its data directory (0600); postgres/postgres is refused", async () => {
+    const dataDir = join(scratch, "password");
+    const passwordFile = join(dataDir, "tracker-password");
+    const legacyUrl = (url: string) => {
+      const legacy = new URL(url);
+      legacy.password = "postgres";
+      return legacy.toString();
+    };
+    database = await startEmbeddedPostgres(dataDir);
+    const first = readFileSync(passwordFile, "utf8");
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    expect(first.length).toBeGreaterThanOrEqual(32);
+    expect(decodeURIComponent(new URL(database.adminUrl).password)).toBe(first);
+    await expect(query(legacyUrl(database.adminUrl), "SELECT 1")).rejects.toThrow(
+      /password authentication failed/,
+    );
+    // A data directory from before the password file: the old fixed password, rotated on its next start.
+    await query(database.adminUrl, "CREATE TABLE kept (n int); ALTER USER postgres PASSWORD 'postgres'");
+    rmSync(passwordFile);
+    await database.stop();
+    database = await startEmbeddedPostgres(dataDir);
+    const rotated = readFileSync(passwordFile, "utf8");
+    expect(rotated).not.toBe(first);
+    expect(statSync(passwordFile).mode & 0o777).toBe(0o600);
+    expect(await query(database.adminUrl, "SELECT count(*)::int AS n FROM kept")).toEqual([{ n: 0 }]);
+    await expect(query(legacyUrl(database.adminUrl), "SELECT 1")).rejects.toThrow(
+      /password authentication failed/,
+    );
+    // And a restart keeps the stored one.
+    await database.stop();
+    database = await startEmbeddedPostgres(dataDir);
+    expect(readFileSync(passwordFile, "utf8")).toBe(rotated);
+    await query(database.adminUrl, "SELECT 1");
+    await database.stop();
+    database = undefined;
+  }, 90_000);
 });

@@ -452,7 +452,7 @@ describe("the last admin of a project", () => {
 });
 
 describe("members of a deleted project", () => {
-  it("can still be listed but no longer changed: FAILED_PRECONDITION", async () => {
+  it("can still be listed, but not added or given another role: FAILED_PRECONDITION", async () => {
     const parent = await newProject();
     const member = await addMember(parent, Role.READER);
     await projects.deleteProject({ name: parent });
@@ -465,11 +465,29 @@ describe("members of a deleted project", () => {
       Code.FailedPrecondition,
       "PROJECT_DELETED",
     );
-    await expectError(
-      members.deleteMember({ name: member.name }),
-      Code.FailedPrecondition,
-      "PROJECT_DELETED",
-    );
     expect(await listAll(parent)).toEqual(before);
+  });
+
+  it("may leave, and an admin may remove them; the last admin still may not leave", async () => {
+    const parent = await newProject();
+    const subject = `member-${unique()}`;
+    const asLeaver = createClient(MemberService, inProcessTransport(server.ctx, subject));
+    const leaver = (
+      await createClient(UserService, inProcessTransport(server.ctx, subject)).getCurrentUser({})
+    ).name;
+    const leaverMember = await members.createMember({ parent, member: { user: leaver, role: Role.WRITER } });
+    const removed = await addMember(parent, Role.READER);
+    await projects.deleteProject({ name: parent });
+
+    await asLeaver.deleteMember({ name: leaverMember.name });
+    await members.deleteMember({ name: removed.name, etag: removed.etag });
+    expect((await listAll(parent)).map((listed) => listed.name)).toEqual([memberOf(parent, alice)]);
+    // Gone: the project is NOT_FOUND to them, as to any outsider.
+    await expectError(asLeaver.listMembers({ parent }), Code.NotFound);
+    await expectError(
+      members.deleteMember({ name: memberOf(parent, alice) }),
+      Code.FailedPrecondition,
+      "LAST_ADMIN",
+    );
   });
 });

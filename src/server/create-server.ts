@@ -209,6 +209,9 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
       }
     }
     requestValues.set(req, values);
+    // HTTP/1.1 `Expect: 100-continue` (one-port.ts leaves it to us): only
+    // now that the request may proceed is the client told to send its body.
+    if (req.httpVersionMajor === 1 && /100-continue/i.test(req.headers.expect ?? "")) res.writeContinue();
     connectHandler(req, res);
   }
 

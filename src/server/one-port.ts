@@ -39,6 +39,21 @@ export function createOnePortServer(handler: Handler, limits: TransportLimits): 
   const endIfIdle = (socket: net.Socket) => {
     if (h1Sockets.get(socket) === 0) socket.end();
   };
+  const serveH1 = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    if (closing) res.shouldKeepAlive = false;
+    responses.add(res);
+    h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
+    res.once("close", () => {
+      responses.delete(res);
+      if (h1Sockets.has(socket)) h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
+      if (closing) setImmediate(() => endIfIdle(socket));
+    });
+    // Node resets this to the keep-alive timeout after each response.
+    socket.setTimeout(limits.streamIdleTimeoutMs);
+    closeIfAnsweredEarly(req, res);
+    handler(req, res);
+  };
   const h1 = http.createServer(
     {
       // Node answers 408 and closes a connection whose headers, or whole
@@ -49,22 +64,12 @@ export function createOnePortServer(handler: Handler, limits: TransportLimits): 
       // How often those two deadlines are checked (Node's default: 30 s).
       connectionsCheckingInterval: Math.min(1_000, Math.ceil(limits.headersTimeoutMs / 4)),
     },
-    (req, res) => {
-      const socket = req.socket;
-      if (closing) res.shouldKeepAlive = false;
-      responses.add(res);
-      h1Sockets.set(socket, (h1Sockets.get(socket) ?? 0) + 1);
-      res.once("close", () => {
-        responses.delete(res);
-        if (h1Sockets.has(socket)) h1Sockets.set(socket, (h1Sockets.get(socket) ?? 1) - 1);
-        if (closing) setImmediate(() => endIfIdle(socket));
-      });
-      // Node resets this to the keep-alive timeout after each response.
-      socket.setTimeout(limits.streamIdleTimeoutMs);
-      closeIfAnsweredEarly(req, res);
-      handler(req, res);
-    },
+    serveH1,
   );
+  // `Expect: 100-continue`: Node would send 100 Continue before the handler
+  // runs, inviting the body of a request about to be refused. With this
+  // listener it does not; the handler writes it once the request may proceed.
+  h1.on("checkContinue", serveH1);
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, handler);
   const sockets = new Set<net.Socket>();
   /** Each HTTP/2 session, and how to send it away (GOAWAY). */
@@ -188,7 +193,40 @@ function closeIfAnsweredEarly(req: http.IncomingMessage, res: http.ServerRespons
     req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
   res.writeHead = ((...args: unknown[]) => {
     // Not read to its end (whether or not it all arrived): the connection cannot be reused.
-    if (hasBody && !req.readableEnded) res.setHeader("Connection", "close");
+    if (hasBody && !req.readableEnded) {
+      res.setHeader("Connection", "close");
+      lingerOnClose(req.socket);
+    }
     return writeHead(...args);
   }) as http.ServerResponse["writeHead"];
+}
+
+/** How long, and how much of the body, a connection answered early still reads after its answer. */
+const LINGER_MS = 2_000;
+const LINGER_BYTES = 1024 * 1024;
+
+/**
+ * A socket closed with unread bytes makes the kernel reset the connection:
+ * the answer still queued is dropped, and a client still sending (curl)
+ * fails on its next write before it reads the answer. So Node's close after
+ * the last response (destroySoon()) becomes a lingering one, as Apache's and
+ * nginx's: FIN once the answer is out, then read and drop what the client
+ * still sends until it closes its side, for at most LINGER_MS and
+ * LINGER_BYTES; then the socket goes (a client that sends on past those gets
+ * the reset, by then long after the answer).
+ */
+function lingerOnClose(socket: net.Socket) {
+  socket.destroySoon = () => {
+    const destroy = () => socket.destroy();
+    const timer = setTimeout(destroy, LINGER_MS);
+    socket.once("close", () => clearTimeout(timer));
+    let discarded = 0;
+    socket.on("data", (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > LINGER_BYTES) destroy();
+    });
+    socket.once("end", destroy);
+    socket.end();
+    socket.resume();
+  };
 }

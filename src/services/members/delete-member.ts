@@ -10,11 +10,14 @@ import { mutate, type Scope } from "../unit-of-work.js";
 export const deleteMember =
   (ctx: AppContext): ServiceImpl<typeof MemberService>["deleteMember"] =>
   async (req, context) => {
-    // Admins remove anyone; every member may leave.
+    // Admins remove anyone; every member may leave. Also from a deleted
+    // project: removal only takes access away, and a member who wants out
+    // should not have to undelete the project first.
     const leaving = lastSegmentOf(req.name) === callerOf(context).userUid;
     const scope = {
       resource: req.name,
       role: leaving ? "reader" : "admin",
+      allowDeletedProject: true,
       target: ({ tx, project }) => lockMember(tx, project, req.name),
       etag: req.etag,
     } satisfies Scope<MemberRow>;
