@@ -489,6 +489,14 @@ table "issue_events" {
     default = sql("'[]'::jsonb")
     comment = "[{field, old, new}] in the API's JSON form."
   }
+  column "changes_bytes" {
+    type    = integer
+    comment = "Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes."
+    as {
+      expr = "octet_length((changes)::text)"
+      type = STORED
+    }
+  }
   column "comment_uid" {
     type = uuid
     null = true

@@ -98,8 +98,8 @@ export async function listIssueEvents(
     let select = db
       .selectFrom("issue_events")
       .selectAll()
-      // The changes carry old and new values, a body each: the text is what JSON writes.
-      .select(pageBytes(sql`octet_length(changes::text)`, sql`sequence`))
+      // The changes carry old and new values, a body each; their size was counted on write.
+      .select(pageBytes(sql`changes_bytes`, sql`sequence`))
       .where("project_uid", "=", project.uid)
       .where("sequence", ">", after ?? "0")
       .orderBy("sequence")
