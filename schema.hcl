@@ -491,11 +491,8 @@ table "issue_events" {
   }
   column "changes_bytes" {
     type    = integer
-    comment = "Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes."
-    as {
-      expr = "octet_length((changes)::text)"
-      type = STORED
-    }
+    null    = true
+    comment = "Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes (null for events written before the column: counted on read)."
   }
   column "comment_uid" {
     type = uuid

@@ -85,7 +85,7 @@ export interface IssueEvents {
   /**
    * Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes.
    */
-  changes_bytes: Generated<number>;
+  changes_bytes: number | null;
   comment_uid: string | null;
   create_time: Generated<string>;
   issue_number: Int8;

@@ -98,8 +98,9 @@ export async function listIssueEvents(
     let select = db
       .selectFrom("issue_events")
       .selectAll()
-      // The changes carry old and new values, a body each; their size was counted on write.
-      .select(pageBytes(sql`changes_bytes`, sql`sequence`))
+      // The changes carry old and new values, a body each; their size was
+      // counted on write (on read for events older than that column).
+      .select(pageBytes(sql`coalesce(changes_bytes, octet_length(changes::text))`, sql`sequence`))
       .where("project_uid", "=", project.uid)
       .where("sequence", ">", after ?? "0")
       .orderBy("sequence")
