@@ -489,6 +489,11 @@ table "issue_events" {
     default = sql("'[]'::jsonb")
     comment = "[{field, old, new}] in the API's JSON form."
   }
+  column "changes_bytes" {
+    type    = integer
+    null    = true
+    comment = "Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes (null for events written before the column: counted on read)."
+  }
   column "comment_uid" {
     type = uuid
     null = true

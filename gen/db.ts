@@ -82,6 +82,10 @@ export interface IssueEvents {
    * [{field, old, new}] in the API's JSON form.
    */
   changes: Generated<Json>;
+  /**
+   * Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes.
+   */
+  changes_bytes: number | null;
   comment_uid: string | null;
   create_time: Generated<string>;
   issue_number: Int8;

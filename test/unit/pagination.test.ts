@@ -5,6 +5,7 @@ import {
   encodePageToken,
   isPairCursor,
   MAX_PAGE_SIZE,
+  PAGE_BYTES,
   pageOf,
   pageSize,
   pairKeyset,
@@ -75,6 +76,31 @@ describe("pageOf", () => {
     expect(limits).toEqual([8]);
     expect(page).toHaveLength(7);
     expect(nextPageToken).toBe("");
+  });
+
+  it("ends a page by bytes too, with one row at least, and walks every row once", async () => {
+    // Row sizes as a query with pageBytes reports them: a third of the budget, one larger than it.
+    const sizes = [PAGE_BYTES / 3, PAGE_BYTES / 3, PAGE_BYTES / 3, PAGE_BYTES * 2, 10, 10, PAGE_BYTES / 2];
+    const sized = ROWS.map((row, index) => ({ ...row, bytes: sizes[index] as number }));
+    const fetchSized = async (limit: number, after: [string, string] | undefined) => {
+      let before = 0;
+      return sized
+        .filter((row) => !after || row.time > after[0])
+        .slice(0, limit)
+        .map(({ bytes, ...row }) => {
+          const counted = { ...row, page_row_bytes: String(bytes), page_bytes_before: String(before) };
+          before += bytes;
+          return counted;
+        });
+    };
+    const pages: string[][] = [];
+    let pageToken = "";
+    do {
+      const { page, nextPageToken } = await pageOf({ pageSize: 0, pageToken }, query, keyset, fetchSized);
+      pages.push(page.map((row) => row.id));
+      pageToken = nextPageToken;
+    } while (pageToken !== "" && pages.length < 10);
+    expect(pages).toEqual([["id0", "id1", "id2"], ["id3"], ["id4", "id5", "id6"]]);
   });
 
   it("refuses a token of another query", async () => {

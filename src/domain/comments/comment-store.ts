@@ -1,10 +1,17 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB, MemberRole } from "../../../gen/db.js";
 import { DomainError, notFound } from "../errors.js";
 import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
 import { lastSegmentOf } from "../shared/names.js";
-import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
+import {
+  afterPair,
+  type PairCursor,
+  pageBytes,
+  pageOf,
+  pairKeyset,
+  withinPageBytes,
+} from "../shared/pagination.js";
 import type { CommentRow } from "./comment-mapping.js";
 
 /**
@@ -79,12 +86,18 @@ export function pageOfComments(
     let select = db
       .selectFrom("comments")
       .selectAll()
+      .select(pageBytes(sql`octet_length(body)`, sql`create_time, uid`))
       .where("issue_uid", "=", issueUid)
       .orderBy("create_time")
       .orderBy("uid")
       .limit(limit);
     if (after) select = select.where(afterPair("create_time", "uid", after));
-    return select.execute();
+    return db
+      .selectFrom(select.as("comment"))
+      .selectAll()
+      .where(withinPageBytes("comment"))
+      .orderBy("comment.page_place")
+      .execute();
   });
 }
 

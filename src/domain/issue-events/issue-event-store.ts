@@ -1,6 +1,6 @@
 import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
-import type { Kysely, Selectable } from "kysely";
+import { type Kysely, type Selectable, sql } from "kysely";
 import type { DB, IssueEvents } from "../../../gen/db.js";
 import {
   type IssueEvent,
@@ -8,7 +8,7 @@ import {
   IssueEvent_Kind as Kind,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { commentName, issueName, userName } from "../shared/names.js";
-import { pageOf } from "../shared/pagination.js";
+import { pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
 type EventRow = Selectable<IssueEvents>;
@@ -98,12 +98,20 @@ export async function listIssueEvents(
     let select = db
       .selectFrom("issue_events")
       .selectAll()
+      // The changes carry old and new values, a body each; their size was
+      // counted on write (on read for events older than that column).
+      .select(pageBytes(sql`coalesce(changes_bytes, octet_length(changes::text))`, sql`sequence`))
       .where("project_uid", "=", project.uid)
       .where("sequence", ">", after ?? "0")
       .orderBy("sequence")
       .limit(limit);
     if (issueUid) select = select.where("issue_uid", "=", issueUid);
-    return select.execute();
+    return db
+      .selectFrom(select.as("event"))
+      .selectAll()
+      .where(withinPageBytes("event"))
+      .orderBy("event.page_place")
+      .execute();
   });
   return { events: page.map((row) => toIssueEvent(row, project.key)), nextPageToken };
 }

@@ -8,11 +8,12 @@ import {
 } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
-import { invalidArgument, notFound } from "../errors.js";
+import { DomainError, invalidArgument, notFound } from "../errors.js";
 import { assertReader, readingAsReader, withProjectAccess } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
 import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
+import { PAGE_BYTES, pageBytes, withinPageBytes } from "../shared/pagination.js";
 import { type IssueRow, toIssue } from "./issue-mapping.js";
 import { issueNumbersIn } from "./issue-rules.js";
 
@@ -22,6 +23,9 @@ const labelKeys = sql<
 >`coalesce((SELECT array_agg(l.key ORDER BY l.key) FROM issue_labels il JOIN labels l ON l.uid = il.label_uid WHERE il.issue_uid = issues.uid), '{}')`.as(
   "label_keys",
 );
+
+/** `projects/{key}/labels/{key}` at its longest, with room for JSON's quotes. */
+const MAX_LABEL_NAME_BYTES = 128;
 
 /** Issues of one project with their label keys, in one query. */
 export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<string>) {
@@ -84,14 +88,42 @@ export async function selectIssuesAsReader(
     );
   let issues = select(sql.ref("access.uid")).where(sql<SqlBool>`access.caller_role IS NOT NULL`);
   for (const key of keys("issues")) issues = issues.orderBy(key, direction);
+  // An ordered read is a page (ListIssues): it ends by bytes too. An
+  // unordered one is a batch (BatchGetIssues), all or nothing: too large, it
+  // fetches one row, to tell. Labels count as the longest name one can have.
+  const bytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
+  const orderList = sql.join(keys("issues").map((key) => sql`${key} ${sql.raw(direction)}`));
+  // Typed as the issues alone: the columns added only bound what is fetched.
+  const bounded = (order
+    ? issues.select(pageBytes(bytes, orderList))
+    : issues.select([
+        sql<string>`sum(${bytes}) OVER ()`.as("batch_bytes"),
+        sql<string>`count(*) OVER ()`.as("batch_rows"),
+        sql<string>`row_number() OVER ()`.as("batch_place"),
+      ])) as unknown as typeof issues;
   let query = withProjectAccess(db, caller, requested)
     .selectFrom("access")
-    .leftJoinLateral(issues.as("issue"), (join) => join.onTrue())
+    .leftJoinLateral(bounded.as("issue"), (join) =>
+      join.on(
+        order
+          ? withinPageBytes("issue")
+          : sql<SqlBool>`(issue.batch_bytes <= ${PAGE_BYTES} OR issue.batch_place = 1)`,
+      ),
+    )
     .selectAll("issue")
     .select("access.caller_role");
   for (const key of keys("issue")) query = query.orderBy(key, direction);
   const rows = await query.execute();
   assertReader(rows[0], requested);
+  const batch = rows[0] as { batch_bytes?: string | null; batch_rows?: string | null };
+  if (Number(batch.batch_bytes ?? 0) > PAGE_BYTES && Number(batch.batch_rows) > 1) {
+    throw new DomainError(
+      "resource_exhausted",
+      "RESPONSE_TOO_LARGE",
+      `the ${batch.batch_rows} issues asked for hold ${batch.batch_bytes} bytes of text, more than the ${PAGE_BYTES} one response may; ask for fewer names`,
+      { limit: String(PAGE_BYTES) },
+    );
+  }
   // A member's request with no issue to show is one row of nulls.
   return rows.filter((row): row is typeof row & IssueRow => row.uid !== null);
 }

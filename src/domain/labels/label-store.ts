@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { notFound } from "../errors.js";
 import type { IssueRow } from "../issues/issue-mapping.js";
@@ -6,7 +6,7 @@ import { selectIssues } from "../issues/issue-store.js";
 import type { NewRevision } from "../shared/etag.js";
 import { diffFields, type FieldChange } from "../shared/issue-events.js";
 import { labelName, lastSegmentOf } from "../shared/names.js";
-import { pageOf } from "../shared/pagination.js";
+import { pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 import type { LabelRow } from "./label-mapping.js";
 
@@ -124,10 +124,16 @@ export function pageOfLabels(
     let select = db
       .selectFrom("labels")
       .selectAll()
+      .select(pageBytes(sql`octet_length(description)`, sql`key`))
       .where("project_uid", "=", projectUid)
       .orderBy("key")
       .limit(limit);
     if (after !== undefined) select = select.where("key", ">", after);
-    return select.execute();
+    return db
+      .selectFrom(select.as("label"))
+      .selectAll()
+      .where(withinPageBytes("label"))
+      .orderBy("label.page_place")
+      .execute();
   });
 }

@@ -1,8 +1,15 @@
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { failedPrecondition } from "../errors.js";
 import type { NewRevision } from "../shared/etag.js";
-import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
+import {
+  afterPair,
+  type PairCursor,
+  pageBytes,
+  pageOf,
+  pairKeyset,
+  withinPageBytes,
+} from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 
 /** The project is deleted (`deleted`) or not, and the change needs the other. */
@@ -72,12 +79,18 @@ export function pageOfProjects(
         join.onRef("members.project_uid", "=", "projects.uid").on("members.user_uid", "=", userUid),
       )
       .selectAll("projects")
+      .select(pageBytes(sql`octet_length(projects.description)`, sql`projects.create_time, projects.key`))
       .orderBy("projects.create_time")
       .orderBy("projects.key")
       .limit(limit);
     if (!request.showDeleted) select = select.where("projects.delete_time", "is", null);
     if (after) select = select.where(afterPair("projects.create_time", "projects.key", after));
-    return select.execute();
+    return db
+      .selectFrom(select.as("project"))
+      .selectAll()
+      .where(withinPageBytes("project"))
+      .orderBy("project.page_place")
+      .execute();
   });
 }
 

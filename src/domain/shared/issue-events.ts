@@ -36,6 +36,7 @@ export async function appendIssueEvent(
     .where("uid", "=", event.projectUid)
     .returning("last_event_sequence")
     .executeTakeFirstOrThrow();
+  const changes = JSON.stringify(event.changes ?? []);
   await tx
     .insertInto("issue_events")
     .values({
@@ -45,7 +46,8 @@ export async function appendIssueEvent(
       issue_number: event.issueNumber,
       actor_uid: event.actorUid,
       kind: event.kind,
-      changes: JSON.stringify(event.changes ?? []),
+      changes,
+      changes_bytes: Buffer.byteLength(changes),
       comment_uid: event.commentUid ?? null,
     })
     .execute();

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { type SqlBool, sql } from "kysely";
+import { type Expression, type RawBuilder, type SqlBool, sql } from "kysely";
 import { invalidArgument } from "../errors.js";
 
 // One way to page every List (AIP-158): keyset pagination (never OFFSET), so
@@ -8,6 +8,16 @@ import { invalidArgument } from "../errors.js";
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 1000;
+
+/**
+ * A page also ends once its rows' text passes this many bytes of UTF-8
+ * (AIP-158 lets a page hold fewer rows than asked). Well under the 4 MiB a
+ * message may be: JSON writes a control character as `\u0001`, six bytes for
+ * one, so a page of them is at most 3 MiB; a single row larger than this
+ * still comes back, alone (the largest, an event changing a body from 65536
+ * such characters to 65536 others, is under 1 MiB even as JSON).
+ */
+export const PAGE_BYTES = 512 * 1024;
 
 /** 0 means the default; larger than the maximum is clamped (AIP-158). */
 export function pageSize(requested: number): number {
@@ -61,8 +71,47 @@ function decodePageToken<Cursor>(
 }
 
 /**
- * Splits the `size + 1` rows a query fetched into the page and the token for
- * the next one (empty on the last page).
+ * What a List's query adds to its rows (see `pageBytes`) for the page to end
+ * by bytes; a List whose rows are all small leaves them out.
+ */
+export interface RowBytes {
+  /** Bytes of this row's text. */
+  page_row_bytes: string | number;
+  /** Bytes of the rows before it in the query's order. */
+  page_bytes_before: string | number;
+}
+
+/**
+ * The columns of `RowBytes` (and the row's place, for `withinPageBytes`)
+ * for a query whose rows come in `order`; `rowBytes` is the size of a row's
+ * text, e.g. `octet_length` of its large columns (which reads no TOASTed
+ * text). The windows run under the query's LIMIT, so they stop with it.
+ */
+export function pageBytes(rowBytes: Expression<number> | RawBuilder<number>, order: RawBuilder<unknown>) {
+  return [
+    sql<string>`${rowBytes}`.as("page_row_bytes"),
+    sql<string>`coalesce(sum(${rowBytes}) OVER (ORDER BY ${order} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)`.as(
+      "page_bytes_before",
+    ),
+    sql<string>`row_number() OVER (ORDER BY ${order})`.as("page_place"),
+  ] as const;
+}
+
+/**
+ * On a query's rows with `pageBytes` (aliased `table`): the rows the page
+ * may hold and the one after them, which tells that another page follows;
+ * the others are never sent by PostgreSQL, so the bytes fetched are bounded
+ * as well as those answered.
+ */
+export function withinPageBytes(table: string) {
+  return sql<SqlBool>`(${sql.ref(`${table}.page_bytes_before`)} <= ${PAGE_BYTES} OR ${sql.ref(`${table}.page_place`)} <= 2)`;
+}
+
+/**
+ * Splits the rows a query fetched (`size + 1` at most) into the page and the
+ * token for the next one (empty on the last page). The page ends after `size`
+ * rows, or before the row that would take it past PAGE_BYTES, but always
+ * holds one row, so every page makes progress.
  */
 function paginate<Row, Cursor>(
   rows: Row[],
@@ -70,11 +119,17 @@ function paginate<Row, Cursor>(
   query: unknown,
   cursorOf: (row: Row) => Cursor,
 ): { page: Row[]; nextPageToken: string } {
-  if (rows.length <= size) return { page: rows, nextPageToken: "" };
-  const page = rows.slice(0, size);
+  let end = Math.min(1, rows.length);
+  while (end < Math.min(size, rows.length) && bytesThrough(rows[end] as Partial<RowBytes>) <= PAGE_BYTES)
+    end += 1;
+  if (end === rows.length) return { page: rows, nextPageToken: "" };
+  const page = rows.slice(0, end);
   const last = page[page.length - 1] as Row;
   return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
 }
+
+const bytesThrough = (row: Partial<RowBytes>) =>
+  Number(row.page_bytes_before ?? 0) + Number(row.page_row_bytes ?? 0);
 
 /** Most lists sort by two keys (e.g. create time, then a unique id), and page by both. */
 export type PairCursor = [string, string];
@@ -97,7 +152,9 @@ export interface Keyset<Row, Cursor> {
  * One page of a List: decodes the request's token for `query`, asks `fetch`
  * for `limit` rows after the cursor (undefined on the first page; one more
  * than the page holds, to know whether another follows), and returns the
- * page with the token of the next one. Every List pages through here.
+ * page with the token of the next one. Every List pages through here; one
+ * whose rows can be large fetches them with `pageBytes` and
+ * `withinPageBytes`, so the page ends by bytes too.
  */
 export async function pageOf<Row, Cursor>(
   request: { pageSize: number; pageToken: string },
