@@ -236,12 +236,14 @@ export async function watchFanOut(baseUrl: string, token: string, watchers: numb
   await Promise.race([streams.opened, new Promise((resolve) => setTimeout(resolve, 60_000))]);
   const commits = 20;
   const committed = new Map<string, number>();
-  for (let i = 0; i < commits; i++) {
+  // The first few commits warm the delivery path up (V8 optimises it) and are not counted.
+  const warmupCommits = 3;
+  for (let i = -warmupCommits; i < commits; i++) {
     // Timed from the write's request: its answer can reach this busy process
     // after the streams' events do.
     const sent = performance.now();
     const issue = await writer.createIssue({ parent, issue: { title: `Watched issue ${i}` } });
-    committed.set(issue.name, sent);
+    if (i >= 0) committed.set(issue.name, sent);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   await new Promise((resolve) => setTimeout(resolve, 3_000));

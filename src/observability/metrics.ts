@@ -1,13 +1,12 @@
 import cluster from "node:cluster";
-import type { Interceptor } from "@connectrpc/connect";
 import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { DatabaseHandle } from "../db/database.js";
-import { observeRpcs } from "./rpc-outcome.js";
+import type { RpcObserver } from "./rpc-outcome.js";
 
 /** Prometheus metrics of the process, for GET /metrics. */
 export interface Metrics {
   /** Records every RPC: duration by procedure and code, in-flight requests, open streams. */
-  interceptor: Interceptor;
+  observer: RpcObserver;
   /** The text exposition for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
@@ -86,29 +85,29 @@ export function createMetrics(database: DatabaseHandle): Metrics {
   // delay monitor and a GC observer, neither of which keeps the process alive.
   collectDefaultMetrics({ register });
 
-  const interceptor = observeRpcs(
-    (req, procedure) => {
+  const observer: RpcObserver = {
+    started(req, procedure) {
       inFlight.inc({ procedure });
       if (req.method.methodKind !== "unary") activeStreams.inc({ procedure });
     },
-    (outcome) => {
+    record(outcome) {
       const labels = { procedure: outcome.procedure, code: outcome.code, protocol: outcome.protocol };
       requests.inc(labels);
       duration.observe(labels, outcome.durationMs / 1000);
       inFlight.dec({ procedure: outcome.procedure });
       if (outcome.stream) activeStreams.dec({ procedure: outcome.procedure });
     },
-  );
+  };
 
   if (cluster.isWorker) {
     // What this worker gives the primary's AggregatorRegistry when it asks;
     // constructing one is what makes a worker answer (prom-client).
     AggregatorRegistry.setRegistries([register]);
     new AggregatorRegistry();
-    return { interceptor, render: clusterMetricsFromPrimary };
+    return { observer, render: clusterMetricsFromPrimary };
   }
   return {
-    interceptor,
+    observer,
     render: async () => ({ contentType: register.contentType, body: await register.metrics() }),
   };
 }

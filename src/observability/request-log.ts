@@ -1,7 +1,6 @@
-import type { Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { principalKey, requestIdKey } from "../shared/request-context.js";
-import { observeRpcs } from "./rpc-outcome.js";
+import type { RpcObserver } from "./rpc-outcome.js";
 
 const ERROR_CODES = new Set(["internal", "unknown", "data_loss"]);
 
@@ -9,10 +8,9 @@ const ERROR_CODES = new Set(["internal", "unknown", "data_loss"]);
  * One log line per RPC, when it ends: request id, procedure, protocol, code,
  * duration and principal. Tokens and message bodies are never logged.
  */
-export function createRequestLogInterceptor(logger: Logger): Interceptor {
-  return observeRpcs(
-    () => undefined,
-    (outcome, _, req) => {
+export function requestLog(logger: Logger): RpcObserver {
+  return {
+    record(outcome, _, req) {
       const entry = {
         requestId: req.contextValues.get(requestIdKey),
         procedure: outcome.procedure,
@@ -23,5 +21,5 @@ export function createRequestLogInterceptor(logger: Logger): Interceptor {
       };
       logger[ERROR_CODES.has(outcome.code) ? "error" : "info"](entry, "rpc");
     },
-  );
+  };
 }

@@ -17,28 +17,35 @@ export interface RpcOutcome {
   stream: boolean;
 }
 
+/** What is told of every RPC: when it starts (returning a context), and how it ended. */
+export interface RpcObserver<T = unknown> {
+  started?(req: Request, procedure: string, protocol: string): T;
+  record(outcome: RpcOutcome, context: T, req: Request): void;
+}
+
 /**
- * An interceptor that calls `record` once per RPC when it ends: unary calls
- * when they return or fail, streams when they finish, fail, or are
- * abandoned by their reader (with the reason the request was aborted).
- * `started` runs first and returns the context `record` gets back.
+ * One interceptor that tells every observer of each RPC once when it ends:
+ * unary calls when they return or fail, streams when they finish, fail, or
+ * are abandoned by their reader (with the reason the request was aborted).
+ * One for all observers, so a stream's messages pass one wrapper, not one
+ * per observer (a WatchIssues fan-out pays it per message per stream).
  */
-export function observeRpcs<T>(
-  started: (req: Request, procedure: string, protocol: string) => T,
-  record: (outcome: RpcOutcome, context: T, req: Request) => void,
-): Interceptor {
+export function observeRpcs(observers: readonly RpcObserver[]): Interceptor {
   return (next) => async (req) => {
     const begin = performance.now();
     const procedure = `/${req.service.typeName}/${req.method.name}`;
     const protocol = protocolOf(req.header.get("content-type") ?? "", req.requestMethod);
     const stream = req.method.methodKind !== "unary";
-    const context = started(req, procedure, protocol);
+    const contexts = observers.map((observer) => observer.started?.(req, procedure, protocol));
     let done = false;
     const end = (error: unknown) => {
       if (done) return;
       done = true;
       const code = error === undefined ? "ok" : codeName(ConnectError.from(error).code);
-      record({ procedure, protocol, code, durationMs: performance.now() - begin, stream }, context, req);
+      const outcome = { procedure, protocol, code, durationMs: performance.now() - begin, stream };
+      observers.forEach((observer, i) => {
+        observer.record(outcome, contexts[i], req);
+      });
     };
     let res: Awaited<ReturnType<typeof next>>;
     try {

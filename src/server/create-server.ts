@@ -9,7 +9,6 @@ import {
   type ContextValues,
   cors,
   createContextValues,
-  type Interceptor,
   type ServiceImpl,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -26,7 +25,8 @@ import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.j
 import { file_tracker_v1_user } from "../../gen/proto/tracker/v1/user_pb.js";
 import { AuthenticationError } from "../auth/authenticator.js";
 import type { AppContext } from "../context.js";
-import { createRequestLogInterceptor } from "../observability/request-log.js";
+import { requestLog } from "../observability/request-log.js";
+import { observeRpcs } from "../observability/rpc-outcome.js";
 import { auditService } from "../services/audit/index.js";
 import { commentService } from "../services/comments/index.js";
 import { healthService } from "../services/health-service.js";
@@ -117,15 +117,18 @@ export interface Ablation {
  * transport carries it (the one port, or a router transport in tests).
  */
 export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<RemovableLayer> = new Set()) {
-  const unless = (layer: RemovableLayer, interceptor: Interceptor) =>
-    layersOff.has(layer) ? [] : [interceptor];
+  const unless = <T>(layer: RemovableLayer, part: T) => (layersOff.has(layer) ? [] : [part]);
+  // The request log and the metrics watch each RPC through one interceptor.
+  const observers = [
+    ...unless("request-log", requestLog(ctx.logger)),
+    ...unless("metrics", ctx.metrics.observer),
+  ];
   return {
     // Outermost first: the error mapper sees every failure; the rate limit
     // applies before any work; callers are known before validation.
     interceptors: [
       ...unless("tracing", ctx.tracing.interceptor),
-      ...unless("request-log", createRequestLogInterceptor(ctx.logger)),
-      ...unless("metrics", ctx.metrics.interceptor),
+      ...(observers.length ? [observeRpcs(observers)] : []),
       createErrorInterceptor(ctx.logger),
       ...unless("rate-limit", createRateLimitInterceptor(ctx.limits)),
       createCallerInterceptor(ctx.db),
