@@ -83,7 +83,7 @@ export interface IssueEvents {
    */
   changes: Generated<Json>;
   /**
-   * Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes.
+   * Bytes of changes as JSON text, counted once on write: ListIssueEvents ends a page by it without reading the changes (null for events written before the column: counted on read).
    */
   changes_bytes: number | null;
   comment_uid: string | null;
