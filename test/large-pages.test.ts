@@ -124,6 +124,31 @@ describe.each(PROTOCOLS_UNDER_TEST)("over %s", (protocol) => {
     }
   });
 
+  it("WatchIssues replays large updates in batches bounded by bytes, every event once and in order", async () => {
+    const { project, names } = await projectWithIssues([EMOJI]);
+    const issue = names[0] as string;
+    for (let i = 0; i < 6; i++) {
+      await issues.updateIssue({
+        issue: { name: issue, body: i % 2 === 0 ? OTHER_EMOJI : EMOJI },
+        updateMask: { paths: ["body"] },
+      });
+    }
+    // Each update's changes hold two bodies (512 KiB): one event a batch, the stream reads on.
+    const abort = new AbortController();
+    const sequences: bigint[] = [];
+    for await (const message of client(IssueService).watchIssues(
+      { parent: project, after: 0n },
+      { signal: abort.signal },
+    )) {
+      if (message.event) sequences.push(message.event.sequence);
+      if (sequences.length === 7) break;
+    }
+    abort.abort();
+    expect(sequences).toHaveLength(7);
+    expect(new Set(sequences).size).toBe(7);
+    expect([...sequences].sort((a, b) => (a < b ? -1 : 1))).toEqual(sequences);
+  });
+
   it("ListComments of 17 comments of 256 KiB answers short pages that hold every comment once", async () => {
     const { names } = await projectWithIssues(["small"]);
     const issue = names[0] as string;

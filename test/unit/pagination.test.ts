@@ -3,6 +3,7 @@ import { DomainError } from "../../src/domain/errors.js";
 import {
   DEFAULT_PAGE_SIZE,
   encodePageToken,
+  fitting,
   isPairCursor,
   MAX_PAGE_SIZE,
   PAGE_BYTES,
@@ -136,5 +137,29 @@ describe("isPairCursor", () => {
     expect(isPairCursor(["a"])).toBe(false);
     expect(isPairCursor(["a", 1])).toBe(false);
     expect(isPairCursor("a,b")).toBe(false);
+  });
+});
+
+describe("fitting", () => {
+  const rows = (...bytes: number[]) => {
+    let before = 0;
+    return bytes.map((size, index) => {
+      const row = { index, page_row_bytes: size, page_bytes_before: before };
+      before += size;
+      return row;
+    });
+  };
+
+  it("keeps rows up to the count or the byte budget, one at least, and says whether any are left", () => {
+    expect(fitting(rows(10, 10, 10), 5)).toEqual({ fit: rows(10, 10, 10), more: false });
+    expect(fitting(rows(10, 10, 10), 2).fit.map((row) => row.index)).toEqual([0, 1]);
+    expect(fitting(rows(10, 10, 10), 2).more).toBe(true);
+    const huge = fitting(rows(PAGE_BYTES + 1, 10), 5);
+    expect(huge.fit.map((row) => row.index)).toEqual([0]);
+    expect(huge.more).toBe(true);
+    const split = fitting(rows(PAGE_BYTES / 2, PAGE_BYTES / 2, 1), 5);
+    expect(split.fit.map((row) => row.index)).toEqual([0, 1]);
+    expect(split.more).toBe(true);
+    expect(fitting([], 5)).toEqual({ fit: [], more: false });
   });
 });

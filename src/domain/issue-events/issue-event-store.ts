@@ -8,7 +8,7 @@ import {
   IssueEvent_Kind as Kind,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { commentName, issueName, userName } from "../shared/names.js";
-import { pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
+import { fitting, pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
 type EventRow = Selectable<IssueEvents>;
@@ -56,19 +56,22 @@ export async function eventsAfter(
   projectUid: string,
   sequence: string,
   limit: number,
-): Promise<{ accessRevision: number; events: EventRow[] }> {
+): Promise<{ accessRevision: number; events: EventRow[]; more: boolean }> {
+  // At most `limit` events and PAGE_BYTES of their changes (always one), as a
+  // page of ListIssueEvents: a replay of large edits must not read tens of
+  // megabytes at once. One more row is fetched to tell whether more follow.
+  const batch = db
+    .selectFrom("issue_events")
+    .selectAll()
+    .select(pageBytes(sql`coalesce(changes_bytes, octet_length(changes::text))`, sql`sequence`))
+    .where("project_uid", "=", projectUid)
+    .where("sequence", ">", sequence)
+    .orderBy("sequence")
+    .limit(limit + 1);
   const rows = await db
     .selectFrom("projects")
     .leftJoin(
-      (eb) =>
-        eb
-          .selectFrom("issue_events")
-          .selectAll()
-          .where("project_uid", "=", projectUid)
-          .where("sequence", ">", sequence)
-          .orderBy("sequence")
-          .limit(limit)
-          .as("event"),
+      (eb) => eb.selectFrom(batch.as("batch")).selectAll().where(withinPageBytes("batch")).as("event"),
       (join) => join.onTrue(),
     )
     .select("projects.access_revision")
@@ -80,7 +83,8 @@ export async function eventsAfter(
   const events = rows.flatMap(({ access_revision: _, ...event }) =>
     event.sequence === null ? [] : [event as EventRow],
   );
-  return { accessRevision: rows[0]?.access_revision ?? 0, events };
+  const { fit, more } = fitting(events, limit);
+  return { accessRevision: rows[0]?.access_revision ?? 0, events: fit, more };
 }
 
 const isCursor = (value: unknown): value is string => typeof value === "string" && /^\d+$/.test(value);

@@ -26,6 +26,8 @@ export interface WatchUpdate {
 interface WatchBatch {
   accessRevision: number;
   events: Array<{ sequence: string; event: IssueEvent }>;
+  /** More events follow these (the batch ended by count or by bytes). */
+  more: boolean;
 }
 
 /** Each open stream holds a socket and wakes on every event: so many per user, in this process. */
@@ -91,9 +93,10 @@ export class IssueWatches {
 
   #sharedEventsAfter(project: { uid: string; key: string }, position: string) {
     return this.#eventsAfter(`${project.uid}/${position}`, async () => {
-      const { accessRevision, events } = await eventsAfter(this.db, project.uid, position, WATCH_BATCH);
+      const { accessRevision, events, more } = await eventsAfter(this.db, project.uid, position, WATCH_BATCH);
       return {
         accessRevision,
+        more,
         events: events.map((row) => ({ sequence: row.sequence, event: toIssueEvent(row, project.key) })),
       };
     });
@@ -160,7 +163,7 @@ export class IssueWatches {
     let position = after === undefined ? newest : after.toString();
     yield { position: BigInt(position) };
     reading: while (!stop.aborted) {
-      const { accessRevision, events } = await this.#sharedEventsAfter(project, position);
+      const { accessRevision, events, more } = await this.#sharedEventsAfter(project, position);
       await checkAccess(accessRevision);
       for (const { sequence, event } of events) {
         // A change heard of meanwhile (say, while a slow client took the
@@ -169,7 +172,7 @@ export class IssueWatches {
         position = sequence;
         yield { event, position: BigInt(position) };
       }
-      if (events.length === WATCH_BATCH) continue;
+      if (more) continue;
       const changed = await bus.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);
       watcher.seen = bus.version(project.uid);
       if (!changed && !stop.aborted) yield { position: BigInt(position) };

@@ -119,13 +119,22 @@ function paginate<Row, Cursor>(
   query: unknown,
   cursorOf: (row: Row) => Cursor,
 ): { page: Row[]; nextPageToken: string } {
+  const { fit: page, more } = fitting(rows, size);
+  if (!more) return { page, nextPageToken: "" };
+  const last = page[page.length - 1] as Row;
+  return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
+}
+
+/**
+ * The first of `rows` (fetched with `pageBytes`/`withinPageBytes`) that fit
+ * in `size` rows and PAGE_BYTES, always at least one, and whether any were
+ * left over: what a page holds, and what a watch stream reads at once.
+ */
+export function fitting<Row>(rows: Row[], size: number): { fit: Row[]; more: boolean } {
   let end = Math.min(1, rows.length);
   while (end < Math.min(size, rows.length) && bytesThrough(rows[end] as Partial<RowBytes>) <= PAGE_BYTES)
     end += 1;
-  if (end === rows.length) return { page: rows, nextPageToken: "" };
-  const page = rows.slice(0, end);
-  const last = page[page.length - 1] as Row;
-  return { page, nextPageToken: encodePageToken(query, cursorOf(last)) };
+  return { fit: end === rows.length ? rows : rows.slice(0, end), more: end < rows.length };
 }
 
 const bytesThrough = (row: Partial<RowBytes>) =>
