@@ -1,8 +1,22 @@
 import { z } from "zod";
 import { DEFAULT_TRANSPORT_LIMITS as transport } from "./context.js";
+import { parseDatabaseHosts } from "./db/hosts.js";
 
 // Every setting comes from the environment and is checked once, at startup,
 // so a bad deployment fails with one message listing every problem.
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
+/** A PostgreSQL URL, or libpq's several-host forms (db/hosts.ts): then each host's URL is checked as one. */
+const databaseUrl = z.string().superRefine((value, ctx) => {
+  try {
+    for (const url of parseDatabaseHosts(value).urls) {
+      const issue = postgresUrl.safeParse(url).error?.issues[0];
+      if (issue) return ctx.addIssue({ code: "custom", message: issue.message });
+    }
+  } catch (error) {
+    ctx.addIssue({ code: "custom", message: (error as Error).message });
+  }
+});
+
 const list = z.string().transform((value) =>
   value
     .split(",")
@@ -21,8 +35,7 @@ const schema = z.object({
     .transform(Number),
   /** Loopback unless told otherwise: a container sets 0.0.0.0 (Dockerfile). */
   HOST: z.string().min(1).default("127.0.0.1"),
-  DATABASE_URL: z
-    .url({ protocol: /^postgres(ql)?$/ })
+  DATABASE_URL: databaseUrl
     .optional()
     .describe("PostgreSQL to use; unset means an embedded PostgreSQL under DATA_DIR"),
   /**
@@ -41,7 +54,7 @@ const schema = z.object({
    * A direct (or session-mode) connection to the same database, for what a
    * transaction-mode pooler cannot carry: LISTEN and the migrations at startup.
    */
-  DATABASE_DIRECT_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_DIRECT_URL: databaseUrl.optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   /** Server processes sharing PORT (node:cluster): a number, or "auto" for one per core. */
   WORKERS: z

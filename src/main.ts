@@ -8,6 +8,7 @@ import { loadConfigOrExit } from "./config.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
 import { assertReachable } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
+import { parseDatabaseHosts, selectHost } from "./db/hosts.js";
 import { serveClusterMetrics } from "./observability/metrics.js";
 import { StartupError } from "./startup-error.js";
 
@@ -51,7 +52,8 @@ async function prepareDatabase(): Promise<{ databaseUrl: string; embedded?: Embe
     await assertReachable(config.DATABASE_URL, config.DATABASE_SECRET ? "DATABASE_SECRET" : "DATABASE_URL");
     if (config.DATABASE_DIRECT_URL) await assertReachable(config.DATABASE_DIRECT_URL, "DATABASE_DIRECT_URL");
     // Atlas sends startup parameters (search_path, extra_float_digits) PgBouncer refuses.
-    await applyMigrations(config.DATABASE_DIRECT_URL ?? config.DATABASE_URL);
+    // Atlas takes one host: the one a new connection would pick now.
+    await applyMigrations(await selectHost(config.DATABASE_DIRECT_URL ?? config.DATABASE_URL));
     return { databaseUrl: config.DATABASE_URL };
   }
   const embedded = await startEmbeddedPostgres(join(config.DATA_DIR, "postgres"));
@@ -166,6 +168,8 @@ function onStopSignal(stop: (signal: string) => Promise<void>) {
 }
 
 function redact(url: string): string {
+  // WHATWG URL cannot parse libpq's several hosts.
+  if (parseDatabaseHosts(url).urls.length > 1) return url.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.toString();

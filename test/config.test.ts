@@ -119,6 +119,27 @@ describe("configuration", () => {
     expect(() => loadConfig({ ...OIDC, DATABASE_POOLER: "statement" })).toThrow("DATABASE_POOLER");
   });
 
+  it("takes libpq's several-host URLs, and refuses a standby target or a bad host in one", () => {
+    for (const url of [
+      "postgres://app@db1:5432,db2:5433/tracker?target_session_attrs=read-write",
+      "postgres://app@/tracker?host=db1,db2&port=5432,5433&target_session_attrs=primary",
+    ]) {
+      expect(loadConfig({ ...OIDC, DATABASE_URL: url }).DATABASE_URL).toBe(url);
+      expect(loadConfig({ ...OIDC, DATABASE_DIRECT_URL: url }).DATABASE_DIRECT_URL).toBe(url);
+    }
+    expect(() =>
+      loadConfig({ ...OIDC, DATABASE_URL: "postgres://db1,db2/tracker?target_session_attrs=standby" }),
+    ).toThrow(
+      'DATABASE_URL: target_session_attrs=standby: tracker writes, so it takes "any", "read-write" or "primary"',
+    );
+    expect(() => loadConfig({ ...OIDC, DATABASE_URL: "postgres://db1,db2:x/tracker" })).toThrow(
+      "DATABASE_URL",
+    );
+    expect(() => loadConfig({ ...OIDC, DATABASE_URL: "http://db/tracker" })).toThrow(
+      "DATABASE_URL: Invalid URL",
+    );
+  });
+
   it("bounds every connection unless told otherwise", () => {
     expect(loadConfig({ ...OIDC })).toMatchObject({
       HEADERS_TIMEOUT_MS: 10_000,

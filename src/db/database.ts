@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
 import { StartupError } from "../startup-error.js";
+import { clientClass, describeHosts, newClient, parseDatabaseHosts } from "./hosts.js";
 
 export type Database = Kysely<DB>;
 
@@ -35,10 +36,20 @@ export function connectDatabase(
     instrument?: (pool: pg.Pool) => void;
   } = {},
 ): DatabaseHandle {
+  const { urls } = parseDatabaseHosts(url);
+  // Several hosts: each new connection picks one (hosts.ts), probing them in
+  // turn within the 5 s each would have; one host: pg.Pool's own client.
+  const hosts =
+    urls.length > 1
+      ? {
+          connectionString: urls[0],
+          Client: clientClass(url),
+          connectionTimeoutMillis: 5_000 * (urls.length + 1),
+        }
+      : { connectionString: url, connectionTimeoutMillis: 5_000 };
   const pool = new pg.Pool({
-    connectionString: url,
+    ...hosts,
     max: poolMax,
-    connectionTimeoutMillis: 5_000,
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === TIMESTAMPTZ_OID
@@ -126,15 +137,14 @@ export async function assertPooledSettings(pool: pg.Pool, statementTimeoutMs: nu
  * inside Atlas or the pool.
  */
 export async function assertReachable(url: string, setting: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  const client = newClient(url, { connectionTimeoutMillis: 5_000 });
   try {
     await client.connect();
     // A pooler accepts the connection and reaches PostgreSQL only for a query.
     await client.query("SELECT 1");
   } catch (error) {
-    const { hostname, port } = new URL(url);
     throw new StartupError(
-      `${setting}: cannot connect to PostgreSQL at ${hostname}:${port || 5432}: ${connectFailure(error)}`,
+      `${setting}: cannot connect to PostgreSQL at ${describeHosts(url)}: ${connectFailure(error)}`,
     );
   } finally {
     await client.end().catch(() => {});

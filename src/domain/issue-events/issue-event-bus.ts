@@ -1,5 +1,6 @@
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "pino";
+import { newClient } from "../../db/hosts.js";
 import { ACCESS_CHANGES_CHANNEL, type AccessChange, parseAccessChange } from "../shared/access.js";
 import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
 
@@ -48,7 +49,7 @@ export class IssueEventBus {
   ) {}
 
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.databaseUrl });
+    const client = newClient(this.databaseUrl);
     client.on("notification", (message) => {
       if (message.channel === ISSUE_EVENTS_CHANNEL && message.payload) this.#wake(message.payload);
       if (message.channel === ACCESS_CHANGES_CHANNEL) {

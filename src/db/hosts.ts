@@ -1,0 +1,132 @@
+import pg from "pg";
+
+/**
+ * libpq's multi-host URLs, which node-postgres cannot parse:
+ * `postgres://u@h1:5432,h2:5433/db` and `postgres://u@/db?host=h1,h2&port=5432,5433`,
+ * with `target_session_attrs=any` (the default) or `read-write` (`primary`).
+ */
+export interface DatabaseHosts {
+  /** One single-host URL per host, in the order given; a single-host URL is itself, unchanged. */
+  urls: string[];
+  /** Only a host that takes writes will do (target_session_attrs=read-write or primary). */
+  readWrite: boolean;
+}
+
+const LIBPQ_ONLY = ["host", "port", "target_session_attrs"];
+
+/** Throws, in words, on a multi-host URL tracker cannot use. */
+export function parseDatabaseHosts(url: string): DatabaseHosts {
+  const match = /^(postgres(?:ql)?:\/\/)([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/.exec(url);
+  if (!match) return { urls: [url], readWrite: false };
+  const [, scheme, authority = "", path = "", search = ""] = match;
+  const at = authority.lastIndexOf("@");
+  const userinfo = at < 0 ? "" : authority.slice(0, at + 1);
+  const query = new URLSearchParams(search);
+  const inQuery = query.get("host");
+  const hostList = inQuery ?? authority.slice(at + 1);
+  const named = hostList === "" ? [] : hostList.split(",");
+  // One host (or none): today's URL, exactly as node-postgres has always taken it.
+  if (named.length <= 1) return { urls: [url], readWrite: false };
+  const hosts = named.map((entry) => (inQuery === null ? splitHostPort(entry) : { host: entry, port: "" }));
+  const ports = query.get("port")?.split(",");
+  if (ports && ports.length !== 1 && ports.length !== hosts.length)
+    throw new Error(`${hosts.length} hosts but ${ports.length} ports; give one port, or one per host`);
+  const attrs = query.get("target_session_attrs") ?? "any";
+  if (!["any", "read-write", "primary"].includes(attrs))
+    throw new Error(
+      `target_session_attrs=${attrs}: tracker writes, so it takes "any", "read-write" or "primary" (not a standby)`,
+    );
+  for (const name of LIBPQ_ONLY) query.delete(name);
+  const rest = query.size > 0 ? `?${query}` : "";
+  const urls = hosts.map(({ host, port }, i) => {
+    const chosenPort = ports ? (ports[ports.length === 1 ? 0 : i] ?? "") : port;
+    const bracketed = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+    return `${scheme}${userinfo}${bracketed}${chosenPort ? `:${chosenPort}` : ""}${path}${rest}`;
+  });
+  return { urls, readWrite: attrs !== "any" };
+}
+
+function splitHostPort(entry: string): { host: string; port: string } {
+  const found = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(entry);
+  if (!found) throw new Error(`"${entry}" is not host or host:port`);
+  return { host: found[1] ?? "", port: found[2] ?? "" };
+}
+
+/** host:port of each host, for messages (never the URL: it may hold a password). */
+export function describeHosts(url: string): string {
+  return parseDatabaseHosts(url)
+    .urls.map((single) => {
+      const { hostname, port } = new URL(single);
+      return `${hostname}:${port || 5432}`;
+    })
+    .join(", ");
+}
+
+/**
+ * The first host that qualifies, as a single-host URL (Atlas, and each new
+ * connection, need one). For read-write it asks `SHOW transaction_read_only`
+ * rather than pg_is_in_recovery(): both are on for a standby, and the former
+ * also turns away a primary made read-only (default_transaction_read_only),
+ * which is how test/failover.test.ts stands in for a standby without
+ * replication. Throws the last host's failure when none qualifies.
+ */
+export async function selectHost(url: string, connectionTimeoutMillis = 5_000): Promise<string> {
+  const { urls, readWrite } = parseDatabaseHosts(url);
+  const [only] = urls;
+  if (urls.length === 1 && only !== undefined) return only;
+  let failure: unknown = new Error("no database host");
+  for (const candidate of urls) {
+    const probe = new pg.Client({ connectionString: candidate, connectionTimeoutMillis });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      if (!readWrite) return candidate;
+      const { rows } = await probe.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
+      if (rows[0]?.transaction_read_only === "off") return candidate;
+      // 08001, "unable to establish connection": retryable UNAVAILABLE, as for a host that is down.
+      failure = Object.assign(
+        new Error(`${new URL(candidate).host} is read-only (a standby?), and read-write was asked for`),
+        { code: "08001" },
+      );
+    } catch (error) {
+      failure = error;
+    } finally {
+      await probe.end().catch(() => {});
+    }
+  }
+  throw failure;
+}
+
+/**
+ * A pg.Client that, for a multi-host URL, picks its host at connect time, so
+ * every new connection (pool or LISTEN) finds the current primary by itself.
+ * The pick is a short probe connection, then the real one: one extra
+ * connection per new connection, and only with several hosts.
+ */
+export function clientClass(url: string, connectionTimeoutMillis = 5_000): typeof pg.Client {
+  if (parseDatabaseHosts(url).urls.length === 1) return pg.Client;
+  class FailoverClient extends pg.Client {}
+  const connect = pg.Client.prototype.connect;
+  FailoverClient.prototype.connect = function connectToSelectedHost(
+    this: pg.Client & { connectionParameters: { host: string; port: number } },
+    callback?: (error: Error | null) => void,
+  ) {
+    const connected = selectHost(url, connectionTimeoutMillis).then((chosen) => {
+      const { hostname, port } = new URL(chosen);
+      const host = hostname.replace(/^\[(.*)\]$/, "$1");
+      Object.assign(this, { host, port: Number(port || 5432) });
+      Object.assign(this.connectionParameters, { host, port: Number(port || 5432) });
+      return Reflect.apply(connect, this, []) as Promise<pg.Client>;
+    });
+    if (!callback) return connected;
+    connected.then(() => callback(null), callback);
+  } as pg.Client["connect"];
+  return FailoverClient;
+}
+
+/** A client for `url`, single- or multi-host; connect() it as usual. */
+export function newClient(url: string, config: pg.ClientConfig = {}): pg.Client {
+  const { urls } = parseDatabaseHosts(url);
+  const Client = clientClass(url, config.connectionTimeoutMillis);
+  return new Client({ ...config, connectionString: urls[0] });
+}
