@@ -228,7 +228,8 @@ function runningPostmaster(databaseDir: string): number | undefined {
   }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 now (for a server the caller starts next). */
+export function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", reject);

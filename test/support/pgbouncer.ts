@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, connect as tcpConnect } from "node:net";
+import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../../src/db/embedded-postgres.js";
 
 /** Debian's PgBouncer (`apt-get install pgbouncer`), or one on PATH; undefined when neither is there. */
 export const PGBOUNCER: string | undefined =
@@ -91,17 +92,6 @@ export async function startPgBouncer(
     return url.toString();
   };
   return { urlFor, adminUrl: urlFor("pgbouncer"), log: () => output, stop };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
-    });
-  });
 }
 
 /** Resolves once the port takes connections; rejects with PgBouncer's log if it exits or takes over 10 s. */
