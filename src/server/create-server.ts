@@ -41,6 +41,7 @@ import { apiError, createErrorInterceptor } from "../shared/errors.js";
 import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
 import { createUnknownFieldsInterceptor } from "../shared/unknown-fields.js";
+import { createRequestValidator } from "../shared/validator.js";
 import { serveApiDocs } from "./api-docs.js";
 import { ACCEPT_COMPRESSION } from "./compression.js";
 import { writeEarlyError } from "./early-answer.js";
@@ -133,7 +134,7 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       ...unless("rate-limit", createRateLimitInterceptor(ctx.limits)),
       createCallerInterceptor(ctx.db),
       ...unless("unknown-fields", createUnknownFieldsInterceptor()),
-      ...unless("protovalidate", createValidateInterceptor()),
+      ...unless("protovalidate", createValidateInterceptor({ validator: createRequestValidator() })),
     ],
     // A field the server does not know is refused, not dropped (binary: the interceptor above).
     jsonOptions: {
