@@ -151,8 +151,8 @@ function ablationTable(report: BenchReport, size: string): string[] {
     "",
     "Each run is a fresh tracker process (bench/tracker-server.ts) with the named layers left out; each round runs every " +
       "row (every other round in reverse order), and each figure is the median of the rounds; Δ is against all on. " +
-      "Read a Δ against the spread of the rounds beside it. Tracing has no exporter here (its cost when off); Kysely " +
-      "query building off runs GetIssue's query compiled once, its values bound per call; row mapping off returns one " +
+      "Read a Δ against the spread of the rounds beside it. Tracing has no exporter here (its cost when off); row " +
+      "mapping off returns one " +
       `Issue, mapped once. The bare Connect handler spends ${fixed(bare, 0)} µs of CPU per call on the same protocol.`,
     "",
     "| tracker | req/s | Δ req/s | server CPU µs/call | Δ µs/call | × bare | CPU µs/call by round | p99 ms | errors |",

@@ -10,7 +10,8 @@ import type { DB } from "../gen/db.js";
 import { mintDevToken } from "../src/auth/dev-issuer.js";
 import { applyMigrations } from "../src/db/atlas.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
-import { ABLATED_LAYERS, precompiledGetIssue } from "./ablation.js";
+import { compiledIssueWithCallerRole } from "../src/domain/issues/issue-store.js";
+import { ABLATED_LAYERS } from "./ablation.js";
 import { runScenario, type ScenarioResult } from "./load.js";
 import {
   buildServer,
@@ -213,7 +214,7 @@ try {
       options: "-c TimeZone=UTC -c statement_timeout=15000",
     });
     const compiler = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    const getIssueQuery = precompiledGetIssue(compiler);
+    const getIssueQuery = compiledIssueWithCallerRole(compiler);
     await scenarioOn("pg")(
       "GetIssue",
       "database limit (pg)",

@@ -6,11 +6,11 @@ import { loadConfigOrExit } from "../src/config.js";
 import type { AppContext } from "../src/context.js";
 import { notFound } from "../src/domain/errors.js";
 import { toIssue } from "../src/domain/issues/issue-mapping.js";
-import { selectIssueWithCallerRole } from "../src/domain/issues/issue-store.js";
+import { compiledIssueWithCallerRole } from "../src/domain/issues/issue-store.js";
 import { issueNumberOf, projectKeyOf } from "../src/domain/shared/names.js";
 import { REMOVABLE_LAYERS, type RemovableLayer } from "../src/server/create-server.js";
 import { callerOf } from "../src/shared/caller.js";
-import { type AblatedLayer, isAblatedLayer, precompiledGetIssue } from "./ablation.js";
+import { type AblatedLayer, isAblatedLayer } from "./ablation.js";
 import { BENCH_CLAIMS } from "./seed.js";
 
 /**
@@ -35,38 +35,28 @@ const trustingAuthenticator: Authenticator = {
   }),
 };
 
-/**
- * src/services/issues/get-issue.ts, step for step, with its query compiled
- * once (query building off) or its row mapped once (row mapping off).
- */
-const getIssueWithout =
-  (parts: { queryBuilding: boolean; rowMapping: boolean }) =>
-  (ctx: AppContext): ServiceImpl<typeof IssueService>["getIssue"] => {
-    const query = parts.queryBuilding ? undefined : precompiledGetIssue(ctx.db);
-    let mappedOnce: Issue | undefined;
-    return async (req, context) => {
-      const key = projectKeyOf(req.name);
-      const args = [callerOf(context).userUid, key, issueNumberOf(req.name)] as const;
-      const row = query
-        ? (await ctx.db.executeQuery(query(...args))).rows[0]
-        : await selectIssueWithCallerRole(ctx.db, ...args).executeTakeFirst();
-      if (!row?.caller_role) throw notFound(req.name);
-      if (parts.rowMapping) return toIssue(row, key);
-      mappedOnce ??= toIssue(row, key);
-      return mappedOnce;
-    };
+/** src/services/issues/get-issue.ts, step for step, with its row mapped once. */
+const getIssueMappedOnce = (ctx: AppContext): ServiceImpl<typeof IssueService>["getIssue"] => {
+  const issueWithCallerRole = compiledIssueWithCallerRole(ctx.db);
+  let mappedOnce: Issue | undefined;
+  return async (req, context) => {
+    const key = projectKeyOf(req.name);
+    const query = issueWithCallerRole(callerOf(context).userUid, key, issueNumberOf(req.name));
+    const [row] = (await ctx.db.executeQuery(query)).rows;
+    if (!row?.caller_role) throw notFound(req.name);
+    mappedOnce ??= toIssue(row, key);
+    return mappedOnce;
   };
+};
 
 const config = loadConfigOrExit();
 const logger = createLogger(config);
-const queryBuilding = !off.has("query-building");
-const rowMapping = !off.has("row-mapping");
 const app = await createApp(config, {
   logger,
   ...(off.has("token-check") && { authenticator: trustingAuthenticator }),
   ablation: {
     layersOff: new Set(REMOVABLE_LAYERS.filter((layer: RemovableLayer) => off.has(layer))),
-    ...((!queryBuilding || !rowMapping) && { getIssue: getIssueWithout({ queryBuilding, rowMapping }) }),
+    ...(off.has("row-mapping") && { getIssue: getIssueMappedOnce }),
   },
 });
 const address = await app.listen(config.PORT, config.HOST);
