@@ -272,6 +272,11 @@ table "labels" {
     unique  = true
     columns = [column.project_uid, column.key]
   }
+  index "labels_project_uid_key" {
+    comment = "What issue_labels' project-scoped foreign key refers to; the primary key once uid alone is not (DEPLOYMENT.md, Towards distributed SQL)."
+    unique  = true
+    columns = [column.project_uid, column.uid]
+  }
   check "labels_key_format" {
     expr = "key ~ '^[a-z][a-z0-9-]{0,62}$'"
   }
@@ -364,6 +369,11 @@ table "issues" {
     unique  = true
     columns = [column.project_uid, column.number]
   }
+  index "issues_project_uid_key" {
+    comment = "What the project-scoped foreign keys of comments and issue_labels refer to; the primary key once uid alone is not (DEPLOYMENT.md, Towards distributed SQL)."
+    unique  = true
+    columns = [column.project_uid, column.uid]
+  }
   index "issues_project_create_time_idx" {
     columns = [column.project_uid, column.create_time, column.number]
   }
@@ -392,6 +402,11 @@ table "issues" {
 
 table "issue_labels" {
   schema = schema.public
+  column "project_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue's (and the label's) project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL."
+  }
   column "issue_uid" {
     type = uuid
   }
@@ -411,6 +426,17 @@ table "issue_labels" {
     ref_columns = [table.labels.column.uid]
     on_delete   = CASCADE
   }
+  foreign_key "issue_labels_project_issue_fk" {
+    columns     = [column.project_uid, column.issue_uid]
+    ref_columns = [table.issues.column.project_uid, table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  // Also keeps a label of one project off the issues of another.
+  foreign_key "issue_labels_project_label_fk" {
+    columns     = [column.project_uid, column.label_uid]
+    ref_columns = [table.labels.column.project_uid, table.labels.column.uid]
+    on_delete   = CASCADE
+  }
   index "issue_labels_label_idx" {
     comment = "Label filters, and the issues a deleted label leaves."
     columns = [column.label_uid, column.issue_uid]
@@ -422,6 +448,11 @@ table "comments" {
   column "uid" {
     type    = uuid
     default = sql("gen_random_uuid()")
+  }
+  column "project_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue's project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL."
   }
   column "issue_uid" {
     type = uuid
@@ -456,6 +487,11 @@ table "comments" {
     columns     = [column.author_uid]
     ref_columns = [table.users.column.uid]
     on_delete   = NO_ACTION
+  }
+  foreign_key "comments_project_issue_fk" {
+    columns     = [column.project_uid, column.issue_uid]
+    ref_columns = [table.issues.column.project_uid, table.issues.column.uid]
+    on_delete   = CASCADE
   }
   index "comments_issue_create_time_idx" {
     comment = "Keyset pagination of ListComments."

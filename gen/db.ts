@@ -49,6 +49,10 @@ export interface Comments {
   body: string;
   create_time: Generated<string>;
   issue_uid: string;
+  /**
+   * The issue's project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL.
+   */
+  project_uid: string | null;
   revision: Generated<number>;
   uid: Generated<string>;
   update_time: Generated<string>;
@@ -98,6 +102,10 @@ export interface IssueEvents {
 export interface IssueLabels {
   issue_uid: string;
   label_uid: string;
+  /**
+   * The issue's (and the label's) project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL.
+   */
+  project_uid: string | null;
 }
 
 export interface Issues {

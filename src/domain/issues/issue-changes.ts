@@ -50,7 +50,7 @@ export async function insertIssue(
     }))
     .returning("uid")
     .executeTakeFirstOrThrow();
-  await addIssueLabels(tx, uid, labelUids);
+  await addIssueLabels(tx, { project_uid: project.uid, uid }, labelUids);
   return { uid, number };
 }
 
@@ -101,5 +101,5 @@ export async function updateIssueFields(
     }))
     .where("uid", "=", row.uid)
     .execute();
-  if (labelUids) await setIssueLabels(tx, row.uid, labelUids);
+  if (labelUids) await setIssueLabels(tx, row, labelUids);
 }

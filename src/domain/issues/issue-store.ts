@@ -281,25 +281,30 @@ export async function takeIssueNumber(tx: Transaction<DB>, projectUid: string): 
   return number;
 }
 
-/** Replaces an issue's labels with `labelUids`. */
+/** An issue of its project, as issue_labels rows name it. */
+type IssueKey = { project_uid: string; uid: string };
+
+/** Replaces an issue's labels with `labelUids` (labels of its project). */
 export async function setIssueLabels(
   tx: Transaction<DB>,
-  issueUid: string,
+  issue: IssueKey,
   labelUids: string[],
 ): Promise<void> {
-  await tx.deleteFrom("issue_labels").where("issue_uid", "=", issueUid).execute();
-  await addIssueLabels(tx, issueUid, labelUids);
+  await tx.deleteFrom("issue_labels").where("issue_uid", "=", issue.uid).execute();
+  await addIssueLabels(tx, issue, labelUids);
 }
 
-/** Puts labels on an issue that does not carry them yet. */
+/** Puts labels of its project on an issue that does not carry them yet. */
 export async function addIssueLabels(
   tx: Transaction<DB>,
-  issueUid: string,
+  issue: IssueKey,
   labelUids: string[],
 ): Promise<void> {
   if (labelUids.length === 0) return;
   await tx
     .insertInto("issue_labels")
-    .values(labelUids.map((label_uid) => ({ issue_uid: issueUid, label_uid })))
+    .values(
+      labelUids.map((label_uid) => ({ project_uid: issue.project_uid, issue_uid: issue.uid, label_uid })),
+    )
     .execute();
 }
