@@ -37,6 +37,7 @@ import { projectService } from "../services/projects/index.js";
 import { reflectionService } from "../services/reflection-service.js";
 import { userService } from "../services/users/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
+import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
 import { apiError, createErrorInterceptor } from "../shared/errors.js";
 import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
@@ -76,6 +77,7 @@ const CORS_EXPOSED_HEADERS = [
   ...cors.exposedHeaders,
   "Etag",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "Retry-After",
   "WWW-Authenticate",
   "traceparent",
@@ -86,6 +88,7 @@ const CORS_ALLOWED_HEADERS = [
   ...cors.allowedHeaders,
   "Authorization",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "traceparent",
   "tracestate",
 ].join(", ");
