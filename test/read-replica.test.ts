@@ -215,6 +215,8 @@ describe.skipIf(replicationUnavailable !== undefined)(
       expect(preflight.headers.get("access-control-expose-headers")?.toLowerCase()).toContain(
         CONSISTENCY_TOKEN_HEADER,
       );
+      // An HTTP cache keeps a read's answer apart from one to a read with another token.
+      expect(preflight.headers.get("vary")?.toLowerCase()).toContain(CONSISTENCY_TOKEN_HEADER);
     });
 
     it("with the replica stopped, reads still succeed from the primary, and the outage is logged once", async () => {
@@ -228,6 +230,11 @@ describe.skipIf(replicationUnavailable !== undefined)(
       });
       for (const page of reads.result) expect(titles(page)).toContain("with the replica down");
       expect(reads.served).toBe(3);
+      // Writes go on too, and their token's reads as well.
+      await alice.issues.createIssue({ parent: project, issue: { title: "written with the replica down" } });
+      const own = await servedBy("fallback", () => alice.issues.listIssues({ parent: project }));
+      expect(titles(own.result)).toContain("written with the replica down");
+      expect(own.served).toBe(1);
       expect(logLines.filter((line) => line.includes("the read replica does not answer"))).toHaveLength(1);
     });
   },

@@ -186,7 +186,8 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
   async function handle(req: NodeRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
-    res.setHeader("Vary", "Origin");
+    // A read's answer may depend on the consistency token it sent (a replica's, or the primary's).
+    res.setHeader("Vary", `Origin, ${CONSISTENCY_TOKEN_HEADER}`);
     res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS);
     if (req.method === "OPTIONS") {
       res.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS);
