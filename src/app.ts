@@ -6,6 +6,7 @@ import { createDevAuthenticator } from "./auth/dev-issuer.js";
 import type { Config } from "./config.js";
 import type { AppContext, Limits } from "./context.js";
 import { assertPooledSettings, connectDatabase } from "./db/database.js";
+import { connectReplica } from "./db/replica.js";
 import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
@@ -71,6 +72,17 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     // Queries made while an RPC is traced become its child spans.
     ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
   });
+  // Reads that may lag go to the replica when there is one (services/unit-of-work.ts `read`).
+  // Not checked at startup: a replica that does not answer sends its reads to the primary.
+  const replica =
+    config.DATABASE_REPLICA_URL === undefined
+      ? undefined
+      : connectReplica(config.DATABASE_REPLICA_URL, {
+          poolMax: config.DATABASE_REPLICA_POOL_MAX ?? config.DATABASE_POOL_MAX,
+          statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+          pooler: config.DATABASE_POOLER,
+          ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
+        });
   // LISTEN needs a session of its own: never through a transaction pooler.
   const issueEvents = new IssueEventBus(config.DATABASE_DIRECT_URL ?? databaseUrl, logger);
   try {
@@ -79,6 +91,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     await issueEvents.start();
   } catch (error) {
     await database.close();
+    await replica?.close();
     throw error;
   }
   const shutdown = new AbortController();
@@ -87,6 +100,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const ctx: AppContext = {
     db: database.db,
     database,
+    replica,
     logger,
     issueEvents,
     shutdown: shutdown.signal,
@@ -120,6 +134,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     await issueEvents.close();
     await tracing.shutdown();
     await database.close();
+    await replica?.close();
   }
 
   return {

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
+import type { ReplicaDatabase } from "./db/replica.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
@@ -12,6 +13,8 @@ import type { Tracing } from "./observability/tracing.js";
 export interface AppContext {
   db: Database;
   database: DatabaseHandle;
+  /** The read replica (DATABASE_REPLICA_URL), for reads that may lag; unset: the primary serves everything. */
+  replica: ReplicaDatabase | undefined;
   logger: Logger;
   /** Wakes WatchIssues streams when events are committed, by any process. */
   issueEvents: IssueEventBus;

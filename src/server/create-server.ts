@@ -37,6 +37,7 @@ import { projectService } from "../services/projects/index.js";
 import { reflectionService } from "../services/reflection-service.js";
 import { userService } from "../services/users/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
+import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
 import { apiError, createErrorInterceptor } from "../shared/errors.js";
 import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
@@ -77,6 +78,7 @@ const CORS_EXPOSED_HEADERS = [
   ...cors.exposedHeaders,
   "Etag",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "Retry-After",
   "WWW-Authenticate",
   "traceparent",
@@ -87,6 +89,7 @@ const CORS_ALLOWED_HEADERS = [
   ...cors.allowedHeaders,
   "Authorization",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "traceparent",
   "tracestate",
 ].join(", ");
@@ -184,7 +187,8 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
   async function handle(req: NodeRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
-    res.setHeader("Vary", "Origin");
+    // A read's answer may depend on the consistency token it sent (a replica's, or the primary's).
+    res.setHeader("Vary", `Origin, ${CONSISTENCY_TOKEN_HEADER}`);
     res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS);
     if (req.method === "OPTIONS") {
       res.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS);
