@@ -386,10 +386,12 @@ table "issues" {
   index "issues_project_assignee_idx" {
     columns = [column.project_uid, column.assignee_uid]
   }
-  index "issues_project_search_idx" {
-    comment = "Full-text search of ListIssues (websearch_to_tsquery) within one project (btree_gin)."
+  index "issues_search_keys_idx" {
+    comment = "Full-text search of ListIssues within one project: its words prefixed by the project (issue_search_keys), so a lookup reads that project's entries only."
     type    = GIN
-    columns = [column.project_uid, column.search]
+    on {
+      expr = "issue_search_keys(project_uid, search)"
+    }
   }
   check "issues_title_length" {
     expr = "char_length(title) BETWEEN 1 AND 256"

@@ -108,7 +108,13 @@ function filtered(db: Kysely<DB>, project: { uid: Expression<string>; key: strin
     }
     if (filter.query.trim() !== "") {
       assertSearchable(filter.query);
-      select = select.where(sql<SqlBool>`issues.search @@ websearch_to_tsquery('english', ${filter.query})`);
+      // The project's own index entries find the candidates (schema-functions.sql); `search` decides.
+      const query = sql`websearch_to_tsquery('english', ${filter.query})`;
+      select = select
+        .where(
+          sql<SqlBool>`issue_search_keys(issues.project_uid, issues.search) @@ issue_search_query(${project.uid}, ${query})`,
+        )
+        .where(sql<SqlBool>`issues.search @@ ${query}`);
     }
   }
 
