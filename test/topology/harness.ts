@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { connect as http2Connect } from "node:http2";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -12,7 +13,7 @@ import { checkDelivery, checkLedger } from "../../soak/check.js";
 import { PROTOCOLS, type Protocol, SoakClient } from "../../soak/clients.js";
 import { readDatabaseState } from "../../soak/database-state.js";
 import { Ledger } from "../../soak/ledger.js";
-import { isReady, ServerProcess, sleep } from "../../soak/server-process.js";
+import { ServerProcess, sleep } from "../../soak/server-process.js";
 import { Stats, seededRandom } from "../../soak/stats.js";
 import { Watcher } from "../../soak/watchers.js";
 import { setUpWorld } from "../../soak/world.js";
@@ -20,6 +21,7 @@ import { mintDevToken } from "../../src/auth/dev-issuer.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import type { HostNetwork } from "../support/netns.js";
 import type { Nginx } from "../support/nginx.js";
+import { POSTGRES_BIN, type PostgresNode, type Replication } from "../support/replication.js";
 
 export const root = dirname(dirname(dirname(fileURLToPath(import.meta.url))));
 export const GRPCURL = join(root, ".tools/bin/grpcurl");
@@ -150,7 +152,7 @@ export interface FaultContext {
 export function watcherUpstreams(accessLog: string): Map<string, string[]> {
   const streams = new Map<string, string[]>();
   const line =
-    /"POST \/tracker\.v1\.IssueService\/WatchIssues [^"]*" .* upstream=(\S+) .*"topology-(watcher-\d+)"$/;
+    /"POST \/tracker\.v1\.IssueService\/WatchIssues [^"]*" .* upstream=(.+?) upstream_status=.*"topology-(watcher-\d+)"$/;
   for (const entry of accessLog.split("\n")) {
     const found = line.exec(entry);
     if (!found) continue;
@@ -376,6 +378,64 @@ export const killBusiestHost: Fault = async ({ hosts }) => {
   };
 };
 
+/**
+ * Makes a primary and standby of test/support/replication.ts reachable from
+ * the network (listen on the gateway too; trust the /24 as it trusts
+ * loopback) and the replication synchronous, so a commit is acknowledged
+ * only once the standby has it. Restarts both.
+ */
+export async function exposeSynchronously(replication: Replication, network: HostNetwork): Promise<void> {
+  const settings = (node: PostgresNode, extra: string[]) => {
+    // Appended last, so these win over the lines replication.ts wrote.
+    appendFileSync(
+      join(node.dataDir, "postgresql.conf"),
+      [`\nlisten_addresses = '127.0.0.1,${network.gateway}'`, ...extra, ""].join("\n"),
+    );
+    appendFileSync(join(node.dataDir, "pg_hba.conf"), `\nhost all all ${network.cidr} trust\n`);
+  };
+  settings(replication.primary, ["synchronous_standby_names = '*'", "synchronous_commit = on"]);
+  settings(replication.standby, []);
+  await replication.standby.stop();
+  await replication.primary.stop();
+  await replication.primary.start();
+  await replication.standby.start();
+  const [sync] = await replication.primary.query<{ sync_state: string }>(
+    "SELECT sync_state FROM pg_stat_replication",
+  );
+  if (sync?.sync_state !== "sync") throw new Error(`the standby is not synchronous: ${sync?.sync_state}`);
+}
+
+/**
+ * The primary crashes (pg_ctl stop -m immediate: no shutdown checkpoint,
+ * connections cut) and, after `gapMs` with no primary at all, the standby
+ * is promoted: what an operator or a failover manager does.
+ */
+export const crashPrimaryAndPromote =
+  (replication: Replication, gapMs = 1_000): Fault =>
+  async () => {
+    const began = Date.now();
+    const asPostgres =
+      process.getuid?.() === 0
+        ? {
+            uid: Number((await run("id", ["-u", "postgres"])).stdout),
+            gid: Number((await run("id", ["-g", "postgres"])).stdout),
+          }
+        : {};
+    await run(
+      join(POSTGRES_BIN, "pg_ctl"),
+      ["stop", "-m", "immediate", "-w", "-D", replication.primary.dataDir],
+      asPostgres,
+    );
+    const crashed = Date.now();
+    await sleep(gapMs);
+    await replication.promote();
+    return {
+      detail:
+        `primary on port ${replication.primary.port} crashed (pg_ctl stop -m immediate, ${crashed - began} ms); ` +
+        `standby on port ${replication.standby.port} promoted ${Date.now() - crashed} ms later`,
+    };
+  };
+
 /** A call over real gRPC through nginx with grpcurl: reflection, then GetCurrentUser. */
 export async function grpcurlCalls(
   nginx: Nginx,
@@ -394,14 +454,25 @@ export async function grpcurlCalls(
   return { services: services.stdout, user: user.stdout };
 }
 
-/** Waits until `url`/readyz answers 200 (false after `timeoutMs`). */
-export async function waitReady(url: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await isReady(url)) return true;
-    await sleep(200);
-  }
-  return false;
+/** Which HTTP versions answer GET /readyz on `url` without TLS: HTTP/1.1, and HTTP/2 with prior knowledge. */
+export async function versionsServed(url: string): Promise<{ http1: boolean; h2c: boolean }> {
+  const http1 = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5_000) })
+    .then((response) => response.status === 200)
+    .catch(() => false);
+  const h2c = await new Promise<boolean>((resolve) => {
+    const session = http2Connect(url);
+    const done = (served: boolean) => {
+      session.destroy();
+      resolve(served);
+    };
+    session.once("error", () => done(false));
+    session.setTimeout(5_000, () => done(false));
+    const request = session.request({ ":path": "/readyz" });
+    request.once("response", (headers) => done(headers[":status"] === 200));
+    request.once("error", () => done(false));
+    request.end();
+  });
+  return { http1, h2c };
 }
 
 /** test-results/topology.json and .md, and the same table on stdout. */

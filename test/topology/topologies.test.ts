@@ -8,7 +8,10 @@ import type { EmbeddedDatabase } from "../../src/db/embedded-postgres.js";
 import { createHostNetwork, type HostNetwork, hostNetworkUnavailable } from "../support/netns.js";
 import { NGINX, type Nginx, startNginx } from "../support/nginx.js";
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from "../support/pgbouncer.js";
+import { type Replication, replicationUnavailable, startPrimaryAndStandby } from "../support/replication.js";
 import {
+  crashPrimaryAndPromote,
+  exposeSynchronously,
   GRPCURL,
   grpcurlCalls,
   killBusiestHost,
@@ -20,6 +23,7 @@ import {
   stopTrackerHosts,
   type TopologyResult,
   type TrackerHost,
+  versionsServed,
   writeReport,
 } from "./harness.js";
 
@@ -28,8 +32,9 @@ import {
 // on PostgreSQL through PgBouncer (session and transaction mode), under the
 // soak's load on all four protocols while a host is killed; the soak's
 // ledger then holds the database to every acknowledged write and every
-// watcher to every event. DEPLOYMENT.md ("Behind nginx", "Several hosts")
-// points here. Needs root, iproute2, nginx, PgBouncer and grpcurl: skipped
+// watcher to every event. Then the same behind a synchronous streaming
+// standby that is promoted mid-load. DEPLOYMENT.md ("Behind nginx",
+// "Several hosts", "Failover with a streaming standby") points here. Needs root, iproute2, nginx, PgBouncer and grpcurl: skipped
 // with the reason where one is missing (.ci/run installs them).
 
 const missing =
@@ -44,6 +49,11 @@ const results: TopologyResult[] = [];
 const began = Date.now();
 const clock = () => Date.now() - began;
 const log = (line: string) => process.stderr.write(`[topology] ${line}\n`);
+
+const issuesOn = async (replication: Replication) =>
+  Number(
+    (await replication.standby.query<{ n: string }>("SELECT count(*) AS n FROM issues", "tracker"))[0]?.n,
+  );
 
 // The reason is in the name: vitest shows a skipped block's name, not why.
 describe.skipIf(missing)(`production topologies${missing ? ` (skipped: ${missing})` : ""}`, () => {
@@ -106,6 +116,9 @@ describe.skipIf(missing)(`production topologies${missing ? ` (skipped: ${missing
         const nginx: Nginx = await startNginx(hosts.map((host) => `${host.address}:8080`));
         stops.unshift(() => nginx.stop());
 
+        // nginx 1.22 cannot serve HTTP/1.1 and h2c on one cleartext port: each of the two speaks one.
+        expect(await versionsServed(nginx.httpUrl)).toEqual({ http1: true, h2c: false });
+        expect(await versionsServed(nginx.grpcUrl)).toEqual({ http1: false, h2c: true });
         const grpcurl = await grpcurlCalls(nginx, dataDir);
         expect(grpcurl.services).toContain("tracker.v1.IssueService");
         expect(grpcurl.user).toMatch(/"name": "users\//);
@@ -158,4 +171,69 @@ describe.skipIf(missing)(`production topologies${missing ? ` (skipped: ${missing
       }
     }, 240_000);
   }
+  it.skipIf(replicationUnavailable)(
+    `nginx, two hosts, a synchronous standby promoted mid-load: nothing acknowledged is lost${replicationUnavailable ? ` (skipped: ${replicationUnavailable})` : ""}`,
+    async () => {
+      const stops: Array<() => Promise<void>> = [];
+      try {
+        const replication: Replication = await startPrimaryAndStandby();
+        stops.unshift(() => replication.stop());
+        await exposeSynchronously(replication, network);
+        await replication.primary.query('CREATE DATABASE "tracker"');
+        await applyMigrations(replication.primary.urlFor("tracker"));
+        await replication.waitForReplay();
+        // Both hosts in one URL; a new connection takes the one that takes writes.
+        const both =
+          `postgres://postgres@${network.gateway}:${replication.primary.port},` +
+          `${network.gateway}:${replication.standby.port}/tracker?target_session_attrs=read-write`;
+        const hosts = await startTrackerHosts(network, dataDir, { DATABASE_URL: both }, clock, log);
+        stops.unshift(() => stopTrackerHosts(hosts));
+        const nginx = await startNginx(hosts.map((host) => `${host.address}:8080`));
+        stops.unshift(() => nginx.stop());
+
+        let issuesAtPromotion = 0;
+        const result = await runLoad({
+          topology: "nginx + 2 hosts + primary and synchronous standby, promoted",
+          description:
+            "The same nginx and hosts, on a PostgreSQL 15 primary with a streaming standby " +
+            "(synchronous_standby_names = '*'), DATABASE_URL naming both with target_session_attrs=read-write. " +
+            "Mid-load the primary crashes and the standby is promoted.",
+          nginx,
+          hosts,
+          // The promoted standby: the database from now on.
+          databaseUrl: replication.standby.urlFor("tracker"),
+          dataDir,
+          durationMs: LOAD_MS,
+          faultAtMs: FAULT_AT_MS,
+          fault: async (context) => {
+            const outcome = await crashPrimaryAndPromote(replication)(context);
+            issuesAtPromotion = await issuesOn(replication);
+            return outcome;
+          },
+          log,
+          clock,
+        });
+        results.push(result);
+        const text = JSON.stringify(result, null, 2);
+
+        expect(result.acknowledged.total, text).toBeGreaterThan(30);
+        expect(result, text).toMatchObject({ lost: 0, duplicated: 0, inconsistent: 0 });
+        // The promotion window was felt, and ridden out by retries with the same request_id.
+        expect(
+          Object.keys(result.errors).some((code) => code.startsWith("UNAVAILABLE")),
+          text,
+        ).toBe(true);
+        expect(result.retries, text).toBeGreaterThan(0);
+        // Writes went on after the promotion, on the new primary.
+        expect(await issuesOn(replication), text).toBeGreaterThan(issuesAtPromotion);
+        for (const watcher of result.watchers) {
+          expect(watcher, text).toMatchObject({ missing: 0, duplicated: 0, outOfOrder: 0, caughtUp: true });
+          expect(watcher.delivered, text).toBeGreaterThan(0);
+        }
+      } finally {
+        for (const stop of stops) await stop().catch((error: unknown) => log(`cleanup: ${String(error)}`));
+      }
+    },
+    240_000,
+  );
 });
