@@ -25,6 +25,8 @@ export interface NetworkHost {
   /** The namespace's name (`ip netns exec NAME ...`). */
   namespace: string;
   address: string;
+  /** The command that runs the rest of its arguments inside the namespace. */
+  inside: string[];
 }
 
 export interface HostNetwork {
@@ -60,6 +62,7 @@ export function createHostNetwork(count: number): HostNetwork {
   const hosts: NetworkHost[] = Array.from({ length: count }, (_, i) => ({
     namespace: `${prefix}-h${i + 1}`,
     address: `${subnet}.${11 + i}`,
+    inside: [IP ?? "ip", "netns", "exec", `${prefix}-h${i + 1}`],
   }));
   let destroyed = false;
   const destroy = () => {

@@ -93,7 +93,7 @@ export async function startTrackerHosts(
       baseUrl: url,
       clock,
       log,
-      wrap: ["ip", "netns", "exec", host.namespace],
+      wrap: host.inside,
       env: {
         PATH: process.env.PATH ?? "",
         NODE_ENV: "development",
