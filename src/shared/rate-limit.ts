@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { Code, type Interceptor } from "@connectrpc/connect";
@@ -147,7 +148,7 @@ export class RateLimiter {
       answer = (
         await withTimeout(
           this.pool.query<{ granted: number; tokens: number }>(TAKE_SQL, [
-            key,
+            bucketKey(key),
             want,
             this.limits.ratePerSecond,
             this.#capacity,
@@ -208,6 +209,17 @@ export class RateLimiter {
       this.logger.debug({ err: error }, "rate limits: could not sweep full buckets; will try again");
     }
   }
+}
+
+/**
+ * The bucket's row key: the subject itself, or its hash when long, since a
+ * B-tree entry has a size limit, and a take failing for one caller would
+ * send every caller to the in-memory limiter for a while.
+ */
+function bucketKey(subject: string): string {
+  return subject.length <= 200
+    ? subject
+    : `sha256:${createHash("sha256").update(subject).digest("base64url")}`;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
