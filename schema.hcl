@@ -604,3 +604,64 @@ table "audit_events" {
     }
   }
 }
+
+// Limits shared by every tracker process and host (DEPLOYMENT.md, "Cluster-wide
+// limits"): PostgreSQL holds them because every deployment already runs it, so
+// no Redis or other store is added. Their rows are ephemeral and would suit
+// UNLOGGED tables, but Atlas v0.13 (tools/atlas/README.md) cannot declare one,
+// and a migration saying UNLOGGED would leave `npm start`'s schema apply with
+// a logged table: plain tables, a few rows per user.
+
+table "rate_limit_buckets" {
+  schema  = schema.public
+  comment = "One token bucket per caller (the token's subject), shared by every process: each takes tokens in small batches (shared/rate-limit.ts)."
+  column "key" {
+    type = text
+  }
+  column "tokens" {
+    type    = double_precision
+    comment = "Tokens left as of refilled_at; they grow at RATE_LIMIT_PER_SECOND up to the bucket's size."
+  }
+  column "refilled_at" {
+    type = timestamptz
+  }
+  column "last_grant" {
+    type    = integer
+    comment = "Tokens the last take got, so the one upsert can return it (an UPDATE's RETURNING sees only the new row)."
+  }
+  primary_key {
+    columns = [column.key]
+  }
+  index "rate_limit_buckets_refilled_at_idx" {
+    comment = "The sweep of buckets full again (as good as no row)."
+    columns = [column.refilled_at]
+  }
+}
+
+table "watch_stream_leases" {
+  schema  = schema.public
+  comment = "One row per open WatchIssues stream, in any process: the per-user cap counts the live ones. The holder renews its leases; a crashed holder's expire."
+  column "id" {
+    type = uuid
+  }
+  column "user_uid" {
+    type = uuid
+  }
+  column "holder" {
+    type    = text
+    comment = "The process holding the stream: host, pid and a random suffix."
+  }
+  column "expires_at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "watch_stream_leases_user_uid_idx" {
+    columns = [column.user_uid, column.expires_at]
+  }
+  index "watch_stream_leases_expires_at_idx" {
+    comment = "The sweep of expired leases."
+    columns = [column.expires_at]
+  }
+}

@@ -177,6 +177,19 @@ export interface Projects {
   update_time: Generated<string>;
 }
 
+export interface RateLimitBuckets {
+  key: string;
+  /**
+   * Tokens the last take got, so the one upsert can return it (an UPDATE's RETURNING sees only the new row).
+   */
+  last_grant: number;
+  refilled_at: string;
+  /**
+   * Tokens left as of refilled_at; they grow at RATE_LIMIT_PER_SECOND up to the bucket's size.
+   */
+  tokens: number;
+}
+
 export interface Users {
   create_time: Generated<string>;
   display_name: Generated<string>;
@@ -189,6 +202,16 @@ export interface Users {
   update_time: Generated<string>;
 }
 
+export interface WatchStreamLeases {
+  expires_at: string;
+  /**
+   * The process holding the stream: host, pid and a random suffix.
+   */
+  holder: string;
+  id: string;
+  user_uid: string;
+}
+
 export interface DB {
   audit_events: AuditEvents;
   comments: Comments;
@@ -199,5 +222,7 @@ export interface DB {
   labels: Labels;
   members: Members;
   projects: Projects;
+  rate_limit_buckets: RateLimitBuckets;
   users: Users;
+  watch_stream_leases: WatchStreamLeases;
 }

@@ -8,10 +8,12 @@ import type { AppContext, Limits } from "./context.js";
 import { assertPooledSettings, connectDatabase } from "./db/database.js";
 import { connectReplica } from "./db/replica.js";
 import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing, type Tracing, traceQueries } from "./observability/tracing.js";
 import { type Ablation, createServer } from "./server/create-server.js";
+import { RateLimiter } from "./shared/rate-limit.js";
 import { StartupError } from "./startup-error.js";
 
 /** One server process: what it is made of, and how it starts and stops. */
@@ -97,6 +99,28 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const shutdown = new AbortController();
   // Every request in flight listens for shutdown: no listener limit applies.
   setMaxListeners(0, shutdown.signal);
+  const limits: Limits = {
+    ratePerSecond: config.RATE_LIMIT_PER_SECOND,
+    burst: config.RATE_LIMIT_BURST,
+    maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
+    watchStreamLeaseMs: config.WATCH_STREAM_LEASE_MS,
+    maxDeadlineMs: config.MAX_DEADLINE_MS,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+    maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
+    ...overrides.limits,
+  };
+  // Both in PostgreSQL, so every process and host counts the same calls and
+  // streams (DEPLOYMENT.md, "Cluster-wide limits").
+  const rateLimiter = new RateLimiter(database.pool, limits, logger);
+  const watchStreams = new WatchStreamCap(
+    database.db,
+    limits.maxWatchStreamsPerUser,
+    limits.watchStreamLeaseMs,
+    logger,
+  );
   const ctx: AppContext = {
     db: database.db,
     database,
@@ -108,18 +132,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     instanceAdmins: new Set(config.INSTANCE_ADMINS),
     metrics: createMetrics(database),
     tracing,
-    limits: {
-      ratePerSecond: config.RATE_LIMIT_PER_SECOND,
-      burst: config.RATE_LIMIT_BURST,
-      maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
-      maxDeadlineMs: config.MAX_DEADLINE_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
-      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
-      maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
-      ...overrides.limits,
-    },
+    rateLimiter,
+    watchStreams,
+    limits,
   };
   const server = createServer(ctx, overrides.ablation);
   const requestIdSweep = setInterval(() => {
@@ -131,6 +146,8 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   /** Everything but the server, which close() drains first. */
   async function release() {
     clearInterval(requestIdSweep);
+    rateLimiter.close();
+    await watchStreams.close();
     await issueEvents.close();
     await tracing.shutdown();
     await database.close();

@@ -98,6 +98,8 @@ const schema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(200),
   MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
+  /** How long a crashed process's watch streams still count against their users' cap; renewed a third of it apart. */
+  WATCH_STREAM_LEASE_MS: z.coerce.number().int().min(3_000).max(3_600_000).default(45_000),
   MAX_DEADLINE_MS: z.coerce.number().int().min(1_000).default(60_000),
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   // Every connection is bounded, whoever opens it (slow headers, bodies that

@@ -3,8 +3,10 @@ import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
 import type { ReplicaDatabase } from "./db/replica.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import type { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
+import type { RateLimiter } from "./shared/rate-limit.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -25,6 +27,10 @@ export interface AppContext {
   /** Token subjects that may read the audit log. */
   instanceAdmins: ReadonlySet<string>;
   limits: Limits;
+  /** Per-user rate limits, shared by every process and host. */
+  rateLimiter: RateLimiter;
+  /** The per-user cap on open WatchIssues streams, shared by every process and host. */
+  watchStreams: WatchStreamCap;
   metrics: Metrics;
   tracing: Tracing;
 }
@@ -34,8 +40,10 @@ export interface Limits extends TransportLimits {
   ratePerSecond: number;
   /** ...and in a burst. */
   burst: number;
-  /** WatchIssues streams one user may hold open at once. */
+  /** WatchIssues streams one user may hold open at once, in all processes together. */
   maxWatchStreamsPerUser: number;
+  /** How long a stream's lease lasts unless renewed: a crashed process's streams count this long. */
+  watchStreamLeaseMs: number;
   /** The longest deadline a client may ask for; longer ones are refused. */
   maxDeadlineMs: number;
 }

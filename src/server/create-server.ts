@@ -134,7 +134,7 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       ...unless("tracing", ctx.tracing.interceptor),
       ...(observers.length ? [observeRpcs(observers)] : []),
       createErrorInterceptor(ctx.logger),
-      ...unless("rate-limit", createRateLimitInterceptor(ctx.limits)),
+      ...unless("rate-limit", createRateLimitInterceptor(ctx.rateLimiter)),
       createCallerInterceptor(ctx.db),
       ...unless("unknown-fields", createUnknownFieldsInterceptor()),
       ...unless("protovalidate", createValidateInterceptor({ validator: createRequestValidator() })),
