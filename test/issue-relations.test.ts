@@ -385,6 +385,28 @@ describe("IssueRelationService", () => {
     ]);
   });
 
+  it("relates two projects' issues to each other from both sides at once without a deadlock", async () => {
+    const [core, ops] = [await createProject(server), await createProject(server)];
+    for (let round = 0; round < 10; round++) {
+      const [mine, theirs] = [await newIssue(core), await newIssue(ops)];
+      // Each call locks its own issue, then reads (and, by the foreign key, key-share locks) the other.
+      const both = await Promise.allSettled([
+        relationsAs().createIssueRelation({
+          parent: mine,
+          issueRelation: { type: Type.BLOCKS, relatedIssue: theirs },
+        }),
+        relationsAs().createIssueRelation({
+          parent: theirs,
+          issueRelation: { type: Type.DUPLICATE_OF, relatedIssue: mine },
+        }),
+      ]);
+      expect(both.map((outcome) => (outcome.status === "rejected" ? String(outcome.reason) : "ok"))).toEqual([
+        "ok",
+        "ok",
+      ]);
+    }
+  });
+
   it("replays a retried create with the same request_id instead of relating twice", async () => {
     const project = await createProject(server);
     const [a, b] = [await newIssue(project), await newIssue(project)];

@@ -217,11 +217,18 @@ export async function bumpIssue(tx: Transaction<DB>, uid: string, revision: NewR
   await tx.updateTable("issues").set(revision).where("uid", "=", uid).execute();
 }
 
-/** The issue locked for a change; its project must be locked first (see lockProjectFor). */
+/**
+ * The issue locked for a change; its project must be locked first (see
+ * lockProjectFor). NO KEY UPDATE, the lock an UPDATE of its columns takes
+ * (its uid never changes): it still orders the issue's writers, but lets
+ * another project's writer reference the issue meanwhile (a relation to it,
+ * whose foreign key share-locks its key). FOR UPDATE would make two
+ * projects relating their issues to each other at once a deadlock.
+ */
 export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(tx, projectUid)
     .where("number", "=", issueNumberOf(name))
-    .forUpdate("issues")
+    .forNoKeyUpdate("issues")
     .executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
