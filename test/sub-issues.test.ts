@@ -137,6 +137,14 @@ describe("sub-issues", () => {
     expect(moved).toMatchObject({ parent: two.name, subIssueOrder: 1 });
     expect(await childrenOf(project, two.name)).toEqual(["two's child", "moving"]);
     expect(await childrenOf(project, one.name)).toEqual([]);
+    // Appending after the largest order the contract allows stays within it; the tie goes by number.
+    await issues().updateIssue({
+      issue: { name: moving.name, subIssueOrder: 1_000_000_000 },
+      updateMask: { paths: ["sub_issue_order"] },
+    });
+    const last = await newIssue(project, "after the largest", two.name);
+    expect(last.subIssueOrder).toBe(1_000_000_000);
+    expect(await childrenOf(project, two.name)).toEqual(["two's child", "moving", "after the largest"]);
     const top = await moveUnder(moving.name, "");
     expect(top.parent).toBe("");
     expect(top.subIssueOrder).toBeUndefined();

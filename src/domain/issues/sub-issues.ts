@@ -16,6 +16,8 @@ import { issueDeleted } from "./issue-rules.js";
 export const MAX_SUB_ISSUE_DEPTH = 8;
 /** An issue has at most this many sub-issues (deleted ones count: they may be restored). */
 export const MAX_SUB_ISSUES = 100;
+/** The contract's largest sub_issue_order: an appended issue stays within it (ties go by number). */
+const MAX_ORDER = 1_000_000_000;
 
 type Project = { uid: string; key: string };
 
@@ -109,7 +111,10 @@ export async function placeUnder(
       { resource: parentName, limit: String(MAX_SUB_ISSUES) },
     );
   }
-  return { parent_uid: parent.uid, sub_issue_order: order ?? (last === null ? 0 : Number(last) + 1) };
+  return {
+    parent_uid: parent.uid,
+    sub_issue_order: order ?? (last === null ? 0 : Math.min(Number(last) + 1, MAX_ORDER)),
+  };
 }
 
 /**
