@@ -137,9 +137,14 @@ enum "issue_priority" {
   values = ["urgent", "high", "medium", "low", "none"]
 }
 
+enum "issue_relation_kind" {
+  schema = schema.public
+  values = ["blocks", "duplicate_of", "relates_to"]
+}
+
 enum "issue_event_kind" {
   schema = schema.public
-  values = ["issue_created", "issue_updated", "issue_deleted", "issue_undeleted", "comment_created", "comment_updated", "comment_deleted"]
+  values = ["issue_created", "issue_updated", "issue_deleted", "issue_undeleted", "comment_created", "comment_updated", "comment_deleted", "relation_created", "relation_deleted"]
 }
 
 table "users" {
@@ -340,6 +345,16 @@ table "issues" {
     type    = integer
     default = 1
   }
+  column "parent_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue this one is a sub-issue of, in the same project (sub-issues never cross projects)."
+  }
+  column "sub_issue_order" {
+    type    = integer
+    null    = true
+    comment = "Its place among its parent's sub-issues (ties by number); set exactly when parent_uid is."
+  }
   column "search" {
     type = tsvector
     as {
@@ -354,6 +369,11 @@ table "issues" {
     columns     = [column.project_uid]
     ref_columns = [table.projects.column.uid]
     on_delete   = CASCADE
+  }
+  foreign_key "issues_parent_fk" {
+    columns     = [column.parent_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = NO_ACTION
   }
   foreign_key "issues_reporter_fk" {
     columns     = [column.reporter_uid]
@@ -373,6 +393,11 @@ table "issues" {
     comment = "What the project-scoped foreign keys of comments and issue_labels refer to; the primary key once uid alone is not (DEPLOYMENT.md, Towards distributed SQL)."
     unique  = true
     columns = [column.project_uid, column.uid]
+  }
+  index "issues_parent_order_idx" {
+    comment = "A parent's sub-issues in order (ListIssues filter.parent), and the walks of the sub-issue tree."
+    columns = [column.parent_uid, column.sub_issue_order, column.number]
+    where   = "parent_uid IS NOT NULL"
   }
   index "issues_project_create_time_idx" {
     columns = [column.project_uid, column.create_time, column.number]
@@ -395,6 +420,9 @@ table "issues" {
   }
   check "issues_title_length" {
     expr = "char_length(title) BETWEEN 1 AND 256"
+  }
+  check "issues_parent_has_order" {
+    expr = "(parent_uid IS NULL) = (sub_issue_order IS NULL) AND parent_uid IS DISTINCT FROM uid"
   }
   check "issues_closed_has_reason" {
     comment = "Closed issues say why and when; open ones carry neither."
@@ -442,6 +470,73 @@ table "issue_labels" {
   index "issue_labels_label_idx" {
     comment = "Label filters, and the issues a deleted label leaves."
     columns = [column.label_uid, column.issue_uid]
+  }
+}
+
+table "issue_relations" {
+  schema  = schema.public
+  comment = "Links between issues, stored once: subject blocks / is a duplicate of / relates to object. The inverse (BLOCKED_BY, DUPLICATED_BY) is what the object shows."
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "subject_uid" {
+    type = uuid
+  }
+  column "object_uid" {
+    type = uuid
+  }
+  column "kind" {
+    type = enum.issue_relation_kind
+  }
+  column "creator_uid" {
+    type = uuid
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "issue_relations_subject_fk" {
+    columns     = [column.subject_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issue_relations_object_fk" {
+    columns     = [column.object_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issue_relations_creator_fk" {
+    columns     = [column.creator_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = NO_ACTION
+  }
+  index "issue_relations_pair_key" {
+    comment = "One relation of a kind per pair; RELATES_TO, which has no direction, once per pair either way round."
+    unique  = true
+    on {
+      expr = "(CASE WHEN kind = 'relates_to' THEN LEAST(subject_uid, object_uid) ELSE subject_uid END)"
+    }
+    on {
+      expr = "(CASE WHEN kind = 'relates_to' THEN GREATEST(subject_uid, object_uid) ELSE object_uid END)"
+    }
+    on {
+      column = column.kind
+    }
+  }
+  index "issue_relations_subject_idx" {
+    comment = "An issue's relations from its own side."
+    columns = [column.subject_uid, column.kind]
+  }
+  index "issue_relations_object_idx" {
+    comment = "An issue's relations from the other side (and its blockers)."
+    columns = [column.object_uid, column.kind]
+  }
+  check "issue_relations_not_self" {
+    expr = "subject_uid <> object_uid"
   }
 }
 
@@ -535,6 +630,11 @@ table "issue_events" {
   column "comment_uid" {
     type = uuid
     null = true
+  }
+  column "relation_uid" {
+    type    = uuid
+    null    = true
+    comment = "For relation events: the relation (which may since be deleted)."
   }
   column "create_time" {
     type    = timestamptz

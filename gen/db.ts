@@ -13,9 +13,11 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
 
 export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
 
-export type IssueEventKind = "comment_created" | "comment_deleted" | "comment_updated" | "issue_created" | "issue_deleted" | "issue_undeleted" | "issue_updated";
+export type IssueEventKind = "comment_created" | "comment_deleted" | "comment_updated" | "issue_created" | "issue_deleted" | "issue_undeleted" | "issue_updated" | "relation_created" | "relation_deleted";
 
 export type IssuePriority = "high" | "low" | "medium" | "none" | "urgent";
+
+export type IssueRelationKind = "blocks" | "duplicate_of" | "relates_to";
 
 export type IssueState = "closed" | "in_progress" | "open";
 
@@ -96,6 +98,10 @@ export interface IssueEvents {
   issue_uid: string;
   kind: IssueEventKind;
   project_uid: string;
+  /**
+   * For relation events: the relation (which may since be deleted).
+   */
+  relation_uid: string | null;
   sequence: Int8;
 }
 
@@ -108,6 +114,15 @@ export interface IssueLabels {
   project_uid: string | null;
 }
 
+export interface IssueRelations {
+  create_time: Generated<string>;
+  creator_uid: string;
+  kind: IssueRelationKind;
+  object_uid: string;
+  subject_uid: string;
+  uid: Generated<string>;
+}
+
 export interface Issues {
   assignee_uid: string | null;
   body: Generated<string>;
@@ -116,12 +131,20 @@ export interface Issues {
   create_time: Generated<string>;
   delete_time: string | null;
   number: Int8;
+  /**
+   * The issue this one is a sub-issue of, in the same project (sub-issues never cross projects).
+   */
+  parent_uid: string | null;
   priority: Generated<IssuePriority>;
   project_uid: string;
   reporter_uid: string;
   revision: Generated<number>;
   search: Generated<string>;
   state: Generated<IssueState>;
+  /**
+   * Its place among its parent's sub-issues (ties by number); set exactly when parent_uid is.
+   */
+  sub_issue_order: number | null;
   title: string;
   uid: Generated<string>;
   update_time: Generated<string>;
@@ -218,6 +241,7 @@ export interface DB {
   idempotent_requests: IdempotentRequests;
   issue_events: IssueEvents;
   issue_labels: IssueLabels;
+  issue_relations: IssueRelations;
   issues: Issues;
   labels: Labels;
   members: Members;

@@ -22,6 +22,7 @@ import { file_tracker_v1_issue, type IssueService } from "../../gen/proto/tracke
 import { file_tracker_v1_label } from "../../gen/proto/tracker/v1/label_pb.js";
 import { file_tracker_v1_member } from "../../gen/proto/tracker/v1/member_pb.js";
 import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.js";
+import { file_tracker_v1_relation } from "../../gen/proto/tracker/v1/relation_pb.js";
 import { file_tracker_v1_user } from "../../gen/proto/tracker/v1/user_pb.js";
 import { AuthenticationError } from "../auth/authenticator.js";
 import type { AppContext } from "../context.js";
@@ -35,6 +36,7 @@ import { labelService } from "../services/labels/index.js";
 import { memberService } from "../services/members/index.js";
 import { projectService } from "../services/projects/index.js";
 import { reflectionService } from "../services/reflection-service.js";
+import { issueRelationService } from "../services/relations/index.js";
 import { userService } from "../services/users/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
 import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
@@ -58,6 +60,7 @@ export const API_FILES: DescFile[] = [
   file_tracker_v1_label,
   file_tracker_v1_issue,
   file_tracker_v1_comment,
+  file_tracker_v1_relation,
   file_tracker_v1_user,
   file_tracker_v1_audit,
 ];
@@ -162,6 +165,7 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
     labelService(ctx)(router);
     issueService(ctx, ablation?.getIssue && { getIssue: ablation.getIssue(ctx) })(router);
     commentService(ctx)(router);
+    issueRelationService(ctx)(router);
     userService(ctx)(router);
     auditService(ctx)(router);
     healthService(ctx, apiServiceNames)(router);

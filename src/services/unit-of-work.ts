@@ -64,7 +64,7 @@ export interface Work<Target> extends Locked {
   event(
     issue: { uid: string; number: string },
     kind: IssueEventKind,
-    detail?: { changes?: FieldChange[]; commentUid?: string },
+    detail?: { changes?: FieldChange[]; commentUid?: string; relationUid?: string },
   ): Promise<string>;
   /** Records the change in the audit log: `before` unset for creates, `after` for deletes. */
   audit<Desc extends DescMessage>(change: {
