@@ -747,6 +747,10 @@ table "watch_stream_leases" {
   column "user_uid" {
     type = uuid
   }
+  column "slot" {
+    type    = integer
+    comment = "Which of the user's MAX_WATCH_STREAMS_PER_USER slots the stream holds: unique per user, so a take is one insert."
+  }
   column "holder" {
     type    = text
     comment = "The process holding the stream: host, pid and a random suffix."
@@ -757,8 +761,9 @@ table "watch_stream_leases" {
   primary_key {
     columns = [column.id]
   }
-  index "watch_stream_leases_user_uid_idx" {
-    columns = [column.user_uid, column.expires_at]
+  index "watch_stream_leases_user_slot_key" {
+    unique  = true
+    columns = [column.user_uid, column.slot]
   }
   index "watch_stream_leases_expires_at_idx" {
     comment = "The sweep of expired leases."

@@ -232,6 +232,10 @@ export interface WatchStreamLeases {
    */
   holder: string;
   id: string;
+  /**
+   * Which of the user's MAX_WATCH_STREAMS_PER_USER slots the stream holds: unique per user, so a take is one insert.
+   */
+  slot: number;
   user_uid: string;
 }
 

@@ -11,13 +11,15 @@ COMMENT ON COLUMN "rate_limit_buckets" ."last_grant" IS 'Tokens the last take go
 -- Set comment to index: "rate_limit_buckets_refilled_at_idx" on table: "rate_limit_buckets"
 COMMENT ON INDEX "rate_limit_buckets_refilled_at_idx" IS 'The sweep of buckets full again (as good as no row).';
 -- Create "watch_stream_leases" table
-CREATE TABLE "watch_stream_leases" ("id" uuid NOT NULL, "user_uid" uuid NOT NULL, "holder" text NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+CREATE TABLE "watch_stream_leases" ("id" uuid NOT NULL, "user_uid" uuid NOT NULL, "slot" integer NOT NULL, "holder" text NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
 -- Create index "watch_stream_leases_expires_at_idx" to table: "watch_stream_leases"
 CREATE INDEX "watch_stream_leases_expires_at_idx" ON "watch_stream_leases" ("expires_at");
--- Create index "watch_stream_leases_user_uid_idx" to table: "watch_stream_leases"
-CREATE INDEX "watch_stream_leases_user_uid_idx" ON "watch_stream_leases" ("user_uid", "expires_at");
+-- Create index "watch_stream_leases_user_slot_key" to table: "watch_stream_leases"
+CREATE UNIQUE INDEX "watch_stream_leases_user_slot_key" ON "watch_stream_leases" ("user_uid", "slot");
 -- Set comment to table: "watch_stream_leases"
 COMMENT ON TABLE "watch_stream_leases" IS 'One row per open WatchIssues stream, in any process: the per-user cap counts the live ones. The holder renews its leases; a crashed holder''s expire.';
+-- Set comment to column: "slot" on table: "watch_stream_leases"
+COMMENT ON COLUMN "watch_stream_leases" ."slot" IS 'Which of the user''s MAX_WATCH_STREAMS_PER_USER slots the stream holds: unique per user, so a take is one insert.';
 -- Set comment to column: "holder" on table: "watch_stream_leases"
 COMMENT ON COLUMN "watch_stream_leases" ."holder" IS 'The process holding the stream: host, pid and a random suffix.';
 -- Set comment to index: "watch_stream_leases_expires_at_idx" on table: "watch_stream_leases"

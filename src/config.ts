@@ -97,7 +97,7 @@ const schema = z.object({
   // Limits against unrestricted resource consumption (OWASP API4).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(200),
-  MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
+  MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(8),
   /** How long a crashed process's watch streams still count against their users' cap; renewed a third of it apart. */
   WATCH_STREAM_LEASE_MS: z.coerce.number().int().min(3_000).max(3_600_000).default(45_000),
   MAX_DEADLINE_MS: z.coerce.number().int().min(1_000).default(60_000),

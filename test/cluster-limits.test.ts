@@ -1,11 +1,15 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { createInterface } from "node:readline";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { sql } from "kysely";
 import pg from "pg";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
 import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+import { WatchStreamCap } from "../src/domain/issue-events/issue-watch.js";
 import { expectError } from "./support/errors.js";
 import { addMember, createProject } from "./support/fixtures.js";
 import { testIssuer } from "./support/issuer.js";
@@ -236,3 +240,48 @@ async function startProcess(env: Record<string, string>) {
   });
   return { child, baseUrl, exited };
 }
+
+describe("the watch-stream cap under many takes at once", () => {
+  const silent = pino({ level: "silent" });
+  const userUid = () => randomUUID();
+
+  it("gives each of 300 concurrent takes of one user a slot of its own when the cap allows them all", async () => {
+    const cap = new WatchStreamCap(first.ctx.db, 1000, 30_000, silent);
+    const user = userUid();
+    try {
+      const releases = await Promise.all(Array.from({ length: 300 }, () => cap.take(user)));
+      const { rows } = await sql<{ leases: string; slots: string }>`
+        SELECT count(*) AS leases, count(DISTINCT slot) AS slots FROM watch_stream_leases WHERE user_uid = ${user}`.execute(
+        first.ctx.db,
+      );
+      expect(rows[0]).toEqual({ leases: "300", slots: "300" });
+      await Promise.all(releases.map((release) => release()));
+    } finally {
+      await cap.close();
+    }
+  });
+
+  it("never lets concurrent takes past the cap, across two processes' caps", async () => {
+    const caps = [
+      new WatchStreamCap(first.ctx.db, 40, 30_000, silent),
+      new WatchStreamCap(second.ctx.db, 40, 30_000, silent),
+    ];
+    const user = userUid();
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 120 }, (_, i) => (caps[i % 2] as WatchStreamCap).take(user)),
+      );
+      const taken = outcomes.filter((outcome) => outcome.status === "fulfilled").length;
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") expect(String(outcome.reason)).toMatch(/close one first/);
+      }
+      const { rows } = await sql<{ leases: string }>`
+        SELECT count(*) AS leases FROM watch_stream_leases WHERE user_uid = ${user}`.execute(first.ctx.db);
+      expect(Number(rows[0]?.leases)).toBe(taken);
+      expect(taken).toBeLessThanOrEqual(40);
+      expect(taken).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(caps.map((cap) => cap.close()));
+    }
+  });
+});
