@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import type { TargetPolicy } from "./domain/webhooks/webhook-targets.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
 
@@ -22,6 +23,8 @@ export interface AppContext {
   /** Token subjects that may read the audit log. */
   instanceAdmins: ReadonlySet<string>;
   limits: Limits;
+  /** Where webhooks may send (public addresses, and the operator's WEBHOOK_ALLOWED_CIDRS). */
+  webhookTargets: TargetPolicy;
   metrics: Metrics;
   tracing: Tracing;
 }
