@@ -1,7 +1,8 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { fromJsonString, toJson } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { IssueEvent_Kind as Kind } from "../gen/proto/tracker/v1/issue_pb.js";
@@ -15,6 +16,7 @@ import {
 import { createTestDatabase } from "./support/database.js";
 import { expectError, violatedFields } from "./support/errors.js";
 import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import { PGBOUNCER, startPgBouncer } from "./support/pgbouncer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { transportFor } from "./support/transports.js";
 import { startReceiver, verifyDelivery } from "./support/webhook-receiver.js";
@@ -355,6 +357,56 @@ describe("deliveries", () => {
       expect(receiver.received.map((request) => payloadOf(request.body).event?.sequence)).toEqual([2n]);
     } finally {
       await receiver.close();
+    }
+  });
+});
+
+describe.skipIf(!PGBOUNCER)("behind PgBouncer in transaction mode", () => {
+  it("delivers each event once from two processes whose claims share server connections", async () => {
+    const database = await createTestDatabase();
+    const name = new URL(database.url).pathname.slice(1);
+    const bouncer = await startPgBouncer(inject("adminUrl"), { mode: "transaction" });
+    const receiver = await startReceiver(() => ({ status: 200, delayMs: 10 }));
+    const servers: TestServer[] = [];
+    try {
+      // The session settings a transaction pooler needs, on the role (DEPLOYMENT.md).
+      const admin = new pg.Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(`ALTER ROLE CURRENT_USER IN DATABASE "${name}" SET statement_timeout = 15000`);
+      await admin.query(`ALTER ROLE CURRENT_USER IN DATABASE "${name}" SET TimeZone = 'UTC'`);
+      await admin.end();
+      const settings = {
+        ...FAST,
+        DATABASE_POOLER: "transaction",
+        DATABASE_DIRECT_URL: database.url,
+        STATEMENT_TIMEOUT_MS: "15000",
+      };
+      for (let i = 0; i < 2; i++)
+        servers.push(await startTestServer({ databaseUrl: bouncer.urlFor(name), settings }));
+      const [one, two] = servers as [TestServer, TestServer];
+      const { project, webhook } = await newWebhook(one, receiver.url, { kinds: [Kind.ISSUE_CREATED] });
+      const count = 20;
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          clientsFor(i % 2 === 0 ? one : two).issues.createIssue({
+            parent: project,
+            issue: { title: `#${i}` },
+          }),
+        ),
+      );
+      const deliveries = await finished(two, webhook.name, count);
+      expect(deliveries.map((delivery) => delivery.state)).toEqual(
+        Array(count).fill(DeliveryState.DELIVERED),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(receiver.received).toHaveLength(count);
+      expect(new Set(receiver.deliveryIds()).size).toBe(count);
+      expect(bouncer.log()).not.toMatch(/prepared statement/i);
+    } finally {
+      for (const server of servers) await server.close();
+      await receiver.close();
+      await bouncer.stop();
+      await database.drop();
     }
   });
 });

@@ -26,9 +26,10 @@ const NOT_PUBLIC: [string, number, "ipv4" | "ipv6", string][] = [
   ["240.0.0.0", 4, "ipv4", "a reserved"],
   ["::", 128, "ipv6", "an unspecified"],
   ["::1", 128, "ipv6", "a loopback"],
-  // IPv4-mapped, NAT64, 6to4 and Teredo addresses carry an IPv4 address
-  // that may be a private one.
-  ["::ffff:0:0", 96, "ipv6", "an IPv4-mapped"],
+  // NAT64, 6to4 and Teredo addresses carry an IPv4 address that may be a
+  // private one. (IPv4-mapped ones, ::ffff:a.b.c.d, need no rule: BlockList
+  // checks them against the IPv4 rules, and a subnet of them here would
+  // match every IPv4 address.)
   ["64:ff9b::", 96, "ipv6", "a NAT64"],
   ["64:ff9b:1::", 48, "ipv6", "a NAT64"],
   ["100::", 64, "ipv6", "a discard"],
