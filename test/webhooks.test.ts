@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import { fromJsonString, toJson } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
+import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
@@ -13,6 +14,7 @@ import {
   WebhookSchema,
   WebhookService,
 } from "../gen/proto/tracker/v1/webhook_pb.js";
+import { MAX_PENDING_DELIVERIES } from "../src/domain/webhooks/webhook-store.js";
 import { createTestDatabase } from "./support/database.js";
 import { expectError, violatedFields } from "./support/errors.js";
 import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
@@ -332,6 +334,41 @@ describe("deliveries", () => {
       const [delivery] = await finished(server, webhook.name, 1);
       expect(delivery?.state).toBe(DeliveryState.DELIVERED);
       expect(receiver.received).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("records an event past the webhook's backlog bound as failed, and refuses a redelivery", async () => {
+    const receiver = await startReceiver();
+    try {
+      const { project, webhook } = await newWebhook(server, receiver.url, { kinds: [Kind.ISSUE_CREATED] });
+      const issues = clientsFor(server).issues;
+      await issues.createIssue({ parent: project, issue: { title: "first" } });
+      const [first] = await finished(server, webhook.name, 1);
+      // MAX_PENDING_DELIVERIES deliveries of that event waiting (not yet due), as for an endpoint down for long.
+      await sql`
+        INSERT INTO webhook_deliveries (webhook_uid, project_uid, event_sequence, next_attempt_time)
+        SELECT d.webhook_uid, d.project_uid, d.event_sequence, now() + interval '1 day'
+        FROM webhook_deliveries d, generate_series(1, ${MAX_PENDING_DELIVERIES})
+        WHERE d.uid = ${first?.uid ?? ""}
+      `.execute(server.ctx.db);
+      await issues.createIssue({ parent: project, issue: { title: "one too many" } });
+      const { deliveries } = await webhooksOf(server).listWebhookDeliveries({
+        parent: webhook.name,
+        pageSize: 2,
+      });
+      const bySequence = new Map(deliveries.map((delivery) => [delivery.event?.sequence, delivery]));
+      expect(bySequence.get(2n)).toMatchObject({ state: DeliveryState.FAILED, attemptCount: 0 });
+      expect(bySequence.get(2n)?.lastError).toMatch(
+        /^not sent: the webhook already had 10000 deliveries waiting/,
+      );
+      expect(receiver.received).toHaveLength(1);
+      await expectError(
+        webhooksOf(server).redeliverWebhookDelivery({ name: bySequence.get(2n)?.name ?? "" }),
+        Code.ResourceExhausted,
+        "WEBHOOK_QUEUE_FULL",
+      );
     } finally {
       await receiver.close();
     }
