@@ -241,6 +241,39 @@ describe("deliveries", () => {
     }
   });
 
+  it("gives an attempt in flight back on shutdown, uncounted, for the next process", async () => {
+    // The first attempt is answered only after the server has gone.
+    const receiver = await startReceiver((_, nth) => ({ status: 200, delayMs: nth === 0 ? 5_000 : 0 }));
+    const database = await createTestDatabase();
+    try {
+      const first = await startTestServer({ databaseUrl: database.url, settings: FAST });
+      const { project, webhook } = await newWebhook(first, receiver.url);
+      await clientsFor(first).issues.createIssue({ parent: project, issue: { title: "in flight" } });
+      await vi.waitFor(() => expect(receiver.received).toHaveLength(1), WAIT);
+      await first.close();
+      const left = new pg.Client({ connectionString: database.url });
+      await left.connect();
+      const { rows } = await left.query(
+        "SELECT state, attempt_count, lease_token, next_attempt_time <= now() AS due, attempts FROM webhook_deliveries",
+      );
+      await left.end();
+      expect(rows).toEqual([
+        { state: "pending", attempt_count: 0, lease_token: null, due: true, attempts: [] },
+      ]);
+      const second = await startTestServer({ databaseUrl: database.url, settings: FAST });
+      try {
+        const [delivery] = await finished(second, webhook.name, 1);
+        expect(delivery).toMatchObject({ state: DeliveryState.DELIVERED, attemptCount: 1 });
+        expect(receiver.deliveryIds()).toEqual([delivery?.uid, delivery?.uid]);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await database.drop();
+      await receiver.close();
+    }
+  });
+
   it("delivers each event once with two server processes on one database", async () => {
     // A slow receiver keeps attempts in flight while the other process claims.
     const receiver = await startReceiver(() => ({ status: 200, delayMs: 20 }));
@@ -605,6 +638,7 @@ describe("the webhook resource", () => {
     ["a relative URL", "/hooks"],
     ["no host", "http:///hooks"],
     ["a fragment", "https://hooks.example.com/#x"],
+    ["a user name past the first 1000 characters", `https://${"a".repeat(1500)}@hooks.invalid/`],
     ["a huge URL", `https://hooks.example.com/${"a".repeat(3000)}`],
     ["spaces", "https://hooks.example.com/a b"],
   ])("refuses a URL with %s", async (_, url) => {

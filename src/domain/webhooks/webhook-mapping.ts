@@ -110,7 +110,14 @@ export const WRITABLE_WEBHOOK_FIELDS = ["url", "secret", "event_types", "active"
  */
 export function checkedUrl(url: string | undefined, targets: TargetPolicy): string {
   const value = required(url, "webhook.url");
-  const address = addressOfUrl(new URL(value));
+  // The contract's rules say the same; its patterns are bounded (RE2 allows
+  // repeats up to 1000), so a user name deep in a long URL is caught here.
+  const parsed = new URL(value);
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
+    throw invalidArgument("webhook.url", "must be an http:// or https:// URL");
+  if (parsed.username || parsed.password)
+    throw invalidArgument("webhook.url", "must not carry a user name or password");
+  const address = addressOfUrl(parsed);
   const refusal = address === undefined ? undefined : targets.refusal(address);
   if (refusal) throw invalidArgument("webhook.url", refusal, "WEBHOOK_TARGET_NOT_ALLOWED");
   return value;
