@@ -1,7 +1,7 @@
 import type { Transaction } from "kysely";
 import { sql } from "kysely";
 import type { DB, IssueEventKind, Json } from "../../../gen/db.js";
-import { queueDeliveries } from "../webhooks/webhook-store.js";
+import { queueDeliveries, WEBHOOK_DELIVERIES_CHANNEL } from "../webhooks/webhook-store.js";
 
 /** A field's old and new value in the API's JSON form. */
 export interface FieldChange {
@@ -54,8 +54,12 @@ export async function appendIssueEvent(
       comment_uid: event.commentUid ?? null,
     })
     .execute();
-  await queueDeliveries(tx, { projectUid: event.projectUid, sequence, kind: event.kind });
-  await sql`SELECT pg_notify(${ISSUE_EVENTS_CHANNEL}, ${event.projectUid})`.execute(tx);
+  const queued = queueDeliveries({ projectUid: event.projectUid, sequence, kind: event.kind });
+  await sql`
+    WITH queued AS (${queued})
+    SELECT pg_notify(${ISSUE_EVENTS_CHANNEL}, ${event.projectUid}),
+           (SELECT pg_notify(${WEBHOOK_DELIVERIES_CHANNEL}, '') FROM queued WHERE state = 'pending' LIMIT 1)
+  `.execute(tx);
   return sequence;
 }
 
