@@ -31,6 +31,9 @@ export interface Watcher {
  * concern (all of the project's for a project-wide one). The bus remembers
  * whom each concerned, so the other streams need not ask the database when
  * their next read shows the project's access revision moved.
+ *
+ * A third channel says webhook deliveries were queued; it wakes this
+ * process's delivery worker (onDeliveriesQueued), which polls as well.
  */
 export class IssueEventBus {
   /** Who waits for each project's next change. */
