@@ -121,6 +121,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     timeoutMs: config.WEBHOOK_TIMEOUT_MS,
     pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
     targets: webhookTargets,
+    onAttempt: (outcome) => ctx.metrics.webhookAttempt(outcome),
   });
   const stopWakingDeliveries = issueEvents.onDeliveriesQueued(() => deliveries.wake());
   deliveries.start();

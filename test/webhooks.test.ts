@@ -188,6 +188,9 @@ describe("deliveries", () => {
       });
       expect(delivery?.attempts.map((attempt) => attempt.statusCode)).toEqual([500, 200]);
       expect(delivery?.attempts[0]?.error).toBe("answered 500");
+      const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^webhook_attempts_total\{outcome="retry"\} [1-9]/m);
+      expect(metrics).toMatch(/^webhook_attempts_total\{outcome="delivered"\} [1-9]/m);
       expect(receiver.deliveryIds()).toEqual([delivery?.uid, delivery?.uid]);
       for (const request of receiver.received)
         expect(verifyDelivery(secret, request.headers, request.body)).toBe(true);

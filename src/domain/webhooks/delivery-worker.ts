@@ -34,6 +34,8 @@ export interface DeliverySettings {
   /** How often to look for due deliveries when no notification comes. */
   pollIntervalMs: number;
   targets: TargetPolicy;
+  /** Told of every finished attempt (the metrics). */
+  onAttempt?: (outcome: "delivered" | "retry" | "failed") => void;
 }
 
 /** Finished deliveries are kept this long for ListWebhookDeliveries, then swept. */
@@ -213,6 +215,7 @@ export class DeliveryWorker {
       // A lease that ran out (and was claimed again) records nothing.
       .where("lease_token", "=", delivery.lease_token)
       .execute();
+    this.settings.onAttempt?.(delivered ? "delivered" : failed ? "failed" : "retry");
     if (!delivered)
       this.logger.info(
         { delivery: delivery.uid, attempt: delivery.attempt_count, failed, error },
