@@ -1,10 +1,13 @@
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
+import type { ReplicaDatabase } from "./db/replica.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import type { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import type { TargetPolicy } from "./domain/webhooks/webhook-targets.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
+import type { RateLimiter } from "./shared/rate-limit.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -13,6 +16,8 @@ import type { Tracing } from "./observability/tracing.js";
 export interface AppContext {
   db: Database;
   database: DatabaseHandle;
+  /** The read replica (DATABASE_REPLICA_URL), for reads that may lag; unset: the primary serves everything. */
+  replica: ReplicaDatabase | undefined;
   logger: Logger;
   /** Wakes WatchIssues streams when events are committed, by any process. */
   issueEvents: IssueEventBus;
@@ -25,6 +30,10 @@ export interface AppContext {
   limits: Limits;
   /** Where webhooks may send (public addresses, and the operator's WEBHOOK_ALLOWED_CIDRS). */
   webhookTargets: TargetPolicy;
+  /** Per-user rate limits, shared by every process and host. */
+  rateLimiter: RateLimiter;
+  /** The per-user cap on open WatchIssues streams, shared by every process and host. */
+  watchStreams: WatchStreamCap;
   metrics: Metrics;
   tracing: Tracing;
 }
@@ -34,8 +43,10 @@ export interface Limits extends TransportLimits {
   ratePerSecond: number;
   /** ...and in a burst. */
   burst: number;
-  /** WatchIssues streams one user may hold open at once. */
+  /** WatchIssues streams one user may hold open at once, in all processes together. */
   maxWatchStreamsPerUser: number;
+  /** How long a stream's lease lasts unless renewed: a crashed process's streams count this long. */
+  watchStreamLeaseMs: number;
   /** The longest deadline a client may ask for; longer ones are refused. */
   maxDeadlineMs: number;
 }

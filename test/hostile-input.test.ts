@@ -21,6 +21,7 @@ import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { GetProjectRequestSchema, ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -97,6 +98,14 @@ beforeAll(async () => {
     .name;
   const comment = (await comments.createComment({ parent: issue, comment: { body: "hello" } })).name;
   const { deliveries } = await webhooks.listWebhookDeliveries({ parent: webhook });
+  const other = (await issues.createIssue({ parent: project, issue: { title: "other", parent: issue } }))
+    .name;
+  const relation = (
+    await createClient(IssueRelationService, transport).createIssueRelation({
+      parent: issue,
+      issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: other },
+    })
+  ).name;
   await addMember(server, project, "hostile-writer", "writer", ADMIN);
   const writer = await userNamed(server, "hostile-writer");
   const admin = await userNamed(server, ADMIN);
@@ -110,6 +119,9 @@ beforeAll(async () => {
     label,
     `${project}/labels/nope`,
     comment,
+    other,
+    relation,
+    `${relation.slice(0, -4)}0000`,
     `${project}/members/${writer.split("/")[1]}`,
     `${project}/members/${admin.split("/")[1]}`,
     writer,
@@ -290,6 +302,8 @@ const TAME_STRINGS: Record<string, fc.Arbitrary<string>> = {
   actor: fc.oneof(fc.constant(""), names(/^users\//)),
   labels: names(/\/labels\//),
   names: names(/\/issues\//),
+  related_issue: names(/\/issues\/\d+$/),
+  duplicate_of: fc.oneof(fc.constant(""), names(/\/issues\/\d+$/)),
   etag: fc.constantFrom("", "", "1", "2", "0", "999"),
   // Hosts that never resolve, or that are refused: nothing generated leaves the machine.
   url: fc.constantFrom(
@@ -306,6 +320,7 @@ const KIND_PATTERNS: [RegExp, RegExp][] = [
   [/WebhookDelivery/, /\/deliveries\//],
   [/Webhook/, /\/webhooks\/[^/]+$/],
   [/Comment/, /\/comments\//],
+  [/Relation/, /\/relations\//],
   [/Member/, /\/members\//],
   [/Label/, /\/labels\//],
   [/Issue/, /\/issues\/\d+$/],
@@ -323,7 +338,8 @@ function tameString(field: DescField): fc.Arbitrary<string> {
       : plausibleString;
   }
   if (field.name === "parent") {
-    const issueChild = /Comment|IssueEvent/.test(owner);
+    // An issue's parent (Issue, IssueFilter) is an issue too; a delivery's, a webhook.
+    const issueChild = /Comment|IssueEvent|Relation|^Issue$|^IssueFilter$/.test(owner);
     const webhookChild = /WebhookDeliveries/.test(owner);
     const pattern = webhookChild ? /\/webhooks\/[^/]+$/ : issueChild ? /\/issues\/\d+$/ : /^projects\/[^/]+$/;
     return fc.oneof({ weight: 5, arbitrary: names(pattern) }, { weight: 1, arbitrary: plausibleString });

@@ -43,6 +43,8 @@ const ALL_KINDS = [
   Kind.COMMENT_CREATED,
   Kind.COMMENT_UPDATED,
   Kind.COMMENT_DELETED,
+  Kind.RELATION_CREATED,
+  Kind.RELATION_DELETED,
 ];
 const WAIT = { timeout: 20_000, interval: 50 };
 

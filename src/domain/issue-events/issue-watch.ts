@@ -1,4 +1,7 @@
-import type { Kysely } from "kysely";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { type Kysely, sql } from "kysely";
+import type { Logger } from "pino";
 import type { DB } from "../../../gen/db.js";
 import type { IssueEvent } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { DomainError } from "../errors.js";
@@ -8,7 +11,8 @@ import { findProject } from "../shared/projects.js";
 import type { IssueEventBus } from "./issue-event-bus.js";
 import { eventsAfter, toIssueEvent } from "./issue-event-store.js";
 
-// WatchIssues without the protocol: the per-user cap on open streams, and
+// WatchIssues without the protocol: the per-user cap on open streams (in
+// every process), and
 // the follow loop, whose streams share the reads and access checks their
 // wake-ups have in common.
 
@@ -30,16 +34,55 @@ interface WatchBatch {
   more: boolean;
 }
 
-/** Each open stream holds a socket and wakes on every event: so many per user, in this process. */
+/**
+ * Each open stream holds a socket and wakes on every event: so many per
+ * user, counted across every process and host as leases in PostgreSQL
+ * (watch_stream_leases). The process renews its leases together, one
+ * statement a third of a lease apart, and deletes one when its stream ends;
+ * a crashed process's leases lapse after `leaseMs`.
+ */
 export class WatchStreamCap {
-  readonly #open = new Map<string, number>();
+  /** This process: a restarted one with the same pid holds nothing of its predecessor's. */
+  readonly #holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** The leases this process holds: id to user. */
+  readonly #held = new Map<string, string>();
+  readonly #renewal: NodeJS.Timeout;
+  #renewing: Promise<void> = Promise.resolve();
 
-  constructor(readonly limit: number) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    readonly limit: number,
+    private readonly leaseMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.#renewal = setInterval(() => {
+      this.#renewing = this.#renew();
+    }, leaseMs / 3).unref();
+  }
 
   /** Takes one of the user's streams, or refuses with TOO_MANY_STREAMS; call the result to give it back. */
-  take(userUid: string): () => void {
-    const open = this.#open.get(userUid) ?? 0;
-    if (open >= this.limit) {
+  async take(userUid: string): Promise<() => Promise<void>> {
+    const id = randomUUID();
+    const open = await this.db.transaction().execute(async (tx) => {
+      // Takes of one user's streams run one at a time, whichever process
+      // makes them, so two cannot both see the last free one.
+      await sql`SELECT pg_advisory_xact_lock(hashtextextended(${`watch_stream_leases ${userUid}`}, 0))`.execute(
+        tx,
+      );
+      const { count } = await tx
+        .selectFrom("watch_stream_leases")
+        .select((eb) => eb.fn.countAll<string>().as("count"))
+        .where("user_uid", "=", userUid)
+        .where("expires_at", ">", sql<string>`now()`)
+        .executeTakeFirstOrThrow();
+      if (Number(count) >= this.limit) return Number(count);
+      await tx
+        .insertInto("watch_stream_leases")
+        .values({ id, user_uid: userUid, holder: this.#holder, expires_at: this.#expiry() })
+        .execute();
+      return undefined;
+    });
+    if (open !== undefined) {
       throw new DomainError(
         "resource_exhausted",
         "TOO_MANY_STREAMS",
@@ -47,12 +90,56 @@ export class WatchStreamCap {
         { limit: String(this.limit) },
       );
     }
-    this.#open.set(userUid, open + 1);
-    return () => {
-      const left = (this.#open.get(userUid) ?? 1) - 1;
-      if (left === 0) this.#open.delete(userUid);
-      else this.#open.set(userUid, left);
+    this.#held.set(id, userUid);
+    return async () => {
+      this.#held.delete(id);
+      // A renewal under way may write the lease again: delete it after.
+      await this.#renewing;
+      await this.db
+        .deleteFrom("watch_stream_leases")
+        .where("id", "=", id)
+        .execute()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, "could not delete a watch stream's lease; it lapses by itself"),
+        );
     };
+  }
+
+  /** Stops renewing, and gives back whatever this process still holds. */
+  async close(): Promise<void> {
+    clearInterval(this.#renewal);
+    await this.#renewing;
+    this.#held.clear();
+    await this.db
+      .deleteFrom("watch_stream_leases")
+      .where("holder", "=", this.#holder)
+      .execute()
+      .catch(() => {});
+  }
+
+  #expiry() {
+    return sql<string>`now() + make_interval(secs => ${this.leaseMs / 1000})`;
+  }
+
+  /**
+   * Extends every lease this process holds, writing again any another
+   * process swept after an outage longer than a lease (those streams are
+   * still open, so they count), and deletes lapsed ones.
+   */
+  async #renew() {
+    try {
+      if (this.#held.size > 0) {
+        const ids = [...this.#held.keys()];
+        const users = [...this.#held.values()];
+        await sql`INSERT INTO watch_stream_leases (id, user_uid, holder, expires_at)
+          SELECT id, user_uid, ${this.#holder}, ${this.#expiry()}
+          FROM unnest(${ids}::uuid[], ${users}::uuid[]) AS held (id, user_uid)
+          ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`.execute(this.db);
+      }
+      await this.db.deleteFrom("watch_stream_leases").where("expires_at", "<=", sql<string>`now()`).execute();
+    } catch (error) {
+      this.logger.warn({ err: error }, "could not renew the watch streams' leases; will try again");
+    }
   }
 }
 

@@ -31,6 +31,7 @@ export async function appendIssueEvent(
     kind: IssueEventKind;
     changes?: FieldChange[];
     commentUid?: string;
+    relationUid?: string;
   },
 ): Promise<string> {
   const { last_event_sequence: sequence } = await tx
@@ -52,6 +53,7 @@ export async function appendIssueEvent(
       changes,
       changes_bytes: Buffer.byteLength(changes),
       comment_uid: event.commentUid ?? null,
+      relation_uid: event.relationUid ?? null,
     })
     .execute();
   const queued = queueDeliveries({ projectUid: event.projectUid, sequence, kind: event.kind });

@@ -260,6 +260,7 @@ export function pageOfDeliveries(
         "e.kind as e_kind",
         "e.changes as e_changes",
         "e.comment_uid as e_comment_uid",
+        "e.relation_uid as e_relation_uid",
         "e.create_time as e_create_time",
       ])
       .where(withinPageBytes("delivery"))
@@ -277,6 +278,7 @@ export function pageOfDeliveries(
         changes: row.e_changes,
         changes_bytes: null,
         comment_uid: row.e_comment_uid,
+        relation_uid: row.e_relation_uid,
         create_time: row.e_create_time,
       } satisfies EventRow,
     }));

@@ -5,6 +5,7 @@ import { toAuditEvent } from "../../domain/audit/audit-mapping.js";
 import { pageOfAuditEvents } from "../../domain/audit/audit-store.js";
 import { DomainError } from "../../domain/errors.js";
 import { callerOf } from "../../shared/caller.js";
+import { read } from "../unit-of-work.js";
 
 export const listAuditEvents =
   (ctx: AppContext): ServiceImpl<typeof AuditService>["listAuditEvents"] =>
@@ -16,6 +17,9 @@ export const listAuditEvents =
         "only instance admins may read the audit log",
       );
     }
-    const { page, nextPageToken } = await pageOfAuditEvents(ctx.db, req);
-    return { auditEvents: page.map(toAuditEvent), nextPageToken };
+    // Who may read it is settled above, by the settings, not the database.
+    return read(ctx, context, {}, async ({ db }) => {
+      const { page, nextPageToken } = await pageOfAuditEvents(db, req);
+      return { auditEvents: page.map(toAuditEvent), nextPageToken };
+    });
   };
