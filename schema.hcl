@@ -770,3 +770,171 @@ table "watch_stream_leases" {
     columns = [column.expires_at]
   }
 }
+
+table "webhooks" {
+  schema  = schema.public
+  comment = "HTTP endpoints told of a project's issue events; they belong to the project, not to the admin who made them."
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "project_uid" {
+    type = uuid
+  }
+  column "url" {
+    type = text
+  }
+  column "secret" {
+    type    = text
+    comment = "The HMAC key of the signatures; write-only in the API. Kept in clear because each delivery needs it."
+  }
+  column "event_kinds" {
+    type    = sql("issue_event_kind[]")
+    comment = "The kinds of issue event delivered; at least one."
+  }
+  column "active" {
+    type    = boolean
+    default = true
+    comment = "Inactive webhooks get no new deliveries, and their pending ones wait."
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "update_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "webhooks_project_fk" {
+    columns     = [column.project_uid]
+    ref_columns = [table.projects.column.uid]
+    on_delete   = CASCADE
+  }
+  index "webhooks_project_idx" {
+    comment = "A project's webhooks, in ListWebhooks order; also what each issue event looks up."
+    columns = [column.project_uid, column.create_time, column.uid]
+  }
+  check "webhooks_url_length" {
+    expr = "char_length(url) BETWEEN 1 AND 2048"
+  }
+  check "webhooks_event_kinds_present" {
+    expr = "cardinality(event_kinds) >= 1"
+  }
+}
+
+enum "webhook_delivery_state" {
+  schema = schema.public
+  values = ["pending", "delivered", "failed"]
+}
+
+table "webhook_deliveries" {
+  schema  = schema.public
+  comment = "The webhook outbox: one row per (issue event, webhook), written in the event's transaction, claimed by the delivery workers of every process."
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+    comment = "The X-Tracker-Delivery header."
+  }
+  column "webhook_uid" {
+    type = uuid
+  }
+  column "project_uid" {
+    type = uuid
+  }
+  column "event_sequence" {
+    type = bigint
+  }
+  column "state" {
+    type    = enum.webhook_delivery_state
+    default = "pending"
+  }
+  column "attempt_count" {
+    type    = integer
+    default = 0
+    comment = "Attempts claimed so far, counted when claimed (a process that dies mid-attempt has used it)."
+  }
+  column "next_attempt_time" {
+    type    = timestamptz
+    null    = true
+    comment = "When a worker may claim it next; while an attempt runs, the end of that worker's lease. Null once delivered or failed."
+  }
+  column "lease_token" {
+    type    = uuid
+    null    = true
+    comment = "The claim of the attempt in progress: only its holder may record the outcome."
+  }
+  column "last_status_code" {
+    type = integer
+    null = true
+  }
+  column "last_response_body" {
+    type    = text
+    null    = true
+    comment = "The start of the last response's body, at most 1024 bytes."
+  }
+  column "last_error" {
+    type = text
+    null = true
+  }
+  column "delivered_time" {
+    type = timestamptz
+    null = true
+  }
+  column "attempts" {
+    type    = jsonb
+    default = sql("'[]'::jsonb")
+    comment = "[{time, status_code, error, duration_ms}], one per finished attempt (at most WEBHOOK_MAX_ATTEMPTS)."
+  }
+  column "redelivery_of" {
+    type    = uuid
+    null    = true
+    comment = "The delivery a RedeliverWebhookDelivery sent again."
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "webhook_deliveries_webhook_fk" {
+    columns     = [column.webhook_uid]
+    ref_columns = [table.webhooks.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "webhook_deliveries_event_fk" {
+    columns     = [column.project_uid, column.event_sequence]
+    ref_columns = [table.issue_events.column.project_uid, table.issue_events.column.sequence]
+    on_delete   = CASCADE
+  }
+  index "webhook_deliveries_due_idx" {
+    comment = "What the workers claim: pending rows by when they are due."
+    columns = [column.next_attempt_time]
+    where   = "state = 'pending'"
+  }
+  index "webhook_deliveries_backlog_idx" {
+    comment = "A webhook's pending rows, counted against its backlog cap."
+    columns = [column.webhook_uid]
+    where   = "state = 'pending'"
+  }
+  index "webhook_deliveries_webhook_idx" {
+    comment = "ListWebhookDeliveries, newest first."
+    columns = [column.webhook_uid, column.create_time, column.uid]
+  }
+  index "webhook_deliveries_finished_idx" {
+    comment = "The retention sweep of finished deliveries."
+    columns = [column.create_time]
+    where   = "state <> 'pending'"
+  }
+  index "webhook_deliveries_event_idx" {
+    comment = "The foreign key to issue_events, for its cascade."
+    columns = [column.project_uid, column.event_sequence]
+  }
+}

@@ -34,6 +34,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 
 export type { BadRequest_FieldViolation, ErrorInfo } from "../gen/proto/google/rpc/error_details_pb.js";
 export { BadRequestSchema, ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
@@ -44,6 +45,7 @@ export * from "../gen/proto/tracker/v1/label_pb.js";
 export * from "../gen/proto/tracker/v1/member_pb.js";
 export * from "../gen/proto/tracker/v1/project_pb.js";
 export * from "../gen/proto/tracker/v1/user_pb.js";
+export * from "../gen/proto/tracker/v1/webhook_pb.js";
 export { type Client, Code, ConnectError, createClient, type Interceptor, type Transport };
 
 /** The protocols a browser can speak to the tracker (gRPC proper needs HTTP/2 trailers). */
@@ -150,6 +152,7 @@ export function createTrackerClients(transport: Transport) {
     comments: createClient(CommentService, transport),
     users: createClient(UserService, transport),
     audit: createClient(AuditService, transport),
+    webhooks: createClient(WebhookService, transport),
   };
 }
 

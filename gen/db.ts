@@ -5,6 +5,14 @@
 
 import type { ColumnType } from "kysely";
 
+export type ArrayType<T> = ArrayTypeImpl<T> extends (infer U)[]
+  ? U[]
+  : ArrayTypeImpl<T>;
+
+export type ArrayTypeImpl<T> = T extends ColumnType<infer S, infer I, infer U>
+  ? ColumnType<S[], I[], U[]>
+  : T[];
+
 export type CloseReason = "completed" | "duplicate" | "not_planned";
 
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
@@ -34,6 +42,8 @@ export type JsonPrimitive = boolean | number | string | null;
 export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
 
 export type MemberRole = "admin" | "reader" | "writer";
+
+export type WebhookDeliveryState = "delivered" | "failed" | "pending";
 
 export interface AuditEvents {
   actor_uid: string;
@@ -239,6 +249,66 @@ export interface WatchStreamLeases {
   user_uid: string;
 }
 
+export interface WebhookDeliveries {
+  /**
+   * Attempts claimed so far, counted when claimed (a process that dies mid-attempt has used it).
+   */
+  attempt_count: Generated<number>;
+  /**
+   * [{time, status_code, error, duration_ms}], one per finished attempt (at most WEBHOOK_MAX_ATTEMPTS).
+   */
+  attempts: Generated<Json>;
+  create_time: Generated<string>;
+  delivered_time: string | null;
+  event_sequence: Int8;
+  last_error: string | null;
+  /**
+   * The start of the last response's body, at most 1024 bytes.
+   */
+  last_response_body: string | null;
+  last_status_code: number | null;
+  /**
+   * The claim of the attempt in progress: only its holder may record the outcome.
+   */
+  lease_token: string | null;
+  /**
+   * When a worker may claim it next; while an attempt runs, the end of that worker's lease. Null once delivered or failed.
+   */
+  next_attempt_time: string | null;
+  project_uid: string;
+  /**
+   * The delivery a RedeliverWebhookDelivery sent again.
+   */
+  redelivery_of: string | null;
+  state: Generated<WebhookDeliveryState>;
+  /**
+   * The X-Tracker-Delivery header.
+   */
+  uid: Generated<string>;
+  webhook_uid: string;
+}
+
+export interface Webhooks {
+  /**
+   * Inactive webhooks get no new deliveries, and their pending ones wait.
+   */
+  active: Generated<boolean>;
+  create_time: Generated<string>;
+  /**
+   * The kinds of issue event delivered; at least one.
+   */
+  event_kinds: ArrayType<IssueEventKind>;
+  project_uid: string;
+  revision: Generated<number>;
+  /**
+   * The HMAC key of the signatures; write-only in the API. Kept in clear because each delivery needs it.
+   */
+  secret: string;
+  uid: Generated<string>;
+  update_time: Generated<string>;
+  url: string;
+}
+
 export interface DB {
   audit_events: AuditEvents;
   comments: Comments;
@@ -253,4 +323,6 @@ export interface DB {
   rate_limit_buckets: RateLimitBuckets;
   users: Users;
   watch_stream_leases: WatchStreamLeases;
+  webhook_deliveries: WebhookDeliveries;
+  webhooks: Webhooks;
 }

@@ -10,6 +10,8 @@ import { connectReplica } from "./db/replica.js";
 import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
+import { DeliveryWorker } from "./domain/webhooks/delivery-worker.js";
+import { targetPolicy } from "./domain/webhooks/webhook-targets.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing, type Tracing, traceQueries } from "./observability/tracing.js";
 import { type Ablation, createServer } from "./server/create-server.js";
@@ -99,6 +101,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   const shutdown = new AbortController();
   // Every request in flight listens for shutdown: no listener limit applies.
   setMaxListeners(0, shutdown.signal);
+  const webhookTargets = targetPolicy(config.WEBHOOK_ALLOWED_CIDRS);
   const limits: Limits = {
     ratePerSecond: config.RATE_LIMIT_PER_SECOND,
     burst: config.RATE_LIMIT_BURST,
@@ -130,6 +133,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     shutdown: shutdown.signal,
     authenticator,
     instanceAdmins: new Set(config.INSTANCE_ADMINS),
+    webhookTargets,
     metrics: createMetrics(database),
     tracing,
     rateLimiter,
@@ -137,6 +141,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     limits,
   };
   const server = createServer(ctx, overrides.ablation);
+  // Every process delivers webhooks; the outbox's claims keep them from sending one twice at once.
+  const deliveries = new DeliveryWorker(database.db, logger, {
+    concurrency: config.WEBHOOK_CONCURRENCY,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_MS,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    pollIntervalMs: config.WEBHOOK_POLL_INTERVAL_MS,
+    targets: webhookTargets,
+    onAttempt: (outcome) => ctx.metrics.webhookAttempt(outcome),
+  });
+  const stopWakingDeliveries = issueEvents.onDeliveriesQueued(() => deliveries.wake());
+  deliveries.start();
   const requestIdSweep = setInterval(() => {
     expireRequestIds(database.db).catch((error: unknown) =>
       logger.warn({ err: error }, "could not expire old request ids; will try again"),
@@ -146,6 +163,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   /** Everything but the server, which close() drains first. */
   async function release() {
     clearInterval(requestIdSweep);
+    // Before the database closes: attempts in flight give their rows back for later.
+    stopWakingDeliveries();
+    await deliveries.stop();
     rateLimiter.close();
     await watchStreams.close();
     await issueEvents.close();
@@ -170,7 +190,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     },
     async close() {
       shutdown.abort();
+      // No new attempts while the requests in flight finish.
+      const deliveriesStopped = deliveries.stop();
       await server.close(config.SHUTDOWN_TIMEOUT_MS);
+      await deliveriesStopped;
       await release();
     },
   };

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { DEFAULT_TRANSPORT_LIMITS as transport } from "./context.js";
 import { type HostsPurpose, parseDatabaseHosts } from "./db/hosts.js";
+import { parseCidr } from "./domain/webhooks/webhook-targets.js";
 
 // Every setting comes from the environment and is checked once, at startup,
 // so a bad deployment fails with one message listing every problem.
@@ -113,6 +114,25 @@ const schema = z.object({
     .default(transport.streamIdleTimeoutMs),
   KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(transport.keepAliveTimeoutMs),
   MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).max(10_000).default(transport.maxConcurrentStreams),
+  // Webhook deliveries (README "Webhooks").
+  /**
+   * Addresses webhooks may reach although they are not public (loopback,
+   * private, link-local...): IP addresses or CIDRs, comma-separated.
+   */
+  WEBHOOK_ALLOWED_CIDRS: list.default([]).superRefine((entries, ctx) => {
+    for (const entry of entries)
+      if (!parseCidr(entry)) ctx.addIssue({ code: "custom", message: `not an IP address or CIDR: ${entry}` });
+  }),
+  /** Webhook attempts one process makes at once. */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(10),
+  /** The first retry waits up to 3 minutes, each next one up to twice as long, never more than 12 hours. */
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(180_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(43_200_000),
+  /** One attempt, from connecting to the end of reading the answer. */
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** How often each process looks for due deliveries besides being notified. */
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).default(5_000),
 });
 
 export type Config = z.infer<typeof schema>;

@@ -4,6 +4,7 @@ import type { Database, DatabaseHandle } from "./db/database.js";
 import type { ReplicaDatabase } from "./db/replica.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
 import type { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
+import type { TargetPolicy } from "./domain/webhooks/webhook-targets.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
 import type { RateLimiter } from "./shared/rate-limit.js";
@@ -27,6 +28,8 @@ export interface AppContext {
   /** Token subjects that may read the audit log. */
   instanceAdmins: ReadonlySet<string>;
   limits: Limits;
+  /** Where webhooks may send (public addresses, and the operator's WEBHOOK_ALLOWED_CIDRS). */
+  webhookTargets: TargetPolicy;
   /** Per-user rate limits, shared by every process and host. */
   rateLimiter: RateLimiter;
   /** The per-user cap on open WatchIssues streams, shared by every process and host. */

@@ -321,6 +321,7 @@ describe("public services", () => {
         "tracker.v1.MemberService",
         "tracker.v1.ProjectService",
         "tracker.v1.UserService",
+        "tracker.v1.WebhookService",
       ]);
     },
   );

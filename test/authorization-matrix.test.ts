@@ -4,12 +4,18 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
-import { Issue_CloseReason, Issue_State, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import {
+  Issue_CloseReason,
+  Issue_State,
+  IssueEvent_Kind,
+  IssueService,
+} from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -72,6 +78,7 @@ const clients = (subject: string) => {
     relations: createClient(IssueRelationService, transport),
     users: createClient(UserService, transport),
     audit: createClient(AuditService, transport),
+    webhooks: createClient(WebhookService, transport),
   };
 };
 const admin = () => clients(SUBJECT.admin);
@@ -126,6 +133,27 @@ const fixtures = {
     return (
       await admin().members.createMember({ parent: project, member: { user, role: Member_Role.READER } })
     ).name;
+  },
+  /** In a project of its own: a project may have only 20 webhooks. */
+  webhook: async (parent?: string) =>
+    (
+      await admin().webhooks.createWebhook({
+        parent: parent ?? (await newProject()),
+        // A name that never resolves (RFC 6761): deliveries fail without leaving the machine.
+        webhook: {
+          url: "https://hooks.invalid/matrix",
+          secret: "matrix-secret-0123456789abcdef",
+          eventTypes: [IssueEvent_Kind.ISSUE_CREATED],
+        },
+      })
+    ).name,
+  /** A delivery of a fresh webhook (queued by an issue the admin files after creating it). */
+  delivery: async () => {
+    const parent = await newProject();
+    const webhook = await fixtures.webhook(parent);
+    await admin().issues.createIssue({ parent, issue: { title: "delivered" } });
+    const { deliveries } = await admin().webhooks.listWebhookDeliveries({ parent: webhook });
+    return deliveries[0]?.name ?? "";
   },
   deletedProject: async () => {
     const name = await newProject();
@@ -332,6 +360,47 @@ const MATRIX: Record<string, Row> = {
   "tracker.v1.AuditService.ListAuditEvents": {
     access: "instanceAdmin",
     call: (as) => as.audit.listAuditEvents({}),
+  },
+  // WebhookService: admins only, reads too (a URL may carry the receiver's credentials).
+  "tracker.v1.WebhookService.GetWebhook": {
+    access: "admin",
+    call: async (as) => as.webhooks.getWebhook({ name: await fixtures.webhook() }),
+  },
+  "tracker.v1.WebhookService.ListWebhooks": {
+    access: "admin",
+    call: (as) => as.webhooks.listWebhooks({ parent: project }),
+  },
+  "tracker.v1.WebhookService.CreateWebhook": {
+    access: "admin",
+    call: (as) =>
+      as.webhooks.createWebhook({
+        parent: project,
+        webhook: {
+          url: "https://hooks.invalid/created",
+          secret: "matrix-secret-0123456789abcdef",
+          eventTypes: [IssueEvent_Kind.ISSUE_DELETED],
+        },
+      }),
+  },
+  "tracker.v1.WebhookService.UpdateWebhook": {
+    access: "admin",
+    call: async (as) =>
+      as.webhooks.updateWebhook({
+        webhook: { name: await fixtures.webhook(), active: false },
+        updateMask: { paths: ["active"] },
+      }),
+  },
+  "tracker.v1.WebhookService.DeleteWebhook": {
+    access: "admin",
+    call: async (as) => as.webhooks.deleteWebhook({ name: await fixtures.webhook() }),
+  },
+  "tracker.v1.WebhookService.ListWebhookDeliveries": {
+    access: "admin",
+    call: async (as) => as.webhooks.listWebhookDeliveries({ parent: await fixtures.webhook() }),
+  },
+  "tracker.v1.WebhookService.RedeliverWebhookDelivery": {
+    access: "admin",
+    call: async (as) => as.webhooks.redeliverWebhookDelivery({ name: await fixtures.delivery() }),
   },
 };
 

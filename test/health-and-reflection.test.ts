@@ -32,6 +32,7 @@ describe("grpc.health.v1.Health", () => {
       "tracker.v1.MemberService",
       "tracker.v1.ProjectService",
       "tracker.v1.UserService",
+      "tracker.v1.WebhookService",
     ]);
   });
 

@@ -14,6 +14,7 @@ import {
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BadRequestSchema } from "../gen/proto/google/rpc/error_details_pb.js";
 import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
 import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
@@ -21,6 +22,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { GetProjectRequestSchema, ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
+import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -52,7 +54,7 @@ const METHODS: { service: DescService; method: DescMethod }[] = API_FILES.flatMa
   file.services.flatMap((service) => service.methods.map((method) => ({ service, method }))),
 );
 const MUTATIONS = METHODS.filter(({ method }) =>
-  /^(Create|Update|Delete|Undelete|Batch(?!Get))/.test(method.name),
+  /^(Create|Update|Delete|Undelete|Redeliver|Batch(?!Get))/.test(method.name),
 );
 
 const clientsCache = new Map<string, Client<DescService>>();
@@ -77,12 +79,25 @@ beforeAll(async () => {
   project = (
     await projects.createProject({ projectId: uniqueProjectKey("H"), project: { displayName: "hostile" } })
   ).name;
+  const webhooks = createClient(WebhookService, transport);
+  // Before the issues, so it has deliveries; a name that never resolves (RFC 6761).
+  const webhook = (
+    await webhooks.createWebhook({
+      parent: project,
+      webhook: {
+        url: "https://hooks.invalid/hostile",
+        secret: "hostile-secret-0123456789",
+        eventTypes: [1, 2, 5],
+      },
+    })
+  ).name;
   const issue = (await issues.createIssue({ parent: project, issue: { title: "target" } })).name;
   const deleted = (await issues.createIssue({ parent: project, issue: { title: "deleted" } })).name;
   await issues.deleteIssue({ name: deleted });
   const label = (await labels.createLabel({ parent: project, labelId: "bug", label: { displayName: "Bug" } }))
     .name;
   const comment = (await comments.createComment({ parent: issue, comment: { body: "hello" } })).name;
+  const { deliveries } = await webhooks.listWebhookDeliveries({ parent: webhook });
   const other = (await issues.createIssue({ parent: project, issue: { title: "other", parent: issue } }))
     .name;
   const relation = (
@@ -113,6 +128,9 @@ beforeAll(async () => {
     admin,
     stranger,
     "projects/NOPE",
+    webhook,
+    `${project}/webhooks/00000000-0000-4000-8000-000000000000`,
+    ...deliveries.map((delivery) => delivery.name),
   );
 }, 120_000);
 afterAll(() => server?.close());
@@ -287,10 +305,20 @@ const TAME_STRINGS: Record<string, fc.Arbitrary<string>> = {
   related_issue: names(/\/issues\/\d+$/),
   duplicate_of: fc.oneof(fc.constant(""), names(/\/issues\/\d+$/)),
   etag: fc.constantFrom("", "", "1", "2", "0", "999"),
+  // Hosts that never resolve, or that are refused: nothing generated leaves the machine.
+  url: fc.constantFrom(
+    "https://hooks.invalid/x",
+    "http://127.0.0.1/x",
+    "http://[::1]/",
+    "https://a.invalid:8443/?q=1",
+  ),
+  secret: fc.constantFrom("", "s3cret-s3cret-s3cret-s3cret", "short"),
   page_token: fc.constant(""),
 };
 
 const KIND_PATTERNS: [RegExp, RegExp][] = [
+  [/WebhookDelivery/, /\/deliveries\//],
+  [/Webhook/, /\/webhooks\/[^/]+$/],
   [/Comment/, /\/comments\//],
   [/Relation/, /\/relations\//],
   [/Member/, /\/members\//],
@@ -310,12 +338,11 @@ function tameString(field: DescField): fc.Arbitrary<string> {
       : plausibleString;
   }
   if (field.name === "parent") {
-    // An issue's parent (Issue, IssueFilter) is an issue too.
+    // An issue's parent (Issue, IssueFilter) is an issue too; a delivery's, a webhook.
     const issueChild = /Comment|IssueEvent|Relation|^Issue$|^IssueFilter$/.test(owner);
-    return fc.oneof(
-      { weight: 5, arbitrary: names(issueChild ? /\/issues\/\d+$/ : /^projects\/[^/]+$/) },
-      { weight: 1, arbitrary: plausibleString },
-    );
+    const webhookChild = /WebhookDeliveries/.test(owner);
+    const pattern = webhookChild ? /\/webhooks\/[^/]+$/ : issueChild ? /\/issues\/\d+$/ : /^projects\/[^/]+$/;
+    return fc.oneof({ weight: 5, arbitrary: names(pattern) }, { weight: 1, arbitrary: plausibleString });
   }
   return TAME_STRINGS[field.name] ?? plausibleString;
 }
@@ -691,18 +718,24 @@ async function snapshot() {
       next: r.nextPageToken,
     };
   }).catch((error: unknown) => `error ${ConnectError.from(error).code}`);
+  const webhookJson = await createClient(WebhookService, transport)
+    .listWebhooks({ parent: project, pageSize: 1000 })
+    .then(
+      (r) => r.webhooks.map((w) => toJsonString(WebhookService.method.getWebhook.output, w)),
+      (error: unknown) => `error ${ConnectError.from(error).code}`,
+    );
   const auditCount = (
     await allPages(async (pageToken) => {
       const r = await audit.listAuditEvents({ pageSize: 1000, pageToken });
       return { items: r.auditEvents.map((e) => e.name), next: r.nextPageToken };
     })
   ).length;
-  return { projectState, issueJson, commentJson, labelJson, memberJson, auditCount };
+  return { projectState, issueJson, commentJson, labelJson, memberJson, webhookJson, auditCount };
 }
 
 describe("a failed request", () => {
   it(
-    "changes nothing: project, issues, comments, labels, members and the audit log stay as they were",
+    "changes nothing: project, issues, comments, labels, members, webhooks and the audit log stay as they were",
     async () => {
       let failed = 0;
       await fc.assert(
@@ -858,6 +891,80 @@ const connectStreamHeaders = () => ({
 });
 
 const BAD_GRPC = [Code.Internal, Code.Unknown];
+
+describe("webhook URLs", () => {
+  // Only absolute http(s) URLs with a host, no user name or password, no
+  // fragment, at most 2048 characters; anything else is INVALID_ARGUMENT
+  // naming webhook.url, and nothing is created.
+  const userinfo = fc.oneof(
+    fc.constant(""),
+    fc.webSegment().map((user) => `${user}@`),
+    fc.constant("u:p@"),
+  );
+  const scheme = fc.constantFrom(
+    "http",
+    "https",
+    "HTTPS",
+    "ftp",
+    "file",
+    "gopher",
+    "javascript",
+    "data",
+    "ws",
+    "",
+  );
+  const url = fc.oneof(
+    fc
+      .tuple(scheme, userinfo, fc.webUrl({ withQueryParameters: true, withFragments: true }))
+      .map(([s, u, web]) => web.replace(/^https?:\/\//, `${s}${s ? "://" : ""}${u}`)),
+    fc.integer({ min: 2000, max: 100_000 }).map((n) => `https://hooks.invalid/${"a".repeat(n)}`),
+    fc.constantFrom(
+      "http:///x",
+      "https://",
+      "//hooks.invalid/",
+      "https://hooks.invalid\\@127.0.0.1/",
+      "http://[::1",
+    ),
+  );
+  const acceptable = (value: string) => {
+    if (value.length > 2048 || !/^https?:\/\/[^/?#]+/i.test(value) || value.includes("#")) return false;
+    return !/^[^/]*\/\/[^/?#]*@/.test(value);
+  };
+
+  it(
+    "refuses every URL form the contract forbids, and never fails otherwise",
+    async () => {
+      const transport = transportFor("Connect binary over HTTP/2", server.baseUrl, ADMIN);
+      const projects = createClient(ProjectService, transport);
+      const webhooks = createClient(WebhookService, transport);
+      // A project of its own with no issues, so nothing is ever delivered.
+      const parent = (
+        await projects.createProject({ projectId: uniqueProjectKey("U"), project: { displayName: "urls" } })
+      ).name;
+      await fc.assert(
+        fc.asyncProperty(url, async (value) => {
+          const outcome = await webhooks
+            .createWebhook({ parent, webhook: { url: value, secret: "x".repeat(24), eventTypes: [1] } })
+            .then(
+              (created) => webhooks.deleteWebhook({ name: created.name }).then(() => "OK" as const),
+              (error: unknown) => ConnectError.from(error),
+            );
+          if (outcome === "OK") {
+            expect(acceptable(value), `created a webhook to ${value.slice(0, 200)}`).toBe(true);
+            return;
+          }
+          expect(outcome.code, `${outcome.message} for ${value.slice(0, 200)}`).toBe(Code.InvalidArgument);
+          expect(
+            outcome.findDetails(BadRequestSchema).flatMap((d) => d.fieldViolations.map((v) => v.field)),
+          ).toContain("webhook.url");
+        }),
+        { numRuns: Math.max(50, RUNS), endOnFailure: true },
+      );
+      expect((await webhooks.listWebhooks({ parent })).webhooks).toEqual([]);
+    },
+    timeoutFor(RUNS),
+  );
+});
 
 describe("raw protocol abuse", () => {
   const truncated = () => frame(Buffer.alloc(10, 0x0a), 0, 100);

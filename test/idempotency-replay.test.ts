@@ -9,6 +9,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
+import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 import { expireRequestIds } from "../src/domain/shared/idempotency.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -68,6 +69,7 @@ function as(actor: Actor | "owner" | (string & {})) {
     labels: createClient(LabelService, transport),
     issues: createClient(IssueService, transport),
     comments: createClient(CommentService, transport),
+    webhooks: createClient(WebhookService, transport),
     relations: createClient(IssueRelationService, transport),
   };
 }
@@ -126,6 +128,16 @@ const ROWS: Record<string, Row> = {
       return { parent: issue.name, comment: { body: `private ${randomUUID()}` } };
     },
     call: (as, request) => as.comments.createComment(request),
+  },
+  "tracker.v1.WebhookService.CreateWebhook": {
+    role: "admin",
+    uniqueKey: false,
+    body: async (parent) => ({
+      parent,
+      // A name that never resolves (RFC 6761): nothing leaves the machine.
+      webhook: { url: `https://hooks.invalid/${randomUUID()}`, secret: randomUUID(), eventTypes: [1] },
+    }),
+    call: (as, request) => as.webhooks.createWebhook(request),
   },
   "tracker.v1.IssueRelationService.CreateIssueRelation": {
     role: "writer",

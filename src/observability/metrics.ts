@@ -7,6 +7,8 @@ import type { RpcObserver } from "./rpc-outcome.js";
 export interface Metrics {
   /** Records every RPC: duration by procedure and code, in-flight requests, open streams. */
   observer: RpcObserver;
+  /** Counts a finished webhook attempt: delivered, to be retried, or the last of a failed delivery. */
+  webhookAttempt(outcome: "delivered" | "retry" | "failed"): void;
   /** Counts a read that may lag by who served it (services/unit-of-work.ts `read`). */
   readServed(target: ReadTarget): void;
   /** The text exposition for GET /metrics. */
@@ -34,6 +36,7 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  * - rpc_server_in_flight_requests (every RPC being served, streams included)
  *   and rpc_server_active_streams (open server streams), by procedure;
  * - db_pool_connections by state (total, idle, waiting) and db_pool_max;
+ * - webhook_attempts_total by outcome (delivered, retry, failed);
  * - db_reads_total, the reads that may lag by who served them (ReadTarget);
  * - the process and Node.js defaults (CPU, memory, event loop, GC...).
  *
@@ -70,6 +73,13 @@ export function createMetrics(database: DatabaseHandle): Metrics {
     labelNames: ["procedure"] as const,
     registers,
   });
+  const webhookAttempts = new Counter({
+    name: "webhook_attempts_total",
+    help: "Webhook delivery attempts this process finished, by outcome: delivered, retry (failed, another follows), failed (the last).",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const webhookAttempt = (outcome: "delivered" | "retry" | "failed") => webhookAttempts.inc({ outcome });
   const { pool } = database;
   new Gauge({
     name: "db_pool_connections",
@@ -124,10 +134,11 @@ export function createMetrics(database: DatabaseHandle): Metrics {
     // constructing one is what makes a worker answer (prom-client).
     AggregatorRegistry.setRegistries([register]);
     new AggregatorRegistry();
-    return { observer, readServed, render: clusterMetricsFromPrimary };
+    return { observer, webhookAttempt, readServed, render: clusterMetricsFromPrimary };
   }
   return {
     observer,
+    webhookAttempt,
     readServed,
     render: async () => ({ contentType: register.contentType, body: await register.metrics() }),
   };

@@ -24,6 +24,7 @@ import { file_tracker_v1_member } from "../../gen/proto/tracker/v1/member_pb.js"
 import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.js";
 import { file_tracker_v1_relation } from "../../gen/proto/tracker/v1/relation_pb.js";
 import { file_tracker_v1_user } from "../../gen/proto/tracker/v1/user_pb.js";
+import { file_tracker_v1_webhook } from "../../gen/proto/tracker/v1/webhook_pb.js";
 import { AuthenticationError } from "../auth/authenticator.js";
 import type { AppContext } from "../context.js";
 import { requestLog } from "../observability/request-log.js";
@@ -38,6 +39,7 @@ import { projectService } from "../services/projects/index.js";
 import { reflectionService } from "../services/reflection-service.js";
 import { issueRelationService } from "../services/relations/index.js";
 import { userService } from "../services/users/index.js";
+import { webhookService } from "../services/webhooks/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
 import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
 import { apiError, createErrorInterceptor } from "../shared/errors.js";
@@ -63,6 +65,7 @@ export const API_FILES: DescFile[] = [
   file_tracker_v1_relation,
   file_tracker_v1_user,
   file_tracker_v1_audit,
+  file_tracker_v1_webhook,
 ];
 
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -168,6 +171,7 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
     issueRelationService(ctx)(router);
     userService(ctx)(router);
     auditService(ctx)(router);
+    webhookService(ctx)(router);
     healthService(ctx, apiServiceNames)(router);
     reflectionService([
       ...API_FILES,

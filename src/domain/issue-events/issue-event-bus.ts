@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { newClient } from "../../db/hosts.js";
 import { ACCESS_CHANGES_CHANNEL, type AccessChange, parseAccessChange } from "../shared/access.js";
 import { ISSUE_EVENTS_CHANNEL } from "../shared/issue-events.js";
+import { WEBHOOK_DELIVERIES_CHANNEL } from "../webhooks/webhook-store.js";
 
 /** Access changes remembered, to tell watchers whom each concerned; a forgotten one costs a re-check. */
 const ACCESS_CHANGES_KEPT = 10_000;
@@ -30,6 +31,9 @@ export interface Watcher {
  * concern (all of the project's for a project-wide one). The bus remembers
  * whom each concerned, so the other streams need not ask the database when
  * their next read shows the project's access revision moved.
+ *
+ * A third channel says webhook deliveries were queued; it wakes this
+ * process's delivery worker (onDeliveriesQueued), which polls as well.
  */
 export class IssueEventBus {
   /** Who waits for each project's next change. */
@@ -39,6 +43,8 @@ export class IssueEventBus {
   readonly #accessRevisions = new Map<string, number>();
   /** Whom each announced access change concerns (a user uid or "*"), by `${projectUid} ${revision}`. */
   readonly #accessChanges = new Map<string, string>();
+  /** Told when webhook deliveries are queued (the delivery worker). */
+  readonly #deliveryListeners = new Set<() => void>();
   #client: pg.Client | undefined;
   #closed = false;
   #retry: NodeJS.Timeout | undefined;
@@ -56,6 +62,7 @@ export class IssueEventBus {
         const change = parseAccessChange(message.payload ?? "");
         if (change) this.#accessChanged(change);
       }
+      if (message.channel === WEBHOOK_DELIVERIES_CHANNEL) this.#deliveriesQueued();
     });
     client.on("error", (error) => {
       this.logger.warn({ err: error }, "issue event listener lost its connection; reconnecting");
@@ -66,6 +73,7 @@ export class IssueEventBus {
       await client.connect();
       await client.query(`LISTEN ${ISSUE_EVENTS_CHANNEL}`);
       await client.query(`LISTEN ${ACCESS_CHANGES_CHANNEL}`);
+      await client.query(`LISTEN ${WEBHOOK_DELIVERIES_CHANNEL}`);
     } catch (error) {
       client.end().catch(() => {});
       throw error;
@@ -73,6 +81,17 @@ export class IssueEventBus {
     this.#client = client;
     // Anything committed while no one listened must be looked for.
     this.#wakeAll();
+    this.#deliveriesQueued();
+  }
+
+  /** Calls `listener` whenever webhook deliveries may have been queued, by any process; returns the unsubscribe. */
+  onDeliveriesQueued(listener: () => void): () => void {
+    this.#deliveryListeners.add(listener);
+    return () => this.#deliveryListeners.delete(listener);
+  }
+
+  #deliveriesQueued() {
+    for (const listener of [...this.#deliveryListeners]) listener();
   }
 
   #reconnect(client: pg.Client) {

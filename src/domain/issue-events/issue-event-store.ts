@@ -11,9 +11,10 @@ import { commentName, issueName, relationName, userName } from "../shared/names.
 import { fitting, pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
-type EventRow = Selectable<IssueEvents>;
+export type EventRow = Selectable<IssueEvents>;
 
-const KINDS: Record<EventRow["kind"], Kind> = {
+/** The database's event kinds as the API's. */
+export const KINDS: Record<EventRow["kind"], Kind> = {
   issue_created: Kind.ISSUE_CREATED,
   issue_updated: Kind.ISSUE_UPDATED,
   issue_deleted: Kind.ISSUE_DELETED,

@@ -1,6 +1,7 @@
 import type { Transaction } from "kysely";
 import { sql } from "kysely";
 import type { DB, IssueEventKind, Json } from "../../../gen/db.js";
+import { queueDeliveries, WEBHOOK_DELIVERIES_CHANNEL } from "../webhooks/webhook-store.js";
 
 /** A field's old and new value in the API's JSON form. */
 export interface FieldChange {
@@ -16,7 +17,9 @@ export const ISSUE_EVENTS_CHANNEL = "tracker_issue_events";
  * Appends an event to the project's history in the caller's transaction and
  * announces it on commit (NOTIFY is transactional), so watchers in every
  * server process learn of it exactly when it becomes visible. The sequence
- * comes from the project row, which the transaction holds locked.
+ * comes from the project row, which the transaction holds locked. The
+ * project's webhooks get the event in the same transaction (their outbox),
+ * so a webhook is told of exactly the events that committed.
  */
 export async function appendIssueEvent(
   tx: Transaction<DB>,
@@ -53,7 +56,12 @@ export async function appendIssueEvent(
       relation_uid: event.relationUid ?? null,
     })
     .execute();
-  await sql`SELECT pg_notify(${ISSUE_EVENTS_CHANNEL}, ${event.projectUid})`.execute(tx);
+  const queued = queueDeliveries({ projectUid: event.projectUid, sequence, kind: event.kind });
+  await sql`
+    WITH queued AS (${queued})
+    SELECT pg_notify(${ISSUE_EVENTS_CHANNEL}, ${event.projectUid}),
+           (SELECT pg_notify(${WEBHOOK_DELIVERIES_CHANNEL}, '') FROM queued WHERE state = 'pending' LIMIT 1)
+  `.execute(tx);
   return sequence;
 }
 
