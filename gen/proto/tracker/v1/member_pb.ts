@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tracker/v1/member.proto.
  */
 export const file_tracker_v1_member: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cmFja2VyL3YxL21lbWJlci5wcm90bxIKdHJhY2tlci52MSKVAwoGTWVtYmVyEhEKBG5hbWUYASABKAlCA+BBCBImCgR1c2VyGAIgASgJQhjgQQX6QRIKEHRyYWNrZXIuZGV2L1VzZXISNAoEcm9sZRgDIAEoDjIXLnRyYWNrZXIudjEuTWVtYmVyLlJvbGVCDeBBArpIB4IBBBABIAASNAoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEZXRhZxgGIAEoCUID4EEDIk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfUkVBREVSEAESDwoLUk9MRV9XUklURVIQAhIOCgpST0xFX0FETUlOEAM6S+pBSAoSdHJhY2tlci5kZXYvTWVtYmVyEiFwcm9qZWN0cy97cHJvamVjdH0vbWVtYmVycy97dXNlcn0qB21lbWJlcnMyBm1lbWJlciKfAQoSTGlzdE1lbWJlcnNSZXF1ZXN0Ek8KBnBhcmVudBgBIAEoCUI/4EEC+kEVChN0cmFja2VyLmRldi9Qcm9qZWN0ukghch8yHV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0kEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACCJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi50cmFja2VyLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiwgIKE0NyZWF0ZU1lbWJlclJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQStQEKBm1lbWJlchgCIAEoCzISLnRyYWNrZXIudjEuTWVtYmVyQpAB4EECukiJAboBggEKC21lbWJlci51c2VyEhh1c2VyIG11c3QgYmUgdXNlcnMve3VpZH0aWXRoaXMudXNlci5tYXRjaGVzKCdedXNlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCcpyAEBEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBIsUCChNVcGRhdGVNZW1iZXJSZXF1ZXN0EusBCgZtZW1iZXIYASABKAsyEi50cmFja2VyLnYxLk1lbWJlckLGAeBBArpIvwG6AbgBCgttZW1iZXIubmFtZRIwbmFtZSBtdXN0IGJlIHByb2plY3RzL3twcm9qZWN0X2lkfS9tZW1iZXJzL3t1aWR9Gnd0aGlzLm5hbWUubWF0Y2hlcygnXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9tZW1iZXJzL1swLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQnKcgBARJACgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCD7pIDOIBCRIEcm9sZRIBKiLBAQoTRGVsZXRlTWVtYmVyUmVxdWVzdBKSAQoEbmFtZRgBIAEoCUKDAeBBAvpBFAoSdHJhY2tlci5kZXYvTWVtYmVyukhmcmQyYl5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbWVtYmVycy9bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhUKBGV0YWcYAiABKAlCB7pIBHICGEAytwIKDU1lbWJlclNlcnZpY2USUwoLTGlzdE1lbWJlcnMSHi50cmFja2VyLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBofLnRyYWNrZXIudjEuTGlzdE1lbWJlcnNSZXNwb25zZSIDkAIBEkMKDENyZWF0ZU1lbWJlchIfLnRyYWNrZXIudjEuQ3JlYXRlTWVtYmVyUmVxdWVzdBoSLnRyYWNrZXIudjEuTWVtYmVyEkMKDFVwZGF0ZU1lbWJlchIfLnRyYWNrZXIudjEuVXBkYXRlTWVtYmVyUmVxdWVzdBoSLnRyYWNrZXIudjEuTWVtYmVyEkcKDERlbGV0ZU1lbWJlchIfLnRyYWNrZXIudjEuRGVsZXRlTWVtYmVyUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eWIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Chd0cmFja2VyL3YxL21lbWJlci5wcm90bxIKdHJhY2tlci52MSKVAwoGTWVtYmVyEhEKBG5hbWUYASABKAlCA+BBCBImCgR1c2VyGAIgASgJQhjgQQX6QRIKEHRyYWNrZXIuZGV2L1VzZXISNAoEcm9sZRgDIAEoDjIXLnRyYWNrZXIudjEuTWVtYmVyLlJvbGVCDeBBArpIB4IBBBABIAASNAoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEZXRhZxgGIAEoCUID4EEDIk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfUkVBREVSEAESDwoLUk9MRV9XUklURVIQAhIOCgpST0xFX0FETUlOEAM6S+pBSAoSdHJhY2tlci5kZXYvTWVtYmVyEiFwcm9qZWN0cy97cHJvamVjdH0vbWVtYmVycy97dXNlcn0qB21lbWJlcnMyBm1lbWJlciKfAQoSTGlzdE1lbWJlcnNSZXF1ZXN0Ek8KBnBhcmVudBgBIAEoCUI/4EEC+kEVChN0cmFja2VyLmRldi9Qcm9qZWN0ukghch8yHV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0kEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACCJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi50cmFja2VyLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkirgUKE0NyZWF0ZU1lbWJlclJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQS2QEKBm1lbWJlchgCIAEoCzISLnRyYWNrZXIudjEuTWVtYmVyQrQB4EECukitAboBpgEKC21lbWJlci51c2VyEiR1c2VyIG11c3QgYmUgdXNlcnMve3VpZH0gb3IgdXNlcnMvbWUacXRoaXMudXNlciA9PSAnJyB8fCB0aGlzLnVzZXIubWF0Y2hlcygnXnVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpJCcpyAEBEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBEk0KC3VzZXJfaGFuZGxlGAQgASgJQja6SDNyMRgnMi1eW0EtWmEtejAtOV0oW0EtWmEtejAtOV18LVtBLVphLXowLTldKXswLDM4fSRIABIgCgp1c2VyX2VtYWlsGAUgASgJQgq6SAdyBRjAAmABSAA6xQG6SMEBGr4BChZjcmVhdGVfbWVtYmVyLm9uZV91c2VyEjpuYW1lIHRoZSB1c2VyIG9uY2U6IG1lbWJlci51c2VyLCB1c2VyX2hhbmRsZSBvciB1c2VyX2VtYWlsGmgodGhpcy5tZW1iZXIudXNlciAhPSAnJyA/IDEgOiAwKSArIChoYXModGhpcy51c2VyX2hhbmRsZSkgPyAxIDogMCkgKyAoaGFzKHRoaXMudXNlcl9lbWFpbCkgPyAxIDogMCkgPT0gMUINCgt1c2VyX2xvb2t1cCLFAgoTVXBkYXRlTWVtYmVyUmVxdWVzdBLrAQoGbWVtYmVyGAEgASgLMhIudHJhY2tlci52MS5NZW1iZXJCxgHgQQK6SL8BugG4AQoLbWVtYmVyLm5hbWUSMG5hbWUgbXVzdCBiZSBwcm9qZWN0cy97cHJvamVjdF9pZH0vbWVtYmVycy97dWlkfRp3dGhpcy5uYW1lLm1hdGNoZXMoJ15wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbWVtYmVycy9bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kJynIAQESQAoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQg+6SAziAQkSBHJvbGUSASoiwQEKE0RlbGV0ZU1lbWJlclJlcXVlc3QSkgEKBG5hbWUYASABKAlCgwHgQQL6QRQKEnRyYWNrZXIuZGV2L01lbWJlcrpIZnJkMmJecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L21lbWJlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JBIVCgRldGFnGAIgASgJQge6SARyAhhAMrcCCg1NZW1iZXJTZXJ2aWNlElMKC0xpc3RNZW1iZXJzEh4udHJhY2tlci52MS5MaXN0TWVtYmVyc1JlcXVlc3QaHy50cmFja2VyLnYxLkxpc3RNZW1iZXJzUmVzcG9uc2UiA5ACARJDCgxDcmVhdGVNZW1iZXISHy50cmFja2VyLnYxLkNyZWF0ZU1lbWJlclJlcXVlc3QaEi50cmFja2VyLnYxLk1lbWJlchJDCgxVcGRhdGVNZW1iZXISHy50cmFja2VyLnYxLlVwZGF0ZU1lbWJlclJlcXVlc3QaEi50cmFja2VyLnYxLk1lbWJlchJHCgxEZWxldGVNZW1iZXISHy50cmFja2VyLnYxLkRlbGV0ZU1lbWJlclJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHliBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A user's membership in a project.
@@ -31,7 +31,8 @@ export type Member = Message<"tracker.v1.Member"> & {
   name: string;
 
   /**
-   * The member, `users/{uid}`. Required on create, immutable.
+   * The member, `users/{uid}`. On create, `users/me` is the caller; required
+   * there unless the request names the user by handle or e-mail. Immutable.
    *
    * @generated from field: string user = 2;
    */
@@ -181,7 +182,8 @@ export type CreateMemberRequest = Message<"tracker.v1.CreateMemberRequest"> & {
   parent: string;
 
   /**
-   * The membership: `user` and `role` are required.
+   * The membership: `role` is required, and `user` unless `user_handle`
+   * or `user_email` says who.
    *
    * @generated from field: tracker.v1.Member member = 2;
    */
@@ -194,6 +196,29 @@ export type CreateMemberRequest = Message<"tracker.v1.CreateMemberRequest"> & {
    * @generated from field: string request_id = 3;
    */
   requestId: string;
+
+  /**
+   * Who to add, instead of `member.user`.
+   *
+   * @generated from oneof tracker.v1.CreateMemberRequest.user_lookup
+   */
+  userLookup: {
+    /**
+     * The user's handle (User.handle), in any case, e.g. `ada-lovelace`.
+     *
+     * @generated from field: string user_handle = 4;
+     */
+    value: string;
+    case: "userHandle";
+  } | {
+    /**
+     * The user's whole e-mail address (User.email), in any case.
+     *
+     * @generated from field: string user_email = 5;
+     */
+    value: string;
+    case: "userEmail";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -273,9 +298,14 @@ export const MemberService: GenService<{
     output: typeof ListMembersResponseSchema;
   },
   /**
-   * Adds a user to a project.
+   * Adds a user to a project: one who has signed in before, named by
+   * `member.user`, or found by their exact handle or e-mail address (any
+   * case). Admins only. Whoever is not a user is NOT_FOUND, told the same way
+   * for a handle and an e-mail address.
    *
-   * Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member).
+   * Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member),
+   * FAILED_PRECONDITION (several users have that e-mail address: add by
+   * handle).
    *
    * @generated from rpc tracker.v1.MemberService.CreateMember
    */
