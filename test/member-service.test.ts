@@ -205,7 +205,7 @@ describe("CreateMember", () => {
       ["parent"],
     ],
     ["no member", { parent: "projects/CORE" }, ["member"]],
-    ["no user", { parent: "projects/CORE", member: { role: Role.READER } }, ["member"]],
+    ["no user", { parent: "projects/CORE", member: { role: Role.READER } }, ["member.user"]],
     [
       "a user that is no user name",
       { parent: "projects/CORE", member: { user: "alice", role: Role.READER } },

@@ -5,7 +5,7 @@ import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tr
 import { invalidArgument } from "../errors.js";
 import { readingAsReader } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
-import { lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
+import { lastSegmentOf, projectKeyOf, resolveUserName, userUidOf } from "../shared/names.js";
 import { type Keyset, pageOf } from "../shared/pagination.js";
 import { timestampToText } from "../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow } from "./issue-mapping.js";
@@ -51,7 +51,7 @@ export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssues
         caller,
         req.parent,
         (projectUid) => {
-          let select = filtered(db, { uid: projectUid, key }, req);
+          let select = filtered(db, { uid: projectUid, key }, req, caller);
           if (after) select = select.where(keysetAfter(order.field, order.descending, after));
           return select.limit(limit);
         },
@@ -62,8 +62,14 @@ export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssues
 }
 
 /** The issues of the project that `req`'s filter (and show_deleted) lets through. */
-function filtered(db: Kysely<DB>, project: { uid: Expression<string>; key: string }, req: ListIssuesRequest) {
+function filtered(
+  db: Kysely<DB>,
+  project: { uid: Expression<string>; key: string },
+  req: ListIssuesRequest,
+  caller: Caller,
+) {
   const filter = req.filter;
+  const uidOf = (user: string) => userUidOf(resolveUserName(user, caller));
   let select = selectIssues(db, project.uid);
   if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);
   if (filter) {
@@ -72,7 +78,7 @@ function filtered(db: Kysely<DB>, project: { uid: Expression<string>; key: strin
     const priorities = filter.priorities.map(dbPriority).filter((priority) => priority !== undefined);
     if (priorities.length) select = select.where("issues.priority", "in", priorities);
     if (filter.assignees.length || filter.unassigned) {
-      const assignees = filter.assignees.map(userUidOf);
+      const assignees = filter.assignees.map(uidOf);
       select = select.where((eb) => {
         const conditions: Expression<SqlBool>[] = [];
         if (assignees.length) conditions.push(eb("issues.assignee_uid", "in", assignees));
@@ -80,7 +86,7 @@ function filtered(db: Kysely<DB>, project: { uid: Expression<string>; key: strin
         return eb.or(conditions);
       });
     }
-    if (filter.reporter) select = select.where("issues.reporter_uid", "=", userUidOf(filter.reporter));
+    if (filter.reporter) select = select.where("issues.reporter_uid", "=", uidOf(filter.reporter));
     for (const label of filter.labels) {
       if (projectKeyOf(label) !== project.key) {
         throw invalidArgument(

@@ -4,18 +4,21 @@ import type { AppContext } from "../../context.js";
 import { toAuditEvent } from "../../domain/audit/audit-mapping.js";
 import { pageOfAuditEvents } from "../../domain/audit/audit-store.js";
 import { DomainError } from "../../domain/errors.js";
+import { resolveUserName } from "../../domain/shared/names.js";
 import { callerOf } from "../../shared/caller.js";
 
 export const listAuditEvents =
   (ctx: AppContext): ServiceImpl<typeof AuditService>["listAuditEvents"] =>
   async (req, context) => {
-    if (!ctx.instanceAdmins.has(callerOf(context).subject)) {
+    const caller = callerOf(context);
+    if (!ctx.instanceAdmins.has(caller.subject)) {
       throw new DomainError(
         "permission_denied",
         "NOT_INSTANCE_ADMIN",
         "only instance admins may read the audit log",
       );
     }
-    const { page, nextPageToken } = await pageOfAuditEvents(ctx.db, req);
+    const filter = req.filter && { ...req.filter, actor: resolveUserName(req.filter.actor, caller) };
+    const { page, nextPageToken } = await pageOfAuditEvents(ctx.db, { ...req, filter });
     return { auditEvents: page.map(toAuditEvent), nextPageToken };
   };

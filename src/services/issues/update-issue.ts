@@ -19,10 +19,10 @@ export const updateIssue =
       issue: { name, must: "be live" },
       etag: req.issue?.etag ?? "",
     } as const;
-    return mutate(ctx, context, req, scope, async ({ tx, project, issue: row, ...work }) => {
+    return mutate(ctx, context, req, scope, async ({ tx, caller, project, issue: row, ...work }) => {
       if (!row) throw new Error("the scope locks the issue");
       const before = toIssue(row, project.key);
-      await updateIssueFields(tx, project, row, req.issue, fields);
+      await updateIssueFields(tx, project, row, req.issue, fields, caller);
       const changes = diffFields(snapshotOf(before), snapshotOf(await readIssue(tx, project, name)));
       // Nothing changed: no new version, no history entry.
       if (changes.length === 0) return before;
