@@ -70,8 +70,9 @@ export type User = Message<"tracker.v1.User"> & {
    * `ada-lovelace`: lower-case letters, digits and single hyphens inside, at
    * most 39 characters; unique ignoring case. Taken at first sign-in from the
    * token's `preferred_username` when that is free and valid (in lower case),
-   * else from the e-mail address's local part, else empty until the user
-   * chooses one (UpdateUser). It can change, so store `name`, not the handle.
+   * else from the e-mail address's local part (`Ada.L@...` is `ada-l`), else
+   * empty until the user chooses one (UpdateUser) or signs in again when one
+   * is free. It can change, so store `name`, not the handle.
    *
    * @generated from field: string handle = 7;
    */
