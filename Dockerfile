@@ -53,7 +53,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
     && mkdir -p .data \
     && chown node:node .data
 COPY --from=tools /src/.tools/bin/atlas /usr/local/bin/atlas
-COPY schema.hcl ./
+COPY schema.hcl schema-functions.sql ./
 COPY migrations/ migrations/
 COPY gen/openapi/ gen/openapi/
 COPY --from=build /app/dist/ dist/

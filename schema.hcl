@@ -137,9 +137,14 @@ enum "issue_priority" {
   values = ["urgent", "high", "medium", "low", "none"]
 }
 
+enum "issue_relation_kind" {
+  schema = schema.public
+  values = ["blocks", "duplicate_of", "relates_to"]
+}
+
 enum "issue_event_kind" {
   schema = schema.public
-  values = ["issue_created", "issue_updated", "issue_deleted", "issue_undeleted", "comment_created", "comment_updated", "comment_deleted"]
+  values = ["issue_created", "issue_updated", "issue_deleted", "issue_undeleted", "comment_created", "comment_updated", "comment_deleted", "relation_created", "relation_deleted"]
 }
 
 table "users" {
@@ -298,6 +303,11 @@ table "labels" {
     unique  = true
     columns = [column.project_uid, column.key]
   }
+  index "labels_project_uid_key" {
+    comment = "What issue_labels' project-scoped foreign key refers to; the primary key once uid alone is not (DEPLOYMENT.md, Towards distributed SQL)."
+    unique  = true
+    columns = [column.project_uid, column.uid]
+  }
   check "labels_key_format" {
     expr = "key ~ '^[a-z][a-z0-9-]{0,62}$'"
   }
@@ -361,6 +371,16 @@ table "issues" {
     type    = integer
     default = 1
   }
+  column "parent_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue this one is a sub-issue of, in the same project (sub-issues never cross projects)."
+  }
+  column "sub_issue_order" {
+    type    = integer
+    null    = true
+    comment = "Its place among its parent's sub-issues (ties by number); set exactly when parent_uid is."
+  }
   column "search" {
     type = tsvector
     as {
@@ -376,6 +396,11 @@ table "issues" {
     ref_columns = [table.projects.column.uid]
     on_delete   = CASCADE
   }
+  foreign_key "issues_parent_fk" {
+    columns     = [column.parent_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = NO_ACTION
+  }
   foreign_key "issues_reporter_fk" {
     columns     = [column.reporter_uid]
     ref_columns = [table.users.column.uid]
@@ -390,6 +415,16 @@ table "issues" {
     unique  = true
     columns = [column.project_uid, column.number]
   }
+  index "issues_project_uid_key" {
+    comment = "What the project-scoped foreign keys of comments and issue_labels refer to; the primary key once uid alone is not (DEPLOYMENT.md, Towards distributed SQL)."
+    unique  = true
+    columns = [column.project_uid, column.uid]
+  }
+  index "issues_parent_order_idx" {
+    comment = "A parent's sub-issues in order (ListIssues filter.parent), and the walks of the sub-issue tree."
+    columns = [column.parent_uid, column.sub_issue_order, column.number]
+    where   = "parent_uid IS NOT NULL"
+  }
   index "issues_project_create_time_idx" {
     columns = [column.project_uid, column.create_time, column.number]
   }
@@ -402,13 +437,18 @@ table "issues" {
   index "issues_project_assignee_idx" {
     columns = [column.project_uid, column.assignee_uid]
   }
-  index "issues_project_search_idx" {
-    comment = "Full-text search of ListIssues (websearch_to_tsquery) within one project (btree_gin)."
+  index "issues_search_keys_idx" {
+    comment = "Full-text search of ListIssues within one project: its words prefixed by the project (issue_search_keys), so a lookup reads that project's entries only."
     type    = GIN
-    columns = [column.project_uid, column.search]
+    on {
+      expr = "issue_search_keys(project_uid, search)"
+    }
   }
   check "issues_title_length" {
     expr = "char_length(title) BETWEEN 1 AND 256"
+  }
+  check "issues_parent_has_order" {
+    expr = "(parent_uid IS NULL) = (sub_issue_order IS NULL) AND parent_uid IS DISTINCT FROM uid"
   }
   check "issues_closed_has_reason" {
     comment = "Closed issues say why and when; open ones carry neither."
@@ -418,6 +458,11 @@ table "issues" {
 
 table "issue_labels" {
   schema = schema.public
+  column "project_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue's (and the label's) project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL."
+  }
   column "issue_uid" {
     type = uuid
   }
@@ -437,9 +482,87 @@ table "issue_labels" {
     ref_columns = [table.labels.column.uid]
     on_delete   = CASCADE
   }
+  foreign_key "issue_labels_project_issue_fk" {
+    columns     = [column.project_uid, column.issue_uid]
+    ref_columns = [table.issues.column.project_uid, table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  // Also keeps a label of one project off the issues of another.
+  foreign_key "issue_labels_project_label_fk" {
+    columns     = [column.project_uid, column.label_uid]
+    ref_columns = [table.labels.column.project_uid, table.labels.column.uid]
+    on_delete   = CASCADE
+  }
   index "issue_labels_label_idx" {
     comment = "Label filters, and the issues a deleted label leaves."
     columns = [column.label_uid, column.issue_uid]
+  }
+}
+
+table "issue_relations" {
+  schema  = schema.public
+  comment = "Links between issues, stored once: subject blocks / is a duplicate of / relates to object. The inverse (BLOCKED_BY, DUPLICATED_BY) is what the object shows."
+  column "uid" {
+    type    = uuid
+    default = sql("gen_random_uuid()")
+  }
+  column "subject_uid" {
+    type = uuid
+  }
+  column "object_uid" {
+    type = uuid
+  }
+  column "kind" {
+    type = enum.issue_relation_kind
+  }
+  column "creator_uid" {
+    type = uuid
+  }
+  column "create_time" {
+    type    = timestamptz
+    default = sql("now()")
+  }
+  primary_key {
+    columns = [column.uid]
+  }
+  foreign_key "issue_relations_subject_fk" {
+    columns     = [column.subject_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issue_relations_object_fk" {
+    columns     = [column.object_uid]
+    ref_columns = [table.issues.column.uid]
+    on_delete   = CASCADE
+  }
+  foreign_key "issue_relations_creator_fk" {
+    columns     = [column.creator_uid]
+    ref_columns = [table.users.column.uid]
+    on_delete   = NO_ACTION
+  }
+  index "issue_relations_pair_key" {
+    comment = "One relation of a kind per pair; RELATES_TO, which has no direction, once per pair either way round."
+    unique  = true
+    on {
+      expr = "(CASE WHEN kind = 'relates_to' THEN LEAST(subject_uid, object_uid) ELSE subject_uid END)"
+    }
+    on {
+      expr = "(CASE WHEN kind = 'relates_to' THEN GREATEST(subject_uid, object_uid) ELSE object_uid END)"
+    }
+    on {
+      column = column.kind
+    }
+  }
+  index "issue_relations_subject_idx" {
+    comment = "An issue's relations from its own side."
+    columns = [column.subject_uid, column.kind]
+  }
+  index "issue_relations_object_idx" {
+    comment = "An issue's relations from the other side (and its blockers)."
+    columns = [column.object_uid, column.kind]
+  }
+  check "issue_relations_not_self" {
+    expr = "subject_uid <> object_uid"
   }
 }
 
@@ -448,6 +571,11 @@ table "comments" {
   column "uid" {
     type    = uuid
     default = sql("gen_random_uuid()")
+  }
+  column "project_uid" {
+    type    = uuid
+    null    = true
+    comment = "The issue's project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL."
   }
   column "issue_uid" {
     type = uuid
@@ -482,6 +610,11 @@ table "comments" {
     columns     = [column.author_uid]
     ref_columns = [table.users.column.uid]
     on_delete   = NO_ACTION
+  }
+  foreign_key "comments_project_issue_fk" {
+    columns     = [column.project_uid, column.issue_uid]
+    ref_columns = [table.issues.column.project_uid, table.issues.column.uid]
+    on_delete   = CASCADE
   }
   index "comments_issue_create_time_idx" {
     comment = "Keyset pagination of ListComments."
@@ -523,6 +656,11 @@ table "issue_events" {
   column "comment_uid" {
     type = uuid
     null = true
+  }
+  column "relation_uid" {
+    type    = uuid
+    null    = true
+    comment = "For relation events: the relation (which may since be deleted)."
   }
   column "create_time" {
     type    = timestamptz
@@ -590,5 +728,71 @@ table "audit_events" {
       column = column.resource
       ops    = text_pattern_ops
     }
+  }
+}
+
+// Limits shared by every tracker process and host (DEPLOYMENT.md, "Cluster-wide
+// limits"): PostgreSQL holds them because every deployment already runs it, so
+// no Redis or other store is added. Their rows are ephemeral and would suit
+// UNLOGGED tables, but Atlas v0.13 (tools/atlas/README.md) cannot declare one,
+// and a migration saying UNLOGGED would leave `npm start`'s schema apply with
+// a logged table: plain tables, a few rows per user.
+
+table "rate_limit_buckets" {
+  schema  = schema.public
+  comment = "One token bucket per caller (the token's subject), shared by every process: each takes tokens in small batches (shared/rate-limit.ts)."
+  column "key" {
+    type = text
+  }
+  column "tokens" {
+    type    = double_precision
+    comment = "Tokens left as of refilled_at; they grow at RATE_LIMIT_PER_SECOND up to the bucket's size."
+  }
+  column "refilled_at" {
+    type = timestamptz
+  }
+  column "last_grant" {
+    type    = integer
+    comment = "Tokens the last take got, so the one upsert can return it (an UPDATE's RETURNING sees only the new row)."
+  }
+  primary_key {
+    columns = [column.key]
+  }
+  index "rate_limit_buckets_refilled_at_idx" {
+    comment = "The sweep of buckets full again (as good as no row)."
+    columns = [column.refilled_at]
+  }
+}
+
+table "watch_stream_leases" {
+  schema  = schema.public
+  comment = "One row per open WatchIssues stream, in any process: the per-user cap counts the live ones. The holder renews its leases; a crashed holder's expire."
+  column "id" {
+    type = uuid
+  }
+  column "user_uid" {
+    type = uuid
+  }
+  column "slot" {
+    type    = integer
+    comment = "Which of the user's MAX_WATCH_STREAMS_PER_USER slots the stream holds: unique per user, so a take is one insert."
+  }
+  column "holder" {
+    type    = text
+    comment = "The process holding the stream: host, pid and a random suffix."
+  }
+  column "expires_at" {
+    type = timestamptz
+  }
+  primary_key {
+    columns = [column.id]
+  }
+  index "watch_stream_leases_user_slot_key" {
+    unique  = true
+    columns = [column.user_uid, column.slot]
+  }
+  index "watch_stream_leases_expires_at_idx" {
+    comment = "The sweep of expired leases."
+    columns = [column.expires_at]
   }
 }

@@ -7,6 +7,10 @@
 //   const transport = createTrackerTransport({ baseUrl: location.origin, token: () => localStorage.token });
 //   const { issues } = createTrackerClients(transport);
 //   const { issues: page } = await issues.listIssues({ parent: "projects/CORE" });
+//
+// The transport carries the latest consistency token it was sent back on
+// later calls (consistencyTokens), so behind a read replica a client reads
+// its own writes.
 
 import {
   type Client,
@@ -60,7 +64,7 @@ export interface TrackerTransportOptions {
    * the browser's network panel), binary for gRPC-Web.
    */
   binary?: boolean;
-  /** More interceptors, run after the one adding the token. */
+  /** More interceptors, run after the ones adding the bearer and consistency tokens. */
   interceptors?: Interceptor[];
   /** Another fetch, e.g. one with `credentials` set. */
   fetch?: typeof globalThis.fetch;
@@ -77,11 +81,47 @@ export function bearerToken(token: TokenSource): Interceptor {
   };
 }
 
+/** The response header of every write, and the request header of a read that must see it. */
+export const CONSISTENCY_TOKEN_HEADER = "tracker-consistency-token";
+
+/** A consistency token (a PostgreSQL LSN, `16/B374D848`) as a number, to find the later of two. */
+function lsnOf(token: string): bigint | undefined {
+  const parts = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(token);
+  return parts ? (BigInt(`0x${parts[1]}`) << 32n) | BigInt(`0x${parts[2]}`) : undefined;
+}
+
+/**
+ * Read-your-writes when the server reads from a replica: remembers the
+ * latest consistency token a response carried (writes carry one) and sends
+ * it on every later call, so a list made after a write is served by a
+ * replica only once it has the write, else by the primary. One per
+ * transport: what this transport's calls wrote, its later calls see.
+ * createTrackerTransport and createNodeTransport include it.
+ */
+export function consistencyTokens(): Interceptor {
+  let latest: { token: string; lsn: bigint } | undefined;
+  const remember = (headers: Headers) => {
+    const token = headers.get(CONSISTENCY_TOKEN_HEADER);
+    const lsn = token === null ? undefined : lsnOf(token);
+    // The later of two: writes in flight together may answer out of order.
+    if (token !== null && lsn !== undefined && (latest === undefined || lsn > latest.lsn))
+      latest = { token, lsn };
+  };
+  return (next) => async (req) => {
+    if (latest && !req.header.has(CONSISTENCY_TOKEN_HEADER))
+      req.header.set(CONSISTENCY_TOKEN_HEADER, latest.token);
+    const res = await next(req);
+    remember(res.header);
+    return res;
+  };
+}
+
 /** A transport to the tracker API over Connect or gRPC-Web, on fetch. */
 export function createTrackerTransport(options: TrackerTransportOptions): Transport {
   const protocol = options.protocol ?? "connect";
   const interceptors = [
     ...(options.token === undefined ? [] : [bearerToken(options.token)]),
+    consistencyTokens(),
     ...(options.interceptors ?? []),
   ];
   const common = {

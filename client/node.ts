@@ -10,6 +10,7 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { consistencyTokens } from "./index.js";
 
 export const PROTOCOLS = [
   "Connect JSON over HTTP/1.1",
@@ -20,11 +21,17 @@ export const PROTOCOLS = [
 
 export type Protocol = (typeof PROTOCOLS)[number];
 
+/**
+ * A transport over `protocol`; after `given`, it carries the latest
+ * consistency token back (consistencyTokens in ./index.ts), so a client
+ * reads its own writes behind a read replica.
+ */
 export function createNodeTransport(
   protocol: Protocol,
   baseUrl: string,
-  interceptors: Interceptor[] = [],
+  given: Interceptor[] = [],
 ): Transport {
+  const interceptors = [...given, consistencyTokens()];
   switch (protocol) {
     case "Connect JSON over HTTP/1.1":
       return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });

@@ -13,9 +13,11 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
 
 export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
 
-export type IssueEventKind = "comment_created" | "comment_deleted" | "comment_updated" | "issue_created" | "issue_deleted" | "issue_undeleted" | "issue_updated";
+export type IssueEventKind = "comment_created" | "comment_deleted" | "comment_updated" | "issue_created" | "issue_deleted" | "issue_undeleted" | "issue_updated" | "relation_created" | "relation_deleted";
 
 export type IssuePriority = "high" | "low" | "medium" | "none" | "urgent";
+
+export type IssueRelationKind = "blocks" | "duplicate_of" | "relates_to";
 
 export type IssueState = "closed" | "in_progress" | "open";
 
@@ -49,6 +51,10 @@ export interface Comments {
   body: string;
   create_time: Generated<string>;
   issue_uid: string;
+  /**
+   * The issue's project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL.
+   */
+  project_uid: string | null;
   revision: Generated<number>;
   uid: Generated<string>;
   update_time: Generated<string>;
@@ -92,12 +98,29 @@ export interface IssueEvents {
   issue_uid: string;
   kind: IssueEventKind;
   project_uid: string;
+  /**
+   * For relation events: the relation (which may since be deleted).
+   */
+  relation_uid: string | null;
   sequence: Int8;
 }
 
 export interface IssueLabels {
   issue_uid: string;
   label_uid: string;
+  /**
+   * The issue's (and the label's) project, the key a sharded database places the row by: written with the row, backfilled; NULL only from a process older than the column, so not yet NOT NULL.
+   */
+  project_uid: string | null;
+}
+
+export interface IssueRelations {
+  create_time: Generated<string>;
+  creator_uid: string;
+  kind: IssueRelationKind;
+  object_uid: string;
+  subject_uid: string;
+  uid: Generated<string>;
 }
 
 export interface Issues {
@@ -108,12 +131,20 @@ export interface Issues {
   create_time: Generated<string>;
   delete_time: string | null;
   number: Int8;
+  /**
+   * The issue this one is a sub-issue of, in the same project (sub-issues never cross projects).
+   */
+  parent_uid: string | null;
   priority: Generated<IssuePriority>;
   project_uid: string;
   reporter_uid: string;
   revision: Generated<number>;
   search: Generated<string>;
   state: Generated<IssueState>;
+  /**
+   * Its place among its parent's sub-issues (ties by number); set exactly when parent_uid is.
+   */
+  sub_issue_order: number | null;
   title: string;
   uid: Generated<string>;
   update_time: Generated<string>;
@@ -169,6 +200,19 @@ export interface Projects {
   update_time: Generated<string>;
 }
 
+export interface RateLimitBuckets {
+  key: string;
+  /**
+   * Tokens the last take got, so the one upsert can return it (an UPDATE's RETURNING sees only the new row).
+   */
+  last_grant: number;
+  refilled_at: string;
+  /**
+   * Tokens left as of refilled_at; they grow at RATE_LIMIT_PER_SECOND up to the bucket's size.
+   */
+  tokens: number;
+}
+
 export interface Users {
   create_time: Generated<string>;
   display_name: Generated<string>;
@@ -189,15 +233,32 @@ export interface Users {
   update_time: Generated<string>;
 }
 
+export interface WatchStreamLeases {
+  expires_at: string;
+  /**
+   * The process holding the stream: host, pid and a random suffix.
+   */
+  holder: string;
+  id: string;
+  /**
+   * Which of the user's MAX_WATCH_STREAMS_PER_USER slots the stream holds: unique per user, so a take is one insert.
+   */
+  slot: number;
+  user_uid: string;
+}
+
 export interface DB {
   audit_events: AuditEvents;
   comments: Comments;
   idempotent_requests: IdempotentRequests;
   issue_events: IssueEvents;
   issue_labels: IssueLabels;
+  issue_relations: IssueRelations;
   issues: Issues;
   labels: Labels;
   members: Members;
   projects: Projects;
+  rate_limit_buckets: RateLimitBuckets;
   users: Users;
+  watch_stream_leases: WatchStreamLeases;
 }

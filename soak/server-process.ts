@@ -51,6 +51,8 @@ export class ServerProcess {
       /** Milliseconds since the soak began. */
       clock: () => number;
       log: (line: string) => void;
+      /** A command the server runs under, e.g. `ip netns exec NAME` (it must exec, keeping the pid). */
+      wrap?: string[];
     },
   ) {}
 
@@ -66,7 +68,14 @@ export class ServerProcess {
   /** Spawns a new incarnation and waits until /readyz answers 200. */
   async start(timeoutMs = 90_000): Promise<Incarnation> {
     if (this.current) throw new Error("the server is already running");
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const [command = process.execPath, ...args] = [
+      ...(this.options.wrap ?? []),
+      process.execPath,
+      "--import",
+      "tsx",
+      "src/main.ts",
+    ];
+    const child = spawn(command, args, {
       cwd: this.options.root,
       env: this.options.env,
       stdio: ["ignore", "pipe", "pipe"],

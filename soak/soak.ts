@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -7,10 +6,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
-import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
-import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
-import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
-import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { loadDevKey, mintDevToken } from "../src/auth/dev-issuer.js";
 import { applyMigrations } from "../src/db/atlas.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
@@ -21,20 +16,14 @@ import {
   type DatabaseState,
   type DeliveredEvent,
 } from "./check.js";
-import {
-  PROTOCOLS,
-  type ProjectInfo,
-  type Protocol,
-  SoakClient,
-  transportFor,
-  type World,
-} from "./clients.js";
+import { PROTOCOLS, type ProjectInfo, type Protocol, SoakClient, transportFor } from "./clients.js";
 import { readDatabaseState } from "./database-state.js";
 import { type FaultOutcome, planFaults, runFaults } from "./faults.js";
-import { Ledger, markerOf, sameVersion, versionOf } from "./ledger.js";
+import { Ledger, sameVersion, versionOf } from "./ledger.js";
 import { type Incarnation, isReady, ServerProcess, sleep } from "./server-process.js";
 import { Stats, seededRandom } from "./stats.js";
 import { Watcher } from "./watchers.js";
+import { retry, setUpWorld } from "./world.js";
 
 export interface SoakOptions {
   durationMs: number;
@@ -200,79 +189,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
     for (const [i, subject] of watcherSubjects.entries()) {
       transports.set(subject, transportFor(protocolOf(i), baseUrl, await token(subject)));
     }
-    const userNames = new Map<string, string>();
-    for (const subject of [...clientSubjects, ...watcherSubjects]) {
-      const user = await retry(() =>
-        createClient(UserService, transports.get(subject) as Transport).getCurrentUser({}),
-      );
-      userNames.set(subject, user.name);
-    }
-    const projects: ProjectInfo[] = [];
-    const admin = {
-      projects: createClient(ProjectService, adminTransport),
-      labels: createClient(LabelService, adminTransport),
-      members: createClient(MemberService, adminTransport),
-      issues: createClient(IssueService, adminTransport),
-    };
-    for (let p = 0; p < projectCount; p++) {
-      const key = `SOAK${String.fromCharCode(65 + p)}`;
-      const project = await retry(() =>
-        admin.projects.createProject({ projectId: key, project: { displayName: `Soak ${key}` } }),
-      );
-      const labels: string[] = [];
-      for (const labelId of ["backend", "bug", "docs", "feature", "perf", "ui"]) {
-        const label = await retry(() =>
-          admin.labels.createLabel({
-            parent: project.name,
-            labelId,
-            label: { displayName: labelId, color: "#aabbcc" },
-          }),
-        );
-        labels.push(label.name);
-      }
-      for (const subject of clientSubjects) {
-        await retry(() =>
-          admin.members.createMember({
-            parent: project.name,
-            member: { user: userNames.get(subject), role: Member_Role.WRITER },
-          }),
-        );
-      }
-      for (const subject of watcherSubjects) {
-        await retry(() =>
-          admin.members.createMember({
-            parent: project.name,
-            member: { user: userNames.get(subject), role: Member_Role.READER },
-          }),
-        );
-      }
-      const hot: string[] = [];
-      for (let h = 0; h < 2; h++) {
-        const requestId = randomUUID();
-        ledger.beginCreate("issue", requestId, "admin", project.name);
-        const issue = await retry(() =>
-          admin.issues.createIssue(
-            {
-              parent: project.name,
-              requestId,
-              issue: { title: `Shared issue ${h + 1}`, body: markerOf(requestId) },
-            },
-            { headers: { "x-request-id": requestId } },
-          ),
-        );
-        ledger.acknowledgeCreate("issue", requestId, {
-          name: issue.name,
-          uid: issue.uid,
-          after: versionOf(issue),
-        });
-        hot.push(issue.name);
-      }
-      projects.push({ key, name: project.name, labels, hot });
-    }
-    const world: World = {
-      projects,
-      users: clientSubjects.map((subject) => userNames.get(subject) as string),
-    };
+    const { projects, world } = await setUpWorld({
+      admin: adminTransport,
+      clients: clientSubjects.map((subject) => transports.get(subject) as Transport),
+      watchers: watcherSubjects.map((subject) => transports.get(subject) as Transport),
+      projectCount,
+      ledger,
+    });
 
     // 3. Watchers from the start of each project's history, then the load, then the faults.
     const watchers = watcherSubjects.map(
@@ -396,7 +319,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         outOfOrder: delivery.outOfOrder,
       };
     });
-    violations.push(...(await checkApi(admin.issues, projects, state)));
+    violations.push(...(await checkApi(createClient(IssueService, adminTransport), projects, state)));
     violations.push(...stats.staleReads.slice(0, 10));
     if (stats.staleReads.length > 0)
       violations.push(`${stats.staleReads.length} reads older than an acknowledged write`);
@@ -626,18 +549,6 @@ function median(values: number[]): number {
 }
 
 export const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
-
-/** Setup calls run before any fault, but the machine may be busy: a few tries. */
-async function retry<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await sleep(250 * attempt);
-    }
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

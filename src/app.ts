@@ -6,11 +6,14 @@ import { createDevAuthenticator } from "./auth/dev-issuer.js";
 import type { Config } from "./config.js";
 import type { AppContext, Limits } from "./context.js";
 import { assertPooledSettings, connectDatabase } from "./db/database.js";
+import { connectReplica } from "./db/replica.js";
 import { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import { expireRequestIds } from "./domain/shared/idempotency.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createTracing, type Tracing, traceQueries } from "./observability/tracing.js";
 import { type Ablation, createServer } from "./server/create-server.js";
+import { RateLimiter } from "./shared/rate-limit.js";
 import { StartupError } from "./startup-error.js";
 
 /** One server process: what it is made of, and how it starts and stops. */
@@ -71,6 +74,17 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     // Queries made while an RPC is traced become its child spans.
     ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
   });
+  // Reads that may lag go to the replica when there is one (services/unit-of-work.ts `read`).
+  // Not checked at startup: a replica that does not answer sends its reads to the primary.
+  const replica =
+    config.DATABASE_REPLICA_URL === undefined
+      ? undefined
+      : connectReplica(config.DATABASE_REPLICA_URL, {
+          poolMax: config.DATABASE_REPLICA_POOL_MAX ?? config.DATABASE_POOL_MAX,
+          statementTimeoutMs: config.STATEMENT_TIMEOUT_MS,
+          pooler: config.DATABASE_POOLER,
+          ...(!overrides.ablation?.layersOff.has("tracing") && { instrument: traceQueries }),
+        });
   // LISTEN needs a session of its own: never through a transaction pooler.
   const issueEvents = new IssueEventBus(config.DATABASE_DIRECT_URL ?? databaseUrl, logger);
   try {
@@ -79,14 +93,38 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     await issueEvents.start();
   } catch (error) {
     await database.close();
+    await replica?.close();
     throw error;
   }
   const shutdown = new AbortController();
   // Every request in flight listens for shutdown: no listener limit applies.
   setMaxListeners(0, shutdown.signal);
+  const limits: Limits = {
+    ratePerSecond: config.RATE_LIMIT_PER_SECOND,
+    burst: config.RATE_LIMIT_BURST,
+    maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
+    watchStreamLeaseMs: config.WATCH_STREAM_LEASE_MS,
+    maxDeadlineMs: config.MAX_DEADLINE_MS,
+    headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+    streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+    maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
+    ...overrides.limits,
+  };
+  // Both in PostgreSQL, so every process and host counts the same calls and
+  // streams (DEPLOYMENT.md, "Cluster-wide limits").
+  const rateLimiter = new RateLimiter(database.pool, limits, logger);
+  const watchStreams = new WatchStreamCap(
+    database.db,
+    limits.maxWatchStreamsPerUser,
+    limits.watchStreamLeaseMs,
+    logger,
+  );
   const ctx: AppContext = {
     db: database.db,
     database,
+    replica,
     logger,
     issueEvents,
     shutdown: shutdown.signal,
@@ -94,18 +132,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     instanceAdmins: new Set(config.INSTANCE_ADMINS),
     metrics: createMetrics(database),
     tracing,
-    limits: {
-      ratePerSecond: config.RATE_LIMIT_PER_SECOND,
-      burst: config.RATE_LIMIT_BURST,
-      maxWatchStreamsPerUser: config.MAX_WATCH_STREAMS_PER_USER,
-      maxDeadlineMs: config.MAX_DEADLINE_MS,
-      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
-      requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
-      streamIdleTimeoutMs: config.STREAM_IDLE_TIMEOUT_MS,
-      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
-      maxConcurrentStreams: config.MAX_CONCURRENT_STREAMS,
-      ...overrides.limits,
-    },
+    rateLimiter,
+    watchStreams,
+    limits,
   };
   const server = createServer(ctx, overrides.ablation);
   const requestIdSweep = setInterval(() => {
@@ -117,9 +146,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   /** Everything but the server, which close() drains first. */
   async function release() {
     clearInterval(requestIdSweep);
+    rateLimiter.close();
+    await watchStreams.close();
     await issueEvents.close();
     await tracing.shutdown();
     await database.close();
+    await replica?.close();
   }
 
   return {

@@ -1,21 +1,23 @@
 import { z } from "zod";
 import { DEFAULT_TRANSPORT_LIMITS as transport } from "./context.js";
-import { parseDatabaseHosts } from "./db/hosts.js";
+import { type HostsPurpose, parseDatabaseHosts } from "./db/hosts.js";
 
 // Every setting comes from the environment and is checked once, at startup,
 // so a bad deployment fails with one message listing every problem.
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/ });
 /** A PostgreSQL URL, or libpq's several-host forms (db/hosts.ts): then each host's URL is checked as one. */
-const databaseUrl = z.string().superRefine((value, ctx) => {
-  try {
-    for (const url of parseDatabaseHosts(value).urls) {
-      const issue = postgresUrl.safeParse(url).error?.issues[0];
-      if (issue) return ctx.addIssue({ code: "custom", message: issue.message });
+const databaseUrlFor = (purpose: HostsPurpose) =>
+  z.string().superRefine((value, ctx) => {
+    try {
+      for (const url of parseDatabaseHosts(value, purpose).urls) {
+        const issue = postgresUrl.safeParse(url).error?.issues[0];
+        if (issue) return ctx.addIssue({ code: "custom", message: issue.message });
+      }
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
     }
-  } catch (error) {
-    ctx.addIssue({ code: "custom", message: (error as Error).message });
-  }
-});
+  });
+const databaseUrl = databaseUrlFor("primary");
 
 const list = z.string().transform((value) =>
   value
@@ -55,6 +57,13 @@ const schema = z.object({
    * transaction-mode pooler cannot carry: LISTEN and the migrations at startup.
    */
   DATABASE_DIRECT_URL: databaseUrl.optional(),
+  /**
+   * A streaming standby of the database, for the reads that may lag (lists
+   * and history; DEPLOYMENT.md#read-replicas); unset: the primary serves all.
+   */
+  DATABASE_REPLICA_URL: databaseUrlFor("replica").optional(),
+  /** The replica's pool (per worker); unset: as large as DATABASE_POOL_MAX. */
+  DATABASE_REPLICA_POOL_MAX: z.coerce.number().int().min(1).max(1000).optional(),
   DATA_DIR: z.string().min(1).default(".data"),
   /** Server processes sharing PORT (node:cluster): a number, or "auto" for one per core. */
   WORKERS: z
@@ -88,7 +97,9 @@ const schema = z.object({
   // Limits against unrestricted resource consumption (OWASP API4).
   RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(200),
-  MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).default(8),
+  MAX_WATCH_STREAMS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(8),
+  /** How long a crashed process's watch streams still count against their users' cap; renewed a third of it apart. */
+  WATCH_STREAM_LEASE_MS: z.coerce.number().int().min(3_000).max(3_600_000).default(45_000),
   MAX_DEADLINE_MS: z.coerce.number().int().min(1_000).default(60_000),
   STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(15_000),
   // Every connection is bounded, whoever opens it (slow headers, bodies that
@@ -164,6 +175,9 @@ function crossChecks(env: Record<string, string | undefined>): string[] {
     problems.push(
       "  DATABASE_DIRECT_URL: required when DATABASE_POOLER=transaction (LISTEN and migrations need a session of their own)",
     );
+  }
+  if (env.DATABASE_REPLICA_POOL_MAX !== undefined && env.DATABASE_REPLICA_URL === undefined) {
+    problems.push("  DATABASE_REPLICA_POOL_MAX: has no effect without DATABASE_REPLICA_URL");
   }
   if (mode === "dev" && env.NODE_ENV === "production") {
     problems.push("  AUTH_MODE: dev mode trusts a local key and is refused when NODE_ENV=production");

@@ -1,9 +1,12 @@
 import type { Logger } from "pino";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { Database, DatabaseHandle } from "./db/database.js";
+import type { ReplicaDatabase } from "./db/replica.js";
 import type { IssueEventBus } from "./domain/issue-events/issue-event-bus.js";
+import type { WatchStreamCap } from "./domain/issue-events/issue-watch.js";
 import type { Metrics } from "./observability/metrics.js";
 import type { Tracing } from "./observability/tracing.js";
+import type { RateLimiter } from "./shared/rate-limit.js";
 
 /**
  * What every handler may use, created once per process and passed to each
@@ -12,6 +15,8 @@ import type { Tracing } from "./observability/tracing.js";
 export interface AppContext {
   db: Database;
   database: DatabaseHandle;
+  /** The read replica (DATABASE_REPLICA_URL), for reads that may lag; unset: the primary serves everything. */
+  replica: ReplicaDatabase | undefined;
   logger: Logger;
   /** Wakes WatchIssues streams when events are committed, by any process. */
   issueEvents: IssueEventBus;
@@ -22,6 +27,10 @@ export interface AppContext {
   /** Token subjects that may read the audit log. */
   instanceAdmins: ReadonlySet<string>;
   limits: Limits;
+  /** Per-user rate limits, shared by every process and host. */
+  rateLimiter: RateLimiter;
+  /** The per-user cap on open WatchIssues streams, shared by every process and host. */
+  watchStreams: WatchStreamCap;
   metrics: Metrics;
   tracing: Tracing;
 }
@@ -31,8 +40,10 @@ export interface Limits extends TransportLimits {
   ratePerSecond: number;
   /** ...and in a burst. */
   burst: number;
-  /** WatchIssues streams one user may hold open at once. */
+  /** WatchIssues streams one user may hold open at once, in all processes together. */
   maxWatchStreamsPerUser: number;
+  /** How long a stream's lease lasts unless renewed: a crashed process's streams count this long. */
+  watchStreamLeaseMs: number;
   /** The longest deadline a client may ask for; longer ones are refused. */
   maxDeadlineMs: number;
 }

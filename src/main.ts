@@ -8,7 +8,7 @@ import { loadConfigOrExit } from "./config.js";
 import { applyMigrations, applySchema } from "./db/atlas.js";
 import { assertReachable } from "./db/database.js";
 import { type EmbeddedDatabase, startEmbeddedPostgres } from "./db/embedded-postgres.js";
-import { parseDatabaseHosts, selectHost } from "./db/hosts.js";
+import { type HostsPurpose, parseDatabaseHosts, selectHost } from "./db/hosts.js";
 import { serveClusterMetrics } from "./observability/metrics.js";
 import { StartupError } from "./startup-error.js";
 
@@ -84,6 +84,7 @@ async function serve(
         database: embedded
           ? `embedded PostgreSQL in ${join(config.DATA_DIR, "postgres")}`
           : redact(databaseUrl),
+        ...(config.DATABASE_REPLICA_URL && { replica: redact(config.DATABASE_REPLICA_URL, "replica") }),
         auth:
           config.AUTH_MODE === "dev"
             ? "dev mode: tokens from `npm run token -- --sub <name>`"
@@ -167,9 +168,10 @@ function onStopSignal(stop: (signal: string) => Promise<void>) {
   process.once("SIGTERM", handler);
 }
 
-function redact(url: string): string {
+function redact(url: string, purpose: HostsPurpose = "primary"): string {
   // WHATWG URL cannot parse libpq's several hosts.
-  if (parseDatabaseHosts(url).urls.length > 1) return url.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
+  if (parseDatabaseHosts(url, purpose).urls.length > 1)
+    return url.replace(/^([^:]+:\/\/[^:@/]*:)[^@/]*@/, "$1***@");
   const parsed = new URL(url);
   if (parsed.password) parsed.password = "***";
   return parsed.toString();

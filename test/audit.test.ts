@@ -8,6 +8,7 @@ import { Issue_Priority, IssueService } from "../gen/proto/tracker/v1/issue_pb.j
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { expectError } from "./support/errors.js";
@@ -29,6 +30,7 @@ const as = (subject: string) => {
     labels: createClient(LabelService, transport),
     issues: createClient(IssueService, transport),
     comments: createClient(CommentService, transport),
+    relations: createClient(IssueRelationService, transport),
     audit: createClient(AuditService, transport),
     users: createClient(UserService, transport),
   };
@@ -119,6 +121,18 @@ describe("the audit log", () => {
     );
     await call("/tracker.v1.CommentService/DeleteComment", (o) =>
       alice.comments.deleteComment({ name: comment.name }, o),
+    );
+    const other = await call("/tracker.v1.IssueService/CreateIssue", (o) =>
+      alice.issues.createIssue({ parent: project.name, issue: { title: "Related issue" } }, o),
+    );
+    const relation = await call("/tracker.v1.IssueRelationService/CreateIssueRelation", (o) =>
+      alice.relations.createIssueRelation(
+        { parent: issue.name, issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: other.name } },
+        o,
+      ),
+    );
+    await call("/tracker.v1.IssueRelationService/DeleteIssueRelation", (o) =>
+      alice.relations.deleteIssueRelation({ name: relation.name }, o),
     );
     await call("/tracker.v1.LabelService/DeleteLabel", (o) =>
       alice.labels.deleteLabel({ name: label.name }, o),

@@ -315,6 +315,7 @@ describe("public services", () => {
         "grpc.reflection.v1alpha.ServerReflection",
         "tracker.v1.AuditService",
         "tracker.v1.CommentService",
+        "tracker.v1.IssueRelationService",
         "tracker.v1.IssueService",
         "tracker.v1.LabelService",
         "tracker.v1.MemberService",

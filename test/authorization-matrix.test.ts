@@ -8,6 +8,7 @@ import { Issue_CloseReason, Issue_State, IssueService } from "../gen/proto/track
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -68,6 +69,7 @@ const clients = (subject: string) => {
     labels: createClient(LabelService, transport),
     issues: createClient(IssueService, transport),
     comments: createClient(CommentService, transport),
+    relations: createClient(IssueRelationService, transport),
     users: createClient(UserService, transport),
     audit: createClient(AuditService, transport),
   };
@@ -101,6 +103,13 @@ const fixtures = {
       await admin().comments.createComment({
         parent: await fixtures.issue(),
         comment: { body: "by the admin" },
+      })
+    ).name,
+  relation: async () =>
+    (
+      await admin().relations.createIssueRelation({
+        parent: await fixtures.issue(),
+        issueRelation: { type: IssueRelation_Type.RELATES_TO, relatedIssue: await fixtures.issue() },
       })
     ).name,
   label: async () =>
@@ -289,6 +298,23 @@ const MATRIX: Record<string, Row> = {
   "tracker.v1.CommentService.DeleteComment": {
     access: "author",
     call: async (as) => as.comments.deleteComment({ name: await fixtures.comment() }),
+  },
+  // IssueRelationService
+  "tracker.v1.IssueRelationService.ListIssueRelations": {
+    access: "reader",
+    call: async (as) => as.relations.listIssueRelations({ parent: await fixtures.issue() }),
+  },
+  "tracker.v1.IssueRelationService.CreateIssueRelation": {
+    access: "writer",
+    call: async (as) =>
+      as.relations.createIssueRelation({
+        parent: await fixtures.issue(),
+        issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: await fixtures.issue() },
+      }),
+  },
+  "tracker.v1.IssueRelationService.DeleteIssueRelation": {
+    access: "writer",
+    call: async (as) => as.relations.deleteIssueRelation({ name: await fixtures.relation() }),
   },
   // UserService
   "tracker.v1.UserService.GetCurrentUser": { access: "global", call: (as) => as.users.getCurrentUser({}) },

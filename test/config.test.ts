@@ -140,6 +140,31 @@ describe("configuration", () => {
     );
   });
 
+  it("reads from a replica only when told of one, taking standby targets there and not write targets", () => {
+    expect(loadConfig({ ...OIDC }).DATABASE_REPLICA_URL).toBeUndefined();
+    for (const url of [
+      "postgres://app@replica:5432/tracker",
+      "postgres://app@r1:5432,r2:5433/tracker?target_session_attrs=standby",
+      "postgres://app@/tracker?host=r1,r2&port=5432&target_session_attrs=prefer-standby",
+    ])
+      expect(loadConfig({ ...OIDC, DATABASE_REPLICA_URL: url }).DATABASE_REPLICA_URL).toBe(url);
+    expect(() =>
+      loadConfig({
+        ...OIDC,
+        DATABASE_REPLICA_URL: "postgres://r1,r2/tracker?target_session_attrs=read-write",
+      }),
+    ).toThrow("DATABASE_REPLICA_URL: target_session_attrs=read-write: a replica is only read");
+    const replicated = { ...OIDC, DATABASE_REPLICA_URL: "postgres://app@replica/tracker" };
+    expect(loadConfig(replicated).DATABASE_REPLICA_POOL_MAX).toBeUndefined();
+    expect(loadConfig({ ...replicated, DATABASE_REPLICA_POOL_MAX: "40" }).DATABASE_REPLICA_POOL_MAX).toBe(40);
+    expect(() => loadConfig({ ...replicated, DATABASE_REPLICA_POOL_MAX: "0" })).toThrow(
+      "DATABASE_REPLICA_POOL_MAX",
+    );
+    expect(() => loadConfig({ ...OIDC, DATABASE_REPLICA_POOL_MAX: "40" })).toThrow(
+      "DATABASE_REPLICA_POOL_MAX: has no effect without DATABASE_REPLICA_URL",
+    );
+  });
+
   it("bounds every connection unless told otherwise", () => {
     expect(loadConfig({ ...OIDC })).toMatchObject({
       HEADERS_TIMEOUT_MS: 10_000,

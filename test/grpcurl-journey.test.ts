@@ -106,6 +106,27 @@ describe.runIf(existsSync(GRPCURL))("the grpcurl tour from the README", () => {
     const kinds = [...watched.matchAll(/"kind": "(KIND_[A-Z_]+)"/g)].map((match) => match[1]);
     expect(kinds).toEqual(["KIND_ISSUE_CREATED", "KIND_ISSUE_UPDATED", "KIND_ISSUE_CREATED"]);
 
+    // a sub-issue of TOUR-2, blocked by TOUR-1, which it shows as BLOCKED_BY
+    const child = await call("tracker.v1.IssueService/CreateIssue", {
+      parent: "projects/TOUR",
+      issue: { title: "Dark mode: the editor", parent: "projects/TOUR/issues/2" },
+    });
+    expect(child).toMatchObject({ name: "projects/TOUR/issues/3", parent: "projects/TOUR/issues/2" });
+    const relation = await call("tracker.v1.IssueRelationService/CreateIssueRelation", {
+      parent: "projects/TOUR/issues/1",
+      issueRelation: { type: "TYPE_BLOCKS", relatedIssue: child.name },
+    });
+    const { issueRelations } = await call("tracker.v1.IssueRelationService/ListIssueRelations", {
+      parent: child.name,
+    });
+    expect(issueRelations).toEqual([
+      expect.objectContaining({
+        uid: relation.uid,
+        type: "TYPE_BLOCKED_BY",
+        relatedIssue: "projects/TOUR/issues/1",
+      }),
+    ]);
+
     // health, no token needed
     const { stdout } = await run(GRPCURL, ["-plaintext", address, "grpc.health.v1.Health/Check"]);
     expect(JSON.parse(stdout)).toEqual({ status: "SERVING" });

@@ -26,6 +26,7 @@ describe("grpc.health.v1.Health", () => {
       "",
       "tracker.v1.AuditService",
       "tracker.v1.CommentService",
+      "tracker.v1.IssueRelationService",
       "tracker.v1.IssueService",
       "tracker.v1.LabelService",
       "tracker.v1.MemberService",

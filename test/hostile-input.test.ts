@@ -20,6 +20,7 @@ import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { GetProjectRequestSchema, ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -82,6 +83,14 @@ beforeAll(async () => {
   const label = (await labels.createLabel({ parent: project, labelId: "bug", label: { displayName: "Bug" } }))
     .name;
   const comment = (await comments.createComment({ parent: issue, comment: { body: "hello" } })).name;
+  const other = (await issues.createIssue({ parent: project, issue: { title: "other", parent: issue } }))
+    .name;
+  const relation = (
+    await createClient(IssueRelationService, transport).createIssueRelation({
+      parent: issue,
+      issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: other },
+    })
+  ).name;
   await addMember(server, project, "hostile-writer", "writer", ADMIN);
   const writer = await userNamed(server, "hostile-writer");
   const admin = await userNamed(server, ADMIN);
@@ -95,6 +104,9 @@ beforeAll(async () => {
     label,
     `${project}/labels/nope`,
     comment,
+    other,
+    relation,
+    `${relation.slice(0, -4)}0000`,
     `${project}/members/${writer.split("/")[1]}`,
     `${project}/members/${admin.split("/")[1]}`,
     writer,
@@ -292,6 +304,8 @@ const TAME_STRINGS: Record<string, fc.Arbitrary<string>> = {
   actor: fc.oneof(fc.constant(""), names(/^users\//)),
   labels: names(/\/labels\//),
   names: names(/\/issues\//),
+  related_issue: names(/\/issues\/\d+$/),
+  duplicate_of: fc.oneof(fc.constant(""), names(/\/issues\/\d+$/)),
   etag: fc.constantFrom("", "", "1", "2", "0", "999"),
   page_token: fc.constant(""),
   handle: fc.oneof(fc.constant(""), fc.stringMatching(/^[a-z0-9]{1,12}(-[a-z0-9]{1,8})?$/)),
@@ -301,6 +315,7 @@ const TAME_STRINGS: Record<string, fc.Arbitrary<string>> = {
 
 const KIND_PATTERNS: [RegExp, RegExp][] = [
   [/Comment/, /\/comments\//],
+  [/Relation/, /\/relations\//],
   [/Member/, /\/members\//],
   [/Label/, /\/labels\//],
   [/Issue/, /\/issues\/\d+$/],
@@ -318,7 +333,8 @@ function tameString(field: DescField): fc.Arbitrary<string> {
       : plausibleString;
   }
   if (field.name === "parent") {
-    const issueChild = /Comment|IssueEvent/.test(owner);
+    // An issue's parent (Issue, IssueFilter) is an issue too.
+    const issueChild = /Comment|IssueEvent|Relation|^Issue$|^IssueFilter$/.test(owner);
     return fc.oneof(
       { weight: 5, arbitrary: names(issueChild ? /\/issues\/\d+$/ : /^projects\/[^/]+$/) },
       { weight: 1, arbitrary: plausibleString },

@@ -8,6 +8,7 @@ import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { expireRequestIds } from "../src/domain/shared/idempotency.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { addMember, uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -67,6 +68,7 @@ function as(actor: Actor | "owner" | (string & {})) {
     labels: createClient(LabelService, transport),
     issues: createClient(IssueService, transport),
     comments: createClient(CommentService, transport),
+    relations: createClient(IssueRelationService, transport),
   };
 }
 type Clients = ReturnType<typeof as>;
@@ -124,6 +126,21 @@ const ROWS: Record<string, Row> = {
       return { parent: issue.name, comment: { body: `private ${randomUUID()}` } };
     },
     call: (as, request) => as.comments.createComment(request),
+  },
+  "tracker.v1.IssueRelationService.CreateIssueRelation": {
+    role: "writer",
+    // The same relation, from either side, exists once.
+    uniqueKey: true,
+    body: async (parent, admin = "owner") => {
+      const [blocker, blocked] = await Promise.all(
+        ["blocker", "blocked"].map((title) => as(admin).issues.createIssue({ parent, issue: { title } })),
+      );
+      return {
+        parent: blocker?.name,
+        issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: blocked?.name },
+      };
+    },
+    call: (as, request) => as.relations.createIssueRelation(request),
   },
 };
 

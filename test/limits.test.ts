@@ -11,7 +11,7 @@ import { addMember, clientsFor, createProject } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { actingAs, PROTOCOLS, type Protocol, tokenFor, transportFor } from "./support/transports.js";
 
-/** Rate limited: 5 requests a second, plus a burst of 5 more per 10 s. */
+/** Rate limited: 5 requests a second, plus a burst of 5 more (a bucket of 10, refilled at 5 a second). */
 let limited: TestServer;
 /** At most 2 watch streams per user, deadlines of at most 2 s. */
 let server: TestServer;
@@ -57,9 +57,9 @@ function retryDelayOf(error: ConnectError): number {
   return ms;
 }
 
-// The limiter's windows are fixed: 5 calls per 1 s window, plus 5 more per
-// 10 s burst window. A quick volley thus gets exactly 10 through, or up to 15
-// should it straddle the end of a 1 s window; never all of them.
+// The limiter is a token bucket of 10 (rate + burst), refilled at 5 a
+// second. A quick volley thus gets the 10 through, and as many more as
+// refill while it lasts (up to 5 in a second); never all of them.
 
 describe.each(PROTOCOLS)("rate limiting over %s", (protocol) => {
   it("answers RESOURCE_EXHAUSTED / RATE_LIMITED with RetryInfo beyond rate + burst", async () => {
@@ -81,7 +81,7 @@ describe("rate limiting", () => {
     for (const error of errors) retryDelayOf(error);
 
     // Connect over HTTP: 429 with Retry-After, as a plain HTTP client sees it.
-    // The burst is spent for 10 s, so at most 5 more pass before a refusal.
+    // The bucket is empty and refills at 5 a second: a few more pass at most before a refusal.
     const token = await tokenFor(subject);
     let refused: Response | undefined;
     for (let attempt = 0; attempt < 7 && !refused; attempt++) {
@@ -106,7 +106,7 @@ describe("rate limiting", () => {
     const other = await burstOf(limited, newSubject(), 5);
     expect(other.ok).toBe(5);
 
-    // After the advertised delay, a new window: served again.
+    // After the advertised delay, the bucket has refilled: served again.
     await sleep(Number(refused.headers.get("retry-after")) * 1000 + 50);
     const again = await burstOf(limited, subject, 3);
     expect(again.ok).toBe(3);

@@ -60,10 +60,10 @@ export async function applySchema(url: string, devUrl: string): Promise<void> {
     );
     const database = rows[0];
     if (database === undefined || database.comment === stamp) return;
-    await createExtensions(client);
+    await createSchemaFunctions(client);
     const dev = new pg.Client({ connectionString: devUrl });
     await dev.connect();
-    await createExtensions(dev).finally(() => dev.end());
+    await createSchemaFunctions(dev).finally(() => dev.end());
     await atlas([
       "schema",
       "apply",
@@ -84,12 +84,12 @@ export async function applySchema(url: string, devUrl: string): Promise<void> {
 }
 
 /**
- * Extensions schema.hcl's indexes need, which Atlas 0.13 cannot declare (the
- * migrations create them): btree_gin for issues_project_search_idx. Both the
+ * What schema.hcl's indexes need that Atlas 0.13 cannot declare (the
+ * migrations create it too): the functions in schema-functions.sql. Both the
  * target and the dev database need them, the dev one to build the schema in.
  */
-function createExtensions(client: pg.Client) {
-  return client.query("CREATE EXTENSION IF NOT EXISTS btree_gin");
+function createSchemaFunctions(client: pg.Client) {
+  return client.query(readFileSync(join(root, "schema-functions.sql"), "utf8"));
 }
 
 /** Versioned apply (production, tests): runs the reviewed SQL in migrations/. */

@@ -3,7 +3,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
 import { StartupError } from "../startup-error.js";
-import { clientClass, describeHosts, newClient, parseDatabaseHosts } from "./hosts.js";
+import { clientClass, describeHosts, type HostsPurpose, newClient, parseDatabaseHosts } from "./hosts.js";
 
 export type Database = Kysely<DB>;
 
@@ -26,27 +26,33 @@ export function connectDatabase(
     poolMax = 20,
     statementTimeoutMs = 15_000,
     pooler = "none",
+    purpose = "primary",
+    connectTimeoutMs = 5_000,
     instrument,
   }: {
     poolMax?: number;
     statementTimeoutMs?: number;
     /** What stands between the pool and PostgreSQL (DATABASE_POOLER). */
     pooler?: Pooler;
+    /** The database tracker writes, or a replica it only reads (which hosts qualify: hosts.ts). */
+    purpose?: HostsPurpose;
+    /** How long a new connection may take, per host tried. */
+    connectTimeoutMs?: number;
     /** Called with the pool before its first query, e.g. to trace every query (observability/tracing). */
     instrument?: (pool: pg.Pool) => void;
   } = {},
 ): DatabaseHandle {
-  const { urls } = parseDatabaseHosts(url);
+  const { urls } = parseDatabaseHosts(url, purpose);
   // Several hosts: each new connection picks one (hosts.ts), probing them in
-  // turn within the 5 s each would have; one host: pg.Pool's own client.
+  // turn within the time each would have; one host: pg.Pool's own client.
   const hosts =
     urls.length > 1
       ? {
           connectionString: urls[0],
-          Client: clientClass(url),
-          connectionTimeoutMillis: 5_000 * (urls.length + 1),
+          Client: clientClass(url, connectTimeoutMs, purpose),
+          connectionTimeoutMillis: connectTimeoutMs * (urls.length + 1),
         }
-      : { connectionString: url, connectionTimeoutMillis: 5_000 };
+      : { connectionString: url, connectionTimeoutMillis: connectTimeoutMs };
   const pool = new pg.Pool({
     ...hosts,
     max: poolMax,

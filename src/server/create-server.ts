@@ -22,6 +22,7 @@ import { file_tracker_v1_issue, type IssueService } from "../../gen/proto/tracke
 import { file_tracker_v1_label } from "../../gen/proto/tracker/v1/label_pb.js";
 import { file_tracker_v1_member } from "../../gen/proto/tracker/v1/member_pb.js";
 import { file_tracker_v1_project } from "../../gen/proto/tracker/v1/project_pb.js";
+import { file_tracker_v1_relation } from "../../gen/proto/tracker/v1/relation_pb.js";
 import { file_tracker_v1_user } from "../../gen/proto/tracker/v1/user_pb.js";
 import { AuthenticationError } from "../auth/authenticator.js";
 import type { AppContext } from "../context.js";
@@ -35,8 +36,10 @@ import { labelService } from "../services/labels/index.js";
 import { memberService } from "../services/members/index.js";
 import { projectService } from "../services/projects/index.js";
 import { reflectionService } from "../services/reflection-service.js";
+import { issueRelationService } from "../services/relations/index.js";
 import { userService } from "../services/users/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
+import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
 import { apiError, createErrorInterceptor } from "../shared/errors.js";
 import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
@@ -57,6 +60,7 @@ export const API_FILES: DescFile[] = [
   file_tracker_v1_label,
   file_tracker_v1_issue,
   file_tracker_v1_comment,
+  file_tracker_v1_relation,
   file_tracker_v1_user,
   file_tracker_v1_audit,
 ];
@@ -77,6 +81,7 @@ const CORS_EXPOSED_HEADERS = [
   ...cors.exposedHeaders,
   "Etag",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "Retry-After",
   "WWW-Authenticate",
   "traceparent",
@@ -87,6 +92,7 @@ const CORS_ALLOWED_HEADERS = [
   ...cors.allowedHeaders,
   "Authorization",
   "X-Request-Id",
+  CONSISTENCY_TOKEN_HEADER,
   "traceparent",
   "tracestate",
 ].join(", ");
@@ -131,7 +137,7 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       ...unless("tracing", ctx.tracing.interceptor),
       ...(observers.length ? [observeRpcs(observers)] : []),
       createErrorInterceptor(ctx.logger),
-      ...unless("rate-limit", createRateLimitInterceptor(ctx.limits)),
+      ...unless("rate-limit", createRateLimitInterceptor(ctx.rateLimiter)),
       createCallerInterceptor(ctx.db),
       ...unless("unknown-fields", createUnknownFieldsInterceptor()),
       ...unless("protovalidate", createValidateInterceptor({ validator: createRequestValidator() })),
@@ -159,6 +165,7 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
     labelService(ctx)(router);
     issueService(ctx, ablation?.getIssue && { getIssue: ablation.getIssue(ctx) })(router);
     commentService(ctx)(router);
+    issueRelationService(ctx)(router);
     userService(ctx)(router);
     auditService(ctx)(router);
     healthService(ctx, apiServiceNames)(router);
@@ -184,7 +191,8 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
   async function handle(req: NodeRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
-    res.setHeader("Vary", "Origin");
+    // A read's answer may depend on the consistency token it sent (a replica's, or the primary's).
+    res.setHeader("Vary", `Origin, ${CONSISTENCY_TOKEN_HEADER}`);
     res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS);
     if (req.method === "OPTIONS") {
       res.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS);

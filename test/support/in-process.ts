@@ -16,6 +16,7 @@ import { issueService } from "../../src/services/issues/index.js";
 import { labelService } from "../../src/services/labels/index.js";
 import { memberService } from "../../src/services/members/index.js";
 import { projectService } from "../../src/services/projects/index.js";
+import { issueRelationService } from "../../src/services/relations/index.js";
 import { userService } from "../../src/services/users/index.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../../src/shared/request-context.js";
 import { actingAs } from "./transports.js";
@@ -53,6 +54,7 @@ function routesOf(ctx: AppContext) {
     labelService(ctx)(router);
     issueService(ctx)(router);
     commentService(ctx)(router);
+    issueRelationService(ctx)(router);
     userService(ctx)(router);
     auditService(ctx)(router);
   };

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../../src/db/embedded-postgres.js";
+import { listening } from "./listening.js";
 
 /** Debian's PgBouncer (`apt-get install pgbouncer`), or one on PATH; undefined when neither is there. */
 export const PGBOUNCER: string | undefined =
@@ -28,7 +28,18 @@ export interface PgBouncer {
  */
 export async function startPgBouncer(
   serverUrl: string,
-  { mode, poolSize = 3, extra = "" }: { mode: "session" | "transaction"; poolSize?: number; extra?: string },
+  {
+    mode,
+    poolSize = 3,
+    extra = "",
+    listenAddress = "127.0.0.1",
+  }: {
+    mode: "session" | "transaction";
+    poolSize?: number;
+    extra?: string;
+    /** Where it listens: loopback, or an address hosts in network namespaces reach (test/topology). */
+    listenAddress?: string;
+  },
 ): Promise<PgBouncer> {
   if (!PGBOUNCER) throw new Error("pgbouncer is not installed");
   const server = new URL(serverUrl);
@@ -46,7 +57,7 @@ export async function startPgBouncer(
       "[databases]",
       `* = ${target}`,
       "[pgbouncer]",
-      "listen_addr = 127.0.0.1",
+      `listen_addr = ${listenAddress}`,
       `listen_port = ${port}`,
       "unix_socket_dir =",
       "auth_type = trust",
@@ -80,35 +91,16 @@ export async function startPgBouncer(
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await listening(child, port, () => output);
+    await listening("pgbouncer", child, listenAddress, port, () => output);
   } catch (error) {
     await stop();
     throw error;
   }
   const urlFor = (database: string, as = user) => {
-    const url = new URL(`postgres://127.0.0.1:${port}/`);
+    const url = new URL(`postgres://${listenAddress}:${port}/`);
     url.username = as;
     url.pathname = `/${database}`;
     return url.toString();
   };
   return { urlFor, adminUrl: urlFor("pgbouncer"), log: () => output, stop };
-}
-
-/** Resolves once the port takes connections; rejects with PgBouncer's log if it exits or takes over 10 s. */
-async function listening(child: ChildProcess, port: number, log: () => string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}:\n${log()}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = tcpConnect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once("error", () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`pgbouncer did not listen on ${port} within 10 s:\n${log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

@@ -12,7 +12,17 @@ import { snapshotOf } from "../../src/domain/issues/issue-mapping.js";
 // reject planted anomalies.
 
 /** The fields an issue's history records, by their names in the contract. */
-export const FIELDS = ["title", "body", "state", "close_reason", "priority", "assignee", "labels"] as const;
+export const FIELDS = [
+  "title",
+  "body",
+  "state",
+  "close_reason",
+  "priority",
+  "assignee",
+  "labels",
+  "parent",
+  "sub_issue_order",
+] as const;
 export type Field = (typeof FIELDS)[number];
 /** The recorded fields in the history's JSON form (enum names, resource names, null when unset). */
 export type Snapshot = Record<Field, JsonValue>;

@@ -1,45 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { DomainError } from "../../src/domain/errors.js";
-import { singleFlight, WatchStreamCap } from "../../src/domain/issue-events/issue-watch.js";
+import { singleFlight } from "../../src/domain/issue-events/issue-watch.js";
 
-// The rules WatchIssues streams share, without a server.
-
-describe("WatchStreamCap", () => {
-  it("refuses a user's stream over the limit with TOO_MANY_STREAMS, naming the limit", () => {
-    const cap = new WatchStreamCap(2);
-    cap.take("alice");
-    cap.take("alice");
-    let refused: unknown;
-    try {
-      cap.take("alice");
-    } catch (error) {
-      refused = error;
-    }
-    expect(refused).toBeInstanceOf(DomainError);
-    expect(refused).toMatchObject({
-      code: "resource_exhausted",
-      reason: "TOO_MANY_STREAMS",
-      message: "you already have 2 WatchIssues streams open; close one first",
-      metadata: { limit: "2" },
-    });
-  });
-
-  it("counts each user on their own", () => {
-    const cap = new WatchStreamCap(1);
-    cap.take("alice");
-    expect(() => cap.take("bob")).not.toThrow();
-    expect(() => cap.take("alice")).toThrow(DomainError);
-  });
-
-  it("frees a stream given back, and only that one", () => {
-    const cap = new WatchStreamCap(2);
-    const release = cap.take("alice");
-    cap.take("alice");
-    release();
-    expect(() => cap.take("alice")).not.toThrow();
-    expect(() => cap.take("alice")).toThrow(DomainError);
-  });
-});
+// The rules WatchIssues streams share, without a server. (The per-user
+// stream cap counts leases in PostgreSQL: test/limits.test.ts and
+// test/cluster-limits.test.ts.)
 
 describe("singleFlight", () => {
   /** A run that settles when told to, counting its calls. */

@@ -31,6 +31,9 @@ const ROW: IssueRow = {
   delete_time: null,
   revision: 3,
   search: "",
+  parent_uid: null,
+  sub_issue_order: null,
+  parent_number: null,
 };
 
 describe("toIssue", () => {
@@ -61,6 +64,18 @@ describe("snapshotOf and diffFields", () => {
       priority: "PRIORITY_HIGH",
       assignee: null,
       labels: ["projects/CORE/labels/bug", "projects/CORE/labels/ui"],
+      parent: null,
+      sub_issue_order: null,
+    });
+    const child = {
+      ...ROW,
+      parent_uid: "0b3c5f8e-0000-4000-8000-000000000009",
+      parent_number: "7",
+      sub_issue_order: 3,
+    };
+    expect(snapshotOf(toIssue(child, "CORE"))).toMatchObject({
+      parent: "projects/CORE/issues/7",
+      sub_issue_order: 3,
     });
   });
 

@@ -45,16 +45,16 @@ export async function lockComment(
   return row;
 }
 
-/** A new comment by `authorUid` on the locked issue `issueUid`. */
+/** A new comment by `authorUid` on the locked issue `issue` of its project. */
 export function insertComment(
   tx: Transaction<DB>,
-  issueUid: string,
+  issue: { project_uid: string; uid: string },
   authorUid: string,
   body: string,
 ): Promise<CommentRow> {
   return tx
     .insertInto("comments")
-    .values({ issue_uid: issueUid, author_uid: authorUid, body })
+    .values({ project_uid: issue.project_uid, issue_uid: issue.uid, author_uid: authorUid, body })
     .returningAll()
     .executeTakeFirstOrThrow();
 }

@@ -7,7 +7,7 @@ import {
   IssueEventSchema,
   IssueEvent_Kind as Kind,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
-import { commentName, issueName, userName } from "../shared/names.js";
+import { commentName, issueName, relationName, userName } from "../shared/names.js";
 import { fitting, pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
@@ -21,6 +21,8 @@ const KINDS: Record<EventRow["kind"], Kind> = {
   comment_created: Kind.COMMENT_CREATED,
   comment_updated: Kind.COMMENT_UPDATED,
   comment_deleted: Kind.COMMENT_DELETED,
+  relation_created: Kind.RELATION_CREATED,
+  relation_deleted: Kind.RELATION_DELETED,
 };
 
 interface StoredChange {
@@ -43,6 +45,7 @@ export function toIssueEvent(row: EventRow, projectKey: string): IssueEvent {
       newValue: fromJson(ValueSchema, change.new),
     })),
     comment: row.comment_uid === null ? "" : commentName(projectKey, row.issue_number, row.comment_uid),
+    relation: row.relation_uid === null ? "" : relationName(projectKey, row.issue_number, row.relation_uid),
   });
 }
 

@@ -1,4 +1,7 @@
-import type { Kysely } from "kysely";
+import { randomInt, randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { type Kysely, sql } from "kysely";
+import type { Logger } from "pino";
 import type { DB } from "../../../gen/db.js";
 import type { IssueEvent } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { DomainError } from "../errors.js";
@@ -8,7 +11,8 @@ import { findProject } from "../shared/projects.js";
 import type { IssueEventBus } from "./issue-event-bus.js";
 import { eventsAfter, toIssueEvent } from "./issue-event-store.js";
 
-// WatchIssues without the protocol: the per-user cap on open streams, and
+// WatchIssues without the protocol: the per-user cap on open streams (in
+// every process), and
 // the follow loop, whose streams share the reads and access checks their
 // wake-ups have in common.
 
@@ -30,31 +34,146 @@ interface WatchBatch {
   more: boolean;
 }
 
-/** Each open stream holds a socket and wakes on every event: so many per user, in this process. */
+/**
+ * Each open stream holds a socket and wakes on every event: so many per
+ * user, counted across every process and host as leases in PostgreSQL
+ * (watch_stream_leases), one per slot of the user's `limit`. A take claims
+ * a free or lapsed slot in one statement, with no lock and no transaction,
+ * so a thousand streams opened at once are a thousand single inserts, not a
+ * queue on one user's lock. The process renews its leases together, one
+ * statement a third of a lease apart, and deletes one when its stream ends;
+ * a crashed process's leases lapse after `leaseMs`.
+ */
 export class WatchStreamCap {
-  readonly #open = new Map<string, number>();
+  /** This process: a restarted one with the same pid holds nothing of its predecessor's. */
+  readonly #holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** The leases this process holds, by id. */
+  readonly #held = new Map<string, { userUid: string; slot: number }>();
+  readonly #renewal: NodeJS.Timeout;
+  #renewing: Promise<void> = Promise.resolve();
 
-  constructor(readonly limit: number) {}
+  constructor(
+    private readonly db: Kysely<DB>,
+    readonly limit: number,
+    private readonly leaseMs: number,
+    private readonly logger: Logger,
+  ) {
+    this.#renewal = setInterval(() => {
+      this.#renewing = this.#renew();
+    }, leaseMs / 3).unref();
+  }
 
   /** Takes one of the user's streams, or refuses with TOO_MANY_STREAMS; call the result to give it back. */
-  take(userUid: string): () => void {
-    const open = this.#open.get(userUid) ?? 0;
-    if (open >= this.limit) {
+  async take(userUid: string): Promise<() => Promise<void>> {
+    const id = randomUUID();
+    let slot: number | undefined;
+    // A take that lost its slot to a concurrent one tries another; a few
+    // losses in a row mean the slots are going fast, so it refuses.
+    for (let attempt = 0; attempt < TAKE_ATTEMPTS && slot === undefined; attempt++) {
+      const claim = await this.#claim(id, userUid);
+      if (claim.full) break;
+      slot = claim.slot;
+    }
+    if (slot === undefined) {
       throw new DomainError(
         "resource_exhausted",
         "TOO_MANY_STREAMS",
-        `you already have ${open} WatchIssues streams open; close one first`,
+        `you already have ${this.limit} WatchIssues streams open; close one first`,
         { limit: String(this.limit) },
       );
     }
-    this.#open.set(userUid, open + 1);
-    return () => {
-      const left = (this.#open.get(userUid) ?? 1) - 1;
-      if (left === 0) this.#open.delete(userUid);
-      else this.#open.set(userUid, left);
+    this.#held.set(id, { userUid, slot });
+    return async () => {
+      this.#held.delete(id);
+      // A renewal under way may write the lease again: delete it after.
+      await this.#renewing;
+      await this.db
+        .deleteFrom("watch_stream_leases")
+        .where("id", "=", id)
+        .execute()
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error }, "could not delete a watch stream's lease; it lapses by itself"),
+        );
     };
   }
+
+  /**
+   * The first slot not held by a live lease, starting at a random one (so
+   * concurrent takes seldom pick the same), claimed unless another take got
+   * it first: `full` when no slot was free.
+   */
+  async #claim(id: string, userUid: string): Promise<{ full: boolean; slot?: number }> {
+    const from = randomInt(this.limit);
+    const { rows } = await sql<{ candidates: string; slot: number | null }>`
+      WITH candidate AS (
+        SELECT (n % ${this.limit})::int AS slot
+        FROM generate_series(${from}::int, ${from + this.limit - 1}::int) AS n
+        WHERE NOT EXISTS (
+          SELECT 1 FROM watch_stream_leases l
+          WHERE l.user_uid = ${userUid} AND l.slot = n % ${this.limit} AND l.expires_at > now()
+        )
+        LIMIT 1
+      ), taken AS (
+        INSERT INTO watch_stream_leases (id, user_uid, slot, holder, expires_at)
+        SELECT ${id}, ${userUid}, slot, ${this.#holder}, ${this.#expiry()} FROM candidate
+        ON CONFLICT (user_uid, slot) DO UPDATE
+          SET id = excluded.id, holder = excluded.holder, expires_at = excluded.expires_at
+          WHERE watch_stream_leases.expires_at <= now()
+        RETURNING slot
+      )
+      SELECT (SELECT count(*) FROM candidate) AS candidates, (SELECT slot FROM taken) AS slot`.execute(
+      this.db,
+    );
+    const row = rows[0];
+    return { full: Number(row?.candidates ?? 0) === 0, slot: row?.slot ?? undefined };
+  }
+
+  /** Stops renewing, and gives back whatever this process still holds. */
+  async close(): Promise<void> {
+    clearInterval(this.#renewal);
+    await this.#renewing;
+    this.#held.clear();
+    await this.db
+      .deleteFrom("watch_stream_leases")
+      .where("holder", "=", this.#holder)
+      .execute()
+      .catch(() => {});
+  }
+
+  #expiry() {
+    return sql<string>`now() + make_interval(secs => ${this.leaseMs / 1000})`;
+  }
+
+  /**
+   * Extends every lease this process holds, writing again any another
+   * process swept after an outage longer than a lease (those streams are
+   * still open, so they count, unless their slot was taken meanwhile), and
+   * deletes lapsed ones.
+   */
+  async #renew() {
+    try {
+      if (this.#held.size > 0) {
+        const held = [...this.#held];
+        await sql`WITH extended AS (
+            UPDATE watch_stream_leases SET expires_at = ${this.#expiry()}
+            WHERE id = ANY(${held.map(([id]) => id)}::uuid[]) RETURNING id
+          )
+          INSERT INTO watch_stream_leases (id, user_uid, slot, holder, expires_at)
+          SELECT id, user_uid, slot, ${this.#holder}, ${this.#expiry()}
+          FROM unnest(${held.map(([id]) => id)}::uuid[], ${held.map(([, lease]) => lease.userUid)}::uuid[],
+                      ${held.map(([, lease]) => lease.slot)}::int[]) AS held (id, user_uid, slot)
+          WHERE id NOT IN (SELECT id FROM extended)
+          ON CONFLICT DO NOTHING`.execute(this.db);
+      }
+      await this.db.deleteFrom("watch_stream_leases").where("expires_at", "<=", sql<string>`now()`).execute();
+    } catch (error) {
+      this.logger.warn({ err: error }, "could not renew the watch streams' leases; will try again");
+    }
+  }
 }
+
+/** Claims of a free slot one take may lose to concurrent takes before it refuses. */
+const TAKE_ATTEMPTS = 8;
 
 /**
  * Callers that ask for the same key while an answer is on its way share it:

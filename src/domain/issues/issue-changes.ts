@@ -3,6 +3,7 @@ import type { DB } from "../../../gen/db.js";
 import { type Issue, Issue_Priority as Priority } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { required } from "../errors.js";
 import type { Caller } from "../shared/caller.js";
+import { issueName } from "../shared/names.js";
 import { dbPriority, type IssueRow } from "./issue-mapping.js";
 import { nextStateOf } from "./issue-rules.js";
 import {
@@ -12,12 +13,24 @@ import {
   setIssueLabels,
   takeIssueNumber,
 } from "./issue-store.js";
+import { placeUnder } from "./sub-issues.js";
 
 // The writes of CreateIssue and UpdateIssue, with the contract's rules. The
 // project row is locked by the caller (the unit of work), so numbers are gapless.
 
 type Draft = Partial<
-  Pick<Issue, "title" | "body" | "state" | "closeReason" | "priority" | "assignee" | "labels">
+  Pick<
+    Issue,
+    | "title"
+    | "body"
+    | "state"
+    | "closeReason"
+    | "priority"
+    | "assignee"
+    | "labels"
+    | "parent"
+    | "subIssueOrder"
+  >
 >;
 type Project = { uid: string; key: string };
 
@@ -34,6 +47,7 @@ export async function insertIssue(
   );
   const assigneeUid = await resolveAssignee(tx, project.uid, draft?.assignee ?? "", caller);
   const labelUids = await resolveLabels(tx, project.uid, project.key, draft?.labels ?? []);
+  const placement = await placeUnder(tx, project, draft?.parent ?? "", draft?.subIssueOrder);
   const number = await takeIssueNumber(tx, project.uid);
   const { uid } = await tx
     .insertInto("issues")
@@ -48,10 +62,11 @@ export async function insertIssue(
       priority: dbPriority(draft?.priority ?? Priority.UNSPECIFIED) ?? "none",
       reporter_uid: caller.userUid,
       assignee_uid: assigneeUid,
+      ...placement,
     }))
     .returning("uid")
     .executeTakeFirstOrThrow();
-  await addIssueLabels(tx, uid, labelUids);
+  await addIssueLabels(tx, { project_uid: project.uid, uid }, labelUids);
   return { uid, number };
 }
 
@@ -64,6 +79,8 @@ export const WRITABLE_ISSUE_FIELDS = [
   "priority",
   "assignee",
   "labels",
+  "parent",
+  "sub_issue_order",
 ] as const;
 type WritableField = (typeof WRITABLE_ISSUE_FIELDS)[number];
 
@@ -90,6 +107,7 @@ export async function updateIssueFields(
   const labelUids = fields.has("labels")
     ? await resolveLabels(tx, project.uid, project.key, draft?.labels ?? [])
     : undefined;
+  const placement = await placementAfter(tx, project, row, draft, fields);
   await tx
     .updateTable("issues")
     .set((eb) => ({
@@ -100,8 +118,34 @@ export async function updateIssueFields(
       close_time: state.state !== "closed" ? null : state.closing ? eb.fn("now") : row.close_time,
       priority: priority ?? row.priority,
       assignee_uid: assigneeUid,
+      ...placement,
     }))
     .where("uid", "=", row.uid)
     .execute();
-  if (labelUids) await setIssueLabels(tx, row.uid, labelUids);
+  if (labelUids) await setIssueLabels(tx, row, labelUids);
+}
+
+/**
+ * Where the update puts the issue: unchanged unless `parent` or
+ * `sub_issue_order` is in the mask. A new parent without an order puts it
+ * last among that parent's sub-issues; the same parent keeps its place.
+ */
+async function placementAfter(
+  tx: Transaction<DB>,
+  project: Project,
+  row: IssueRow,
+  draft: Draft | undefined,
+  fields: Set<WritableField>,
+) {
+  if (!fields.has("parent") && !fields.has("sub_issue_order")) return undefined;
+  const currentParent = row.parent_number === null ? "" : issueName(project.key, row.parent_number);
+  const parent = fields.has("parent") ? (draft?.parent ?? "") : currentParent;
+  const order = fields.has("sub_issue_order")
+    ? draft?.subIssueOrder
+    : parent === currentParent
+      ? (row.sub_issue_order ?? undefined)
+      : undefined;
+  // Staying put checks nothing: the issue may stay under a parent since deleted.
+  if (parent === currentParent && order === (row.sub_issue_order ?? undefined)) return undefined;
+  return placeUnder(tx, project, parent, order, row);
 }

@@ -19,8 +19,8 @@ import type { FieldChange } from "../shared/issue-events.js";
 import { issueName, labelName, userName } from "../shared/names.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
-/** An issue row with the keys of its labels, sorted. */
-export type IssueRow = Selectable<Issues> & { label_keys: string[] };
+/** An issue row with the keys of its labels, sorted, and its parent's number. */
+export type IssueRow = Selectable<Issues> & { label_keys: string[]; parent_number: string | null };
 
 // The API's enums and the database's, both ways. The database names are the
 // API names without their prefix, in lower case.
@@ -70,6 +70,8 @@ export function toIssue(row: IssueRow, projectKey: string): Issue {
     updateTime: timestampFromPg(row.update_time),
     deleteTime: row.delete_time === null ? undefined : timestampFromPg(row.delete_time),
     etag: etagOf(row.revision),
+    parent: row.parent_number === null ? "" : issueName(projectKey, row.parent_number),
+    subIssueOrder: row.sub_issue_order ?? undefined,
   });
 }
 
@@ -82,6 +84,8 @@ export interface IssueSnapshot extends Record<string, Json> {
   priority: string;
   assignee: string | null;
   labels: string[];
+  parent: string | null;
+  sub_issue_order: number | null;
 }
 
 export function snapshotOf(issue: Issue): IssueSnapshot {
@@ -94,6 +98,8 @@ export function snapshotOf(issue: Issue): IssueSnapshot {
     priority: `PRIORITY_${Priority[issue.priority]}`,
     assignee: issue.assignee === "" ? null : issue.assignee,
     labels: issue.labels,
+    parent: issue.parent === "" ? null : issue.parent,
+    sub_issue_order: issue.subIssueOrder ?? null,
   };
 }
 

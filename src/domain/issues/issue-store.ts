@@ -31,6 +31,11 @@ const labelKeys = sql<
   "label_keys",
 );
 
+/** The parent's number (same project, so its name is known), in the same query as the issue. */
+const parentNumber = sql<
+  string | null
+>`(SELECT parent.number FROM issues parent WHERE parent.uid = issues.parent_uid)`.as("parent_number");
+
 /** `projects/{key}/labels/{key}` at its longest, with room for JSON's quotes. */
 const MAX_LABEL_NAME_BYTES = 128;
 
@@ -39,7 +44,7 @@ export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<str
   return db
     .selectFrom("issues")
     .selectAll("issues")
-    .select(labelKeys)
+    .select([labelKeys, parentNumber])
     .where("issues.project_uid", "=", projectUid);
 }
 
@@ -61,7 +66,7 @@ export function selectIssueWithCallerRole(
       join.onRef("members.project_uid", "=", "issues.project_uid").on("members.user_uid", "=", callerUid),
     )
     .selectAll("issues")
-    .select(labelKeys)
+    .select([labelKeys, parentNumber])
     .select("members.role as caller_role")
     .where("projects.key", "=", projectKey)
     .where("issues.number", "=", number);
@@ -91,7 +96,7 @@ export function compiledIssueWithCallerRole(db: Kysely<DB>) {
   };
 }
 
-export type IssueSortField = "number" | "create_time" | "update_time" | "priority";
+export type IssueSortField = "number" | "create_time" | "update_time" | "priority" | "sub_issue_order";
 
 /** Issues picked from one project, as `selectIssues` starts them. */
 type IssueSelect = SelectQueryBuilder<DB, "issues", IssueRow>;
@@ -219,11 +224,18 @@ export async function bumpIssue(tx: Transaction<DB>, uid: string, revision: NewR
   await tx.updateTable("issues").set(revision).where("uid", "=", uid).execute();
 }
 
-/** The issue locked for a change; its project must be locked first (see lockProjectFor). */
+/**
+ * The issue locked for a change; its project must be locked first (see
+ * lockProjectFor). NO KEY UPDATE, the lock an UPDATE of its columns takes
+ * (its uid never changes): it still orders the issue's writers, but lets
+ * another project's writer reference the issue meanwhile (a relation to it,
+ * whose foreign key share-locks its key). FOR UPDATE would make two
+ * projects relating their issues to each other at once a deadlock.
+ */
 export async function lockIssue(tx: Transaction<DB>, projectUid: string, name: string): Promise<IssueRow> {
   const row = await selectIssues(tx, projectUid)
     .where("number", "=", issueNumberOf(name))
-    .forUpdate("issues")
+    .forNoKeyUpdate("issues")
     .executeTakeFirst();
   if (!row) throw notFound(name);
   return row;
@@ -289,25 +301,30 @@ export async function takeIssueNumber(tx: Transaction<DB>, projectUid: string): 
   return number;
 }
 
-/** Replaces an issue's labels with `labelUids`. */
+/** An issue of its project, as issue_labels rows name it. */
+type IssueKey = { project_uid: string; uid: string };
+
+/** Replaces an issue's labels with `labelUids` (labels of its project). */
 export async function setIssueLabels(
   tx: Transaction<DB>,
-  issueUid: string,
+  issue: IssueKey,
   labelUids: string[],
 ): Promise<void> {
-  await tx.deleteFrom("issue_labels").where("issue_uid", "=", issueUid).execute();
-  await addIssueLabels(tx, issueUid, labelUids);
+  await tx.deleteFrom("issue_labels").where("issue_uid", "=", issue.uid).execute();
+  await addIssueLabels(tx, issue, labelUids);
 }
 
-/** Puts labels on an issue that does not carry them yet. */
+/** Puts labels of its project on an issue that does not carry them yet. */
 export async function addIssueLabels(
   tx: Transaction<DB>,
-  issueUid: string,
+  issue: IssueKey,
   labelUids: string[],
 ): Promise<void> {
   if (labelUids.length === 0) return;
   await tx
     .insertInto("issue_labels")
-    .values(labelUids.map((label_uid) => ({ issue_uid: issueUid, label_uid })))
+    .values(
+      labelUids.map((label_uid) => ({ project_uid: issue.project_uid, issue_uid: issue.uid, label_uid })),
+    )
     .execute();
 }

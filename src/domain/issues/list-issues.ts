@@ -5,7 +5,7 @@ import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tr
 import { invalidArgument } from "../errors.js";
 import { readingAsReader } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
-import { lastSegmentOf, projectKeyOf, resolveUserName, userUidOf } from "../shared/names.js";
+import { issueNumberOf, lastSegmentOf, projectKeyOf, resolveUserName, userUidOf } from "../shared/names.js";
 import { type Keyset, pageOf } from "../shared/pagination.js";
 import { timestampToText } from "../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow } from "./issue-mapping.js";
@@ -15,10 +15,21 @@ type Cursor = [sortValue: string, number: string];
 const isCursor = (value: unknown): value is Cursor =>
   Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
-/** `number desc` (newest first) unless the request says otherwise; the contract checked the syntax. */
-function parseOrderBy(orderBy: string): { field: SortField; descending: boolean } {
-  if (orderBy === "") return { field: "number", descending: true };
+/**
+ * `number desc` (newest first) unless the request says otherwise, and a
+ * parent's sub-issues in their order; the contract checked the syntax.
+ */
+function parseOrderBy(orderBy: string, parent: string): { field: SortField; descending: boolean } {
+  if (orderBy === "")
+    return parent ? { field: "sub_issue_order", descending: false } : { field: "number", descending: true };
   const [field, direction] = orderBy.split(" ") as [SortField, string | undefined];
+  if (field === "sub_issue_order" && !parent) {
+    throw invalidArgument(
+      "order_by",
+      "sub_issue_order orders the sub-issues of one issue: set filter.parent",
+      "ORDER_NEEDS_PARENT",
+    );
+  }
   return { field, descending: direction === "desc" };
 }
 
@@ -29,44 +40,43 @@ function parseOrderBy(orderBy: string): { field: SortField; descending: boolean 
  */
 export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssuesRequest) {
   const key = projectKeyOf(req.parent);
-  const order = parseOrderBy(req.orderBy);
   const filter = req.filter;
-  const query = {
-    method: "ListIssues",
-    parent: req.parent,
-    filter: filter ? toJson(IssueFilterSchema, filter) : null,
-    order,
-    showDeleted: req.showDeleted,
-  };
-
-  const keyset: Keyset<IssueRow, Cursor> = {
-    isCursor,
-    cursorOf: (row) => [String(row[order.field]), row.number],
-  };
   // The token is checked before the filter: a request wrong in both is told of the token.
-  return readingAsReader(db, caller, req.parent, () =>
-    pageOf(req, query, keyset, (limit, after) =>
+  return readingAsReader(db, caller, req.parent, () => {
+    const order = parseOrderBy(req.orderBy, filter?.parent ?? "");
+    const query = {
+      method: "ListIssues",
+      parent: req.parent,
+      filter: filter ? toJson(IssueFilterSchema, filter) : null,
+      order,
+      showDeleted: req.showDeleted,
+    };
+    const keyset: Keyset<IssueRow, Cursor> = {
+      isCursor,
+      cursorOf: (row) => [String(row[order.field]), row.number],
+    };
+    return pageOf(req, query, keyset, (limit, after) =>
       selectIssuesAsReader(
         db,
         caller,
         req.parent,
         (projectUid) => {
-          let select = filtered(db, { uid: projectUid, key }, req, caller);
+          let select = filtered(db, caller, { uid: projectUid, key }, req);
           if (after) select = select.where(keysetAfter(order.field, order.descending, after));
           return select.limit(limit);
         },
         order,
       ),
-    ),
-  );
+    );
+  });
 }
 
 /** The issues of the project that `req`'s filter (and show_deleted) lets through. */
 function filtered(
   db: Kysely<DB>,
+  caller: Caller,
   project: { uid: Expression<string>; key: string },
   req: ListIssuesRequest,
-  caller: Caller,
 ) {
   const filter = req.filter;
   const uidOf = (user: string) => userUidOf(resolveUserName(user, caller));
@@ -112,13 +122,62 @@ function filtered(
       if (range?.startTime) select = select.where(column, ">=", timestampToText(range.startTime));
       if (range?.endTime) select = select.where(column, "<", timestampToText(range.endTime));
     }
+    if (filter.hasParent !== undefined) {
+      select = select.where("issues.parent_uid", filter.hasParent ? "is not" : "is", null);
+    }
+    if (filter.parent) {
+      if (projectKeyOf(filter.parent) !== project.key) {
+        throw invalidArgument(
+          "filter.parent",
+          `${filter.parent} belongs to another project; sub-issues stay in their parent's project`,
+          "PARENT_OF_OTHER_PROJECT",
+        );
+      }
+      select = select.where(
+        "issues.parent_uid",
+        "=",
+        db
+          .selectFrom("issues as parent")
+          .select("parent.uid")
+          .where("parent.project_uid", "=", project.uid)
+          .where("parent.number", "=", issueNumberOf(filter.parent)),
+      );
+    }
+    if (filter.blocked !== undefined) {
+      const blocker = openBlocker(db, caller);
+      select = select.where(({ exists, not }) => (filter.blocked ? exists(blocker) : not(exists(blocker))));
+    }
     if (filter.query.trim() !== "") {
       assertSearchable(filter.query);
-      select = select.where(sql<SqlBool>`issues.search @@ websearch_to_tsquery('english', ${filter.query})`);
+      // The project's own index entries find the candidates (schema-functions.sql); `search` decides.
+      const query = sql`websearch_to_tsquery('english', ${filter.query})`;
+      select = select
+        .where(
+          sql<SqlBool>`issue_search_keys(issues.project_uid, issues.search) @@ issue_search_query(${project.uid}, ${query})`,
+        )
+        .where(sql<SqlBool>`issues.search @@ ${query}`);
     }
   }
 
   return select;
+}
+
+/**
+ * An open issue that BLOCKS the listed one and that the caller can read:
+ * a blocker they cannot see does not count, so the filter tells nothing of it.
+ */
+function openBlocker(db: Kysely<DB>, caller: Caller) {
+  return db
+    .selectFrom("issue_relations as relation")
+    .innerJoin("issues as blocker", "blocker.uid", "relation.subject_uid")
+    .innerJoin("members as reader", (join) =>
+      join.onRef("reader.project_uid", "=", "blocker.project_uid").on("reader.user_uid", "=", caller.userUid),
+    )
+    .select(sql`1`.as("one"))
+    .where(sql<SqlBool>`relation.object_uid = issues.uid`)
+    .where("relation.kind", "=", "blocks")
+    .where("blocker.state", "<>", "closed")
+    .where("blocker.delete_time", "is", null);
 }
 
 /**
@@ -146,6 +205,8 @@ export function assertSearchable(query: string): void {
 function keysetAfter(field: SortField, descending: boolean, [value, number]: Cursor) {
   const comparison = sql.raw(descending ? "<" : ">");
   if (field === "number") return sql<SqlBool>`issues.number ${comparison} ${number}::bigint`;
-  const type = sql.raw(field === "priority" ? "issue_priority" : "timestamptz");
+  const type = sql.raw(
+    field === "priority" ? "issue_priority" : field === "sub_issue_order" ? "integer" : "timestamptz",
+  );
   return sql<SqlBool>`(${sql.ref(`issues.${field}`)}, issues.number) ${comparison} (${value}::${type}, ${number}::bigint)`;
 }

@@ -83,7 +83,8 @@ export async function takeOffIssues(
       eb.selectFrom("issue_labels").select("issue_uid").where("label_uid", "=", label.uid),
     )
     .orderBy("issues.number")
-    .forUpdate("issues")
+    // As lockIssue: the lock an update takes, which relations from other projects do not wait for.
+    .forNoKeyUpdate("issues")
     .execute();
   if (carriers.length === 0) return;
 

@@ -28,6 +28,7 @@ export async function appendIssueEvent(
     kind: IssueEventKind;
     changes?: FieldChange[];
     commentUid?: string;
+    relationUid?: string;
   },
 ): Promise<string> {
   const { last_event_sequence: sequence } = await tx
@@ -49,6 +50,7 @@ export async function appendIssueEvent(
       changes,
       changes_bytes: Buffer.byteLength(changes),
       comment_uid: event.commentUid ?? null,
+      relation_uid: event.relationUid ?? null,
     })
     .execute();
   await sql`SELECT pg_notify(${ISSUE_EVENTS_CHANNEL}, ${event.projectUid})`.execute(tx);

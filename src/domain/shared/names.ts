@@ -14,6 +14,9 @@ export const issueName = (projectKey: string, number: bigint | string) =>
 export const commentName = (projectKey: string, number: bigint | string, uid: string) =>
   `projects/${projectKey}/issues/${number}/comments/${uid}`;
 
+export const relationName = (projectKey: string, number: bigint | string, uid: string) =>
+  `projects/${projectKey}/issues/${number}/relations/${uid}`;
+
 function part(name: string, index: number): string {
   return name.split("/")[index] ?? "";
 }

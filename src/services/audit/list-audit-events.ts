@@ -6,6 +6,7 @@ import { pageOfAuditEvents } from "../../domain/audit/audit-store.js";
 import { DomainError } from "../../domain/errors.js";
 import { resolveUserName } from "../../domain/shared/names.js";
 import { callerOf } from "../../shared/caller.js";
+import { read } from "../unit-of-work.js";
 
 export const listAuditEvents =
   (ctx: AppContext): ServiceImpl<typeof AuditService>["listAuditEvents"] =>
@@ -19,6 +20,9 @@ export const listAuditEvents =
       );
     }
     const filter = req.filter && { ...req.filter, actor: resolveUserName(req.filter.actor, caller) };
-    const { page, nextPageToken } = await pageOfAuditEvents(ctx.db, { ...req, filter });
-    return { auditEvents: page.map(toAuditEvent), nextPageToken };
+    // Who may read it is settled above, by the settings, not the database.
+    return read(ctx, context, {}, async ({ db }) => {
+      const { page, nextPageToken } = await pageOfAuditEvents(db, { ...req, filter });
+      return { auditEvents: page.map(toAuditEvent), nextPageToken };
+    });
   };

@@ -17,7 +17,7 @@ export const createComment =
     return mutate(ctx, context, req, scope, async ({ tx, caller, project, issue, ...work }) => {
       if (!issue) throw new Error("the scope locks the issue");
       const body = required(req.comment?.body, "comment.body");
-      const row = await insertComment(tx, issue.uid, caller.userUid, body);
+      const row = await insertComment(tx, issue, caller.userUid, body);
       await work.event(issue, "comment_created", {
         commentUid: row.uid,
         changes: [{ field: "body", old: null, new: row.body }],

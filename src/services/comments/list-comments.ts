@@ -5,13 +5,14 @@ import { toComment } from "../../domain/comments/comment-mapping.js";
 import { pageOfComments } from "../../domain/comments/comment-store.js";
 import { findIssue } from "../../domain/issues/issue-store.js";
 import { projectFor } from "../../domain/shared/access.js";
-import { callerOf } from "../../shared/caller.js";
+import { read } from "../unit-of-work.js";
 
 export const listComments =
   (ctx: AppContext): ServiceImpl<typeof CommentService>["listComments"] =>
-  async (req, context) => {
-    const project = await projectFor(ctx.db, callerOf(context), req.parent, "reader");
-    const issue = await findIssue(ctx.db, project.uid, req.parent);
-    const { page, nextPageToken } = await pageOfComments(ctx.db, issue.uid, req);
-    return { comments: page.map((row) => toComment(row, project.key, issue.number)), nextPageToken };
-  };
+  (req, context) =>
+    read(ctx, context, { resource: req.parent }, async ({ db, caller }) => {
+      const project = await projectFor(db, caller, req.parent, "reader");
+      const issue = await findIssue(db, project.uid, req.parent);
+      const { page, nextPageToken } = await pageOfComments(db, issue.uid, req);
+      return { comments: page.map((row) => toComment(row, project.key, issue.number)), nextPageToken };
+    });

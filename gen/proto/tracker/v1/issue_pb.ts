@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tracker/v1/issue.proto.
  */
 export const file_tracker_v1_issue: GenFile = /*@__PURE__*/
-  fileDesc("ChZ0cmFja2VyL3YxL2lzc3VlLnByb3RvEgp0cmFja2VyLnYxIvQJCgVJc3N1ZRIRCgRuYW1lGAEgASgJQgPgQQgSEAoDdWlkGAIgASgJQgPgQQMSEwoGbnVtYmVyGAMgASgDQgPgQQMSEAoDa2V5GAQgASgJQgPgQQMSLQoFdGl0bGUYBSABKAlCHuBBArpIGNgBAXITEAEYgAIyDF5bXlxwe0NjfV0qJBIaCgRib2R5GAYgASgJQgzgQQG6SAZyBBiAgAQSMwoFc3RhdGUYByABKA4yFy50cmFja2VyLnYxLklzc3VlLlN0YXRlQgvgQQG6SAWCAQIQARJACgxjbG9zZV9yZWFzb24YCCABKA4yHS50cmFja2VyLnYxLklzc3VlLkNsb3NlUmVhc29uQgvgQQG6SAWCAQIQARIzCgpjbG9zZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjkKCHByaW9yaXR5GAogASgOMhoudHJhY2tlci52MS5Jc3N1ZS5Qcmlvcml0eUIL4EEBukgFggECEAESFQoIcmVwb3J0ZXIYCyABKAlCA+BBAxJ9Cghhc3NpZ25lZRgMIAEoCUJr4EEB+kESChB0cmFja2VyLmRldi9Vc2VyukhQck4yTF4odXNlcnMvKFswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfXxtZSkpPyQScgoGbGFiZWxzGA0gAygJQmLgQQH6QRMKEXRyYWNrZXIuZGV2L0xhYmVsukhGkgFDEDIYASI9cjsyOV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbGFiZWxzL1thLXpdW2EtejAtOS1dezAsNjJ9JBI0CgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0Cgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0CgtkZWxldGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIRCgRldGFnGBEgASgJQgPgQQMiVwoFU3RhdGUSFQoRU1RBVEVfVU5TUEVDSUZJRUQQABIOCgpTVEFURV9PUEVOEAESFQoRU1RBVEVfSU5fUFJPR1JFU1MQAhIQCgxTVEFURV9DTE9TRUQQAyKBAQoLQ2xvc2VSZWFzb24SHAoYQ0xPU0VfUkVBU09OX1VOU1BFQ0lGSUVEEAASGgoWQ0xPU0VfUkVBU09OX0NPTVBMRVRFRBABEhwKGENMT1NFX1JFQVNPTl9OT1RfUExBTk5FRBACEhoKFkNMT1NFX1JFQVNPTl9EVVBMSUNBVEUQAyKGAQoIUHJpb3JpdHkSGAoUUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIRCg1QUklPUklUWV9OT05FEAESEwoPUFJJT1JJVFlfVVJHRU5UEAISEQoNUFJJT1JJVFlfSElHSBADEhMKD1BSSU9SSVRZX01FRElVTRAEEhAKDFBSSU9SSVRZX0xPVxAFOkjqQUUKEXRyYWNrZXIuZGV2L0lzc3VlEiFwcm9qZWN0cy97cHJvamVjdH0vaXNzdWVzL3tpc3N1ZX0qBmlzc3VlczIFaXNzdWUiaQoJVGltZVJhbmdlEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLFBAoLSXNzdWVGaWx0ZXISPAoGc3RhdGVzGAEgAygOMhcudHJhY2tlci52MS5Jc3N1ZS5TdGF0ZUITukgQkgENEAMYASIHggEEEAEgABJsCglhc3NpZ25lZXMYAiADKAlCWbpIVpIBUxBkGAEiTXJLMkledXNlcnMvKFswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfXxtZSkkEhIKCnVuYXNzaWduZWQYAyABKAgSZQoIcmVwb3J0ZXIYBCABKAlCU7pIUHJOMkxeKHVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpKT8kElkKBmxhYmVscxgFIAMoCUJJukhGkgFDEBQYASI9cjsyOV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbGFiZWxzL1thLXpdW2EtejAtOS1dezAsNjJ9JBJDCgpwcmlvcml0aWVzGAYgAygOMhoudHJhY2tlci52MS5Jc3N1ZS5Qcmlvcml0eUITukgQkgENEAUYASIHggEEEAEgABIqCgtjcmVhdGVfdGltZRgHIAEoCzIVLnRyYWNrZXIudjEuVGltZVJhbmdlEioKC3VwZGF0ZV90aW1lGAggASgLMhUudHJhY2tlci52MS5UaW1lUmFuZ2USFwoFcXVlcnkYCSABKAlCCLpIBXIDGIACInYKD0dldElzc3VlUmVxdWVzdBJjCgRuYW1lGAEgASgJQlXgQQL6QRMKEXRyYWNrZXIuZGV2L0lzc3Vlukg5cjcyNV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vaXNzdWVzL1sxLTldWzAtOV17MCwxN30kIsIBChVCYXRjaEdldElzc3Vlc1JlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQSWAoFbmFtZXMYAiADKAlCSeBBArpIQ5IBQAgBEOgHIjlyNzI1XnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9pc3N1ZXMvWzEtOV1bMC05XXswLDE3fSQiOwoWQmF0Y2hHZXRJc3N1ZXNSZXNwb25zZRIhCgZpc3N1ZXMYASADKAsyES50cmFja2VyLnYxLklzc3VlIrQCChFMaXN0SXNzdWVzUmVxdWVzdBJPCgZwYXJlbnQYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgSJwoGZmlsdGVyGAQgASgLMhcudHJhY2tlci52MS5Jc3N1ZUZpbHRlchJVCghvcmRlcl9ieRgFIAEoCUJDukhAcj4yPF4oKG51bWJlcnxjcmVhdGVfdGltZXx1cGRhdGVfdGltZXxwcmlvcml0eSkoIChhc2N8ZGVzYykpPyk/JBIUCgxzaG93X2RlbGV0ZWQYBiABKAgiUAoSTGlzdElzc3Vlc1Jlc3BvbnNlEiEKBmlzc3VlcxgBIAMoCzIRLnRyYWNrZXIudjEuSXNzdWUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIrYBChJDcmVhdGVJc3N1ZVJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQSKwoFaXNzdWUYAiABKAsyES50cmFja2VyLnYxLklzc3VlQgngQQK6SAPIAQESIgoKcmVxdWVzdF9pZBgDIAEoCUIO4EEBukgI2AEBcgOwAQEizgIKElVwZGF0ZUlzc3VlUmVxdWVzdBK9AQoFaXNzdWUYASABKAsyES50cmFja2VyLnYxLklzc3VlQpoB4EECukiTAboBjAEKCmlzc3VlLm5hbWUSMm5hbWUgbXVzdCBiZSBwcm9qZWN0cy97cHJvamVjdF9pZH0vaXNzdWVzL3tudW1iZXJ9Gkp0aGlzLm5hbWUubWF0Y2hlcygnXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9pc3N1ZXMvWzEtOV1bMC05XXswLDE3fSQnKcgBARJ4Cgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCR7pIROIBQRIFdGl0bGUSBGJvZHkSBXN0YXRlEgxjbG9zZV9yZWFzb24SCHByaW9yaXR5Eghhc3NpZ25lZRIGbGFiZWxzEgEqIpABChJEZWxldGVJc3N1ZVJlcXVlc3QSYwoEbmFtZRgBIAEoCUJV4EEC+kETChF0cmFja2VyLmRldi9Jc3N1ZbpIOXI3MjVecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L2lzc3Vlcy9bMS05XVswLTldezAsMTd9JBIVCgRldGFnGAIgASgJQge6SARyAhhAIpIBChRVbmRlbGV0ZUlzc3VlUmVxdWVzdBJjCgRuYW1lGAEgASgJQlXgQQL6QRMKEXRyYWNrZXIuZGV2L0lzc3Vlukg5cjcyNV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vaXNzdWVzL1sxLTldWzAtOV17MCwxN30kEhUKBGV0YWcYAiABKAlCB7pIBHICGEAiogMKCklzc3VlRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSDQoFaXNzdWUYAiABKAkSDQoFYWN0b3IYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBGtpbmQYBSABKA4yGy50cmFja2VyLnYxLklzc3VlRXZlbnQuS2luZBIoCgdjaGFuZ2VzGAYgAygLMhcudHJhY2tlci52MS5GaWVsZENoYW5nZRIPCgdjb21tZW50GAcgASgJIswBCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIWChJLSU5EX0lTU1VFX0NSRUFURUQQARIWChJLSU5EX0lTU1VFX1VQREFURUQQAhIWChJLSU5EX0lTU1VFX0RFTEVURUQQAxIYChRLSU5EX0lTU1VFX1VOREVMRVRFRBAEEhgKFEtJTkRfQ09NTUVOVF9DUkVBVEVEEAUSGAoUS0lORF9DT01NRU5UX1VQREFURUQQBhIYChRLSU5EX0NPTU1FTlRfREVMRVRFRBAHInIKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEikKCW9sZF92YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgluZXdfdmFsdWUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipgEKFkxpc3RJc3N1ZUV2ZW50c1JlcXVlc3QSUgoGcGFyZW50GAEgASgJQkLgQQK6SDxyOjI4XnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSgvaXNzdWVzL1sxLTldWzAtOV17MCwxN30pPyQSGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAIIloKF0xpc3RJc3N1ZUV2ZW50c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLnRyYWNrZXIudjEuSXNzdWVFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijAEKEldhdGNoSXNzdWVzUmVxdWVzdBJPCgZwYXJlbnQYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JBIbCgVhZnRlchgCIAEoA0IHukgEIgIoAEgAiAEBQggKBl9hZnRlciJOChNXYXRjaElzc3Vlc1Jlc3BvbnNlEiUKBWV2ZW50GAEgASgLMhYudHJhY2tlci52MS5Jc3N1ZUV2ZW50EhAKCHBvc2l0aW9uGAIgASgDMsMFCgxJc3N1ZVNlcnZpY2USPwoIR2V0SXNzdWUSGy50cmFja2VyLnYxLkdldElzc3VlUmVxdWVzdBoRLnRyYWNrZXIudjEuSXNzdWUiA5ACARJcCg5CYXRjaEdldElzc3VlcxIhLnRyYWNrZXIudjEuQmF0Y2hHZXRJc3N1ZXNSZXF1ZXN0GiIudHJhY2tlci52MS5CYXRjaEdldElzc3Vlc1Jlc3BvbnNlIgOQAgESUAoKTGlzdElzc3VlcxIdLnRyYWNrZXIudjEuTGlzdElzc3Vlc1JlcXVlc3QaHi50cmFja2VyLnYxLkxpc3RJc3N1ZXNSZXNwb25zZSIDkAIBEkAKC0NyZWF0ZUlzc3VlEh4udHJhY2tlci52MS5DcmVhdGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkAKC1VwZGF0ZUlzc3VlEh4udHJhY2tlci52MS5VcGRhdGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkAKC0RlbGV0ZUlzc3VlEh4udHJhY2tlci52MS5EZWxldGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkQKDVVuZGVsZXRlSXNzdWUSIC50cmFja2VyLnYxLlVuZGVsZXRlSXNzdWVSZXF1ZXN0GhEudHJhY2tlci52MS5Jc3N1ZRJfCg9MaXN0SXNzdWVFdmVudHMSIi50cmFja2VyLnYxLkxpc3RJc3N1ZUV2ZW50c1JlcXVlc3QaIy50cmFja2VyLnYxLkxpc3RJc3N1ZUV2ZW50c1Jlc3BvbnNlIgOQAgESVQoLV2F0Y2hJc3N1ZXMSHi50cmFja2VyLnYxLldhdGNoSXNzdWVzUmVxdWVzdBofLnRyYWNrZXIudjEuV2F0Y2hJc3N1ZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChZ0cmFja2VyL3YxL2lzc3VlLnByb3RvEgp0cmFja2VyLnYxIqILCgVJc3N1ZRIRCgRuYW1lGAEgASgJQgPgQQgSEAoDdWlkGAIgASgJQgPgQQMSEwoGbnVtYmVyGAMgASgDQgPgQQMSEAoDa2V5GAQgASgJQgPgQQMSLQoFdGl0bGUYBSABKAlCHuBBArpIGNgBAXITEAEYgAIyDF5bXlxwe0NjfV0qJBIaCgRib2R5GAYgASgJQgzgQQG6SAZyBBiAgAQSMwoFc3RhdGUYByABKA4yFy50cmFja2VyLnYxLklzc3VlLlN0YXRlQgvgQQG6SAWCAQIQARJACgxjbG9zZV9yZWFzb24YCCABKA4yHS50cmFja2VyLnYxLklzc3VlLkNsb3NlUmVhc29uQgvgQQG6SAWCAQIQARIzCgpjbG9zZV90aW1lGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEID4EEDEjkKCHByaW9yaXR5GAogASgOMhoudHJhY2tlci52MS5Jc3N1ZS5Qcmlvcml0eUIL4EEBukgFggECEAESFQoIcmVwb3J0ZXIYCyABKAlCA+BBAxJ9Cghhc3NpZ25lZRgMIAEoCUJr4EEB+kESChB0cmFja2VyLmRldi9Vc2VyukhQck4yTF4odXNlcnMvKFswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfXxtZSkpPyQScgoGbGFiZWxzGA0gAygJQmLgQQH6QRMKEXRyYWNrZXIuZGV2L0xhYmVsukhGkgFDEDIYASI9cjsyOV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbGFiZWxzL1thLXpdW2EtejAtOS1dezAsNjJ9JBI0CgtjcmVhdGVfdGltZRgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0Cgt1cGRhdGVfdGltZRgPIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxI0CgtkZWxldGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCA+BBAxIRCgRldGFnGBEgASgJQgPgQQMSaAoGcGFyZW50GBIgASgJQljgQQH6QRMKEXRyYWNrZXIuZGV2L0lzc3Vlukg8cjoyOF4ocHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L2lzc3Vlcy9bMS05XVswLTldezAsMTd9KT8kEi4KD3N1Yl9pc3N1ZV9vcmRlchgTIAEoBUIQ4EEBukgKGggYgJTr3AMoAEgAiAEBIlcKBVN0YXRlEhUKEVNUQVRFX1VOU1BFQ0lGSUVEEAASDgoKU1RBVEVfT1BFThABEhUKEVNUQVRFX0lOX1BST0dSRVNTEAISEAoMU1RBVEVfQ0xPU0VEEAMigQEKC0Nsb3NlUmVhc29uEhwKGENMT1NFX1JFQVNPTl9VTlNQRUNJRklFRBAAEhoKFkNMT1NFX1JFQVNPTl9DT01QTEVURUQQARIcChhDTE9TRV9SRUFTT05fTk9UX1BMQU5ORUQQAhIaChZDTE9TRV9SRUFTT05fRFVQTElDQVRFEAMihgEKCFByaW9yaXR5EhgKFFBSSU9SSVRZX1VOU1BFQ0lGSUVEEAASEQoNUFJJT1JJVFlfTk9ORRABEhMKD1BSSU9SSVRZX1VSR0VOVBACEhEKDVBSSU9SSVRZX0hJR0gQAxITCg9QUklPUklUWV9NRURJVU0QBBIQCgxQUklPUklUWV9MT1cQBTpI6kFFChF0cmFja2VyLmRldi9Jc3N1ZRIhcHJvamVjdHMve3Byb2plY3R9L2lzc3Vlcy97aXNzdWV9KgZpc3N1ZXMyBWlzc3VlQhIKEF9zdWJfaXNzdWVfb3JkZXIiaQoJVGltZVJhbmdlEi4KCnN0YXJ0X3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLgBQoLSXNzdWVGaWx0ZXISPAoGc3RhdGVzGAEgAygOMhcudHJhY2tlci52MS5Jc3N1ZS5TdGF0ZUITukgQkgENEAMYASIHggEEEAEgABJsCglhc3NpZ25lZXMYAiADKAlCWbpIVpIBUxBkGAEiTXJLMkledXNlcnMvKFswLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfXxtZSkkEhIKCnVuYXNzaWduZWQYAyABKAgSZQoIcmVwb3J0ZXIYBCABKAlCU7pIUHJOMkxeKHVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpKT8kElkKBmxhYmVscxgFIAMoCUJJukhGkgFDEBQYASI9cjsyOV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbGFiZWxzL1thLXpdW2EtejAtOS1dezAsNjJ9JBJDCgpwcmlvcml0aWVzGAYgAygOMhoudHJhY2tlci52MS5Jc3N1ZS5Qcmlvcml0eUITukgQkgENEAUYASIHggEEEAEgABIqCgtjcmVhdGVfdGltZRgHIAEoCzIVLnRyYWNrZXIudjEuVGltZVJhbmdlEioKC3VwZGF0ZV90aW1lGAggASgLMhUudHJhY2tlci52MS5UaW1lUmFuZ2USFwoFcXVlcnkYCSABKAlCCLpIBXIDGIACEhQKB2Jsb2NrZWQYCiABKAhIAIgBARIXCgpoYXNfcGFyZW50GAsgASgISAGIAQESTwoGcGFyZW50GAwgASgJQj+6SDxyOjI4Xihwcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vaXNzdWVzL1sxLTldWzAtOV17MCwxN30pPyRCCgoIX2Jsb2NrZWRCDQoLX2hhc19wYXJlbnQidgoPR2V0SXNzdWVSZXF1ZXN0EmMKBG5hbWUYASABKAlCVeBBAvpBEwoRdHJhY2tlci5kZXYvSXNzdWW6SDlyNzI1XnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9pc3N1ZXMvWzEtOV1bMC05XXswLDE3fSQiwgEKFUJhdGNoR2V0SXNzdWVzUmVxdWVzdBJPCgZwYXJlbnQYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JBJYCgVuYW1lcxgCIAMoCUJJ4EECukhDkgFACAEQ6AciOXI3MjVecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L2lzc3Vlcy9bMS05XVswLTldezAsMTd9JCI7ChZCYXRjaEdldElzc3Vlc1Jlc3BvbnNlEiEKBmlzc3VlcxgBIAMoCzIRLnRyYWNrZXIudjEuSXNzdWUixAIKEUxpc3RJc3N1ZXNSZXF1ZXN0Ek8KBnBhcmVudBgBIAEoCUI/4EEC+kEVChN0cmFja2VyLmRldi9Qcm9qZWN0ukghch8yHV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0kEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACBInCgZmaWx0ZXIYBCABKAsyFy50cmFja2VyLnYxLklzc3VlRmlsdGVyEmUKCG9yZGVyX2J5GAUgASgJQlO6SFByTjJMXigobnVtYmVyfGNyZWF0ZV90aW1lfHVwZGF0ZV90aW1lfHByaW9yaXR5fHN1Yl9pc3N1ZV9vcmRlcikoIChhc2N8ZGVzYykpPyk/JBIUCgxzaG93X2RlbGV0ZWQYBiABKAgiUAoSTGlzdElzc3Vlc1Jlc3BvbnNlEiEKBmlzc3VlcxgBIAMoCzIRLnRyYWNrZXIudjEuSXNzdWUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIrYBChJDcmVhdGVJc3N1ZVJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQSKwoFaXNzdWUYAiABKAsyES50cmFja2VyLnYxLklzc3VlQgngQQK6SAPIAQESIgoKcmVxdWVzdF9pZBgDIAEoCUIO4EEBukgI2AEBcgOwAQEi2AMKElVwZGF0ZUlzc3VlUmVxdWVzdBK9AQoFaXNzdWUYASABKAsyES50cmFja2VyLnYxLklzc3VlQpoB4EECukiTAboBjAEKCmlzc3VlLm5hbWUSMm5hbWUgbXVzdCBiZSBwcm9qZWN0cy97cHJvamVjdF9pZH0vaXNzdWVzL3tudW1iZXJ9Gkp0aGlzLm5hbWUubWF0Y2hlcygnXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9pc3N1ZXMvWzEtOV1bMC05XXswLDE3fSQnKcgBARKRAQoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQmC6SF3iAVoSBXRpdGxlEgRib2R5EgVzdGF0ZRIMY2xvc2VfcmVhc29uEghwcmlvcml0eRIIYXNzaWduZWUSBmxhYmVscxIGcGFyZW50Eg9zdWJfaXNzdWVfb3JkZXISASoSbgoMZHVwbGljYXRlX29mGAMgASgJQljgQQH6QRMKEXRyYWNrZXIuZGV2L0lzc3Vlukg8cjoyOF4ocHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L2lzc3Vlcy9bMS05XVswLTldezAsMTd9KT8kIpABChJEZWxldGVJc3N1ZVJlcXVlc3QSYwoEbmFtZRgBIAEoCUJV4EEC+kETChF0cmFja2VyLmRldi9Jc3N1ZbpIOXI3MjVecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L2lzc3Vlcy9bMS05XVswLTldezAsMTd9JBIVCgRldGFnGAIgASgJQge6SARyAhhAIpIBChRVbmRlbGV0ZUlzc3VlUmVxdWVzdBJjCgRuYW1lGAEgASgJQlXgQQL6QRMKEXRyYWNrZXIuZGV2L0lzc3Vlukg5cjcyNV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vaXNzdWVzL1sxLTldWzAtOV17MCwxN30kEhUKBGV0YWcYAiABKAlCB7pIBHICGEAi6gMKCklzc3VlRXZlbnQSEAoIc2VxdWVuY2UYASABKAMSDQoFaXNzdWUYAiABKAkSDQoFYWN0b3IYAyABKAkSLwoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKBGtpbmQYBSABKA4yGy50cmFja2VyLnYxLklzc3VlRXZlbnQuS2luZBIoCgdjaGFuZ2VzGAYgAygLMhcudHJhY2tlci52MS5GaWVsZENoYW5nZRIPCgdjb21tZW50GAcgASgJEhAKCHJlbGF0aW9uGAggASgJIoICCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIWChJLSU5EX0lTU1VFX0NSRUFURUQQARIWChJLSU5EX0lTU1VFX1VQREFURUQQAhIWChJLSU5EX0lTU1VFX0RFTEVURUQQAxIYChRLSU5EX0lTU1VFX1VOREVMRVRFRBAEEhgKFEtJTkRfQ09NTUVOVF9DUkVBVEVEEAUSGAoUS0lORF9DT01NRU5UX1VQREFURUQQBhIYChRLSU5EX0NPTU1FTlRfREVMRVRFRBAHEhkKFUtJTkRfUkVMQVRJT05fQ1JFQVRFRBAIEhkKFUtJTkRfUkVMQVRJT05fREVMRVRFRBAJInIKC0ZpZWxkQ2hhbmdlEg0KBWZpZWxkGAEgASgJEikKCW9sZF92YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgluZXdfdmFsdWUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUipgEKFkxpc3RJc3N1ZUV2ZW50c1JlcXVlc3QSUgoGcGFyZW50GAEgASgJQkLgQQK6SDxyOjI4XnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSgvaXNzdWVzL1sxLTldWzAtOV17MCwxN30pPyQSGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGIAIIloKF0xpc3RJc3N1ZUV2ZW50c1Jlc3BvbnNlEiYKBmV2ZW50cxgBIAMoCzIWLnRyYWNrZXIudjEuSXNzdWVFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkijAEKEldhdGNoSXNzdWVzUmVxdWVzdBJPCgZwYXJlbnQYASABKAlCP+BBAvpBFQoTdHJhY2tlci5kZXYvUHJvamVjdLpIIXIfMh1ecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9JBIbCgVhZnRlchgCIAEoA0IHukgEIgIoAEgAiAEBQggKBl9hZnRlciJOChNXYXRjaElzc3Vlc1Jlc3BvbnNlEiUKBWV2ZW50GAEgASgLMhYudHJhY2tlci52MS5Jc3N1ZUV2ZW50EhAKCHBvc2l0aW9uGAIgASgDMsMFCgxJc3N1ZVNlcnZpY2USPwoIR2V0SXNzdWUSGy50cmFja2VyLnYxLkdldElzc3VlUmVxdWVzdBoRLnRyYWNrZXIudjEuSXNzdWUiA5ACARJcCg5CYXRjaEdldElzc3VlcxIhLnRyYWNrZXIudjEuQmF0Y2hHZXRJc3N1ZXNSZXF1ZXN0GiIudHJhY2tlci52MS5CYXRjaEdldElzc3Vlc1Jlc3BvbnNlIgOQAgESUAoKTGlzdElzc3VlcxIdLnRyYWNrZXIudjEuTGlzdElzc3Vlc1JlcXVlc3QaHi50cmFja2VyLnYxLkxpc3RJc3N1ZXNSZXNwb25zZSIDkAIBEkAKC0NyZWF0ZUlzc3VlEh4udHJhY2tlci52MS5DcmVhdGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkAKC1VwZGF0ZUlzc3VlEh4udHJhY2tlci52MS5VcGRhdGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkAKC0RlbGV0ZUlzc3VlEh4udHJhY2tlci52MS5EZWxldGVJc3N1ZVJlcXVlc3QaES50cmFja2VyLnYxLklzc3VlEkQKDVVuZGVsZXRlSXNzdWUSIC50cmFja2VyLnYxLlVuZGVsZXRlSXNzdWVSZXF1ZXN0GhEudHJhY2tlci52MS5Jc3N1ZRJfCg9MaXN0SXNzdWVFdmVudHMSIi50cmFja2VyLnYxLkxpc3RJc3N1ZUV2ZW50c1JlcXVlc3QaIy50cmFja2VyLnYxLkxpc3RJc3N1ZUV2ZW50c1Jlc3BvbnNlIgOQAgESVQoLV2F0Y2hJc3N1ZXMSHi50cmFja2VyLnYxLldhdGNoSXNzdWVzUmVxdWVzdBofLnRyYWNrZXIudjEuV2F0Y2hJc3N1ZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_field_mask, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A unit of work in a project, e.g. CORE-42.
@@ -139,11 +139,32 @@ export type Issue = Message<"tracker.v1.Issue"> & {
   deleteTime?: Timestamp | undefined;
 
   /**
-   * Opaque version, new after every change (AIP-154).
+   * Opaque version, new after every change (AIP-154): also after a
+   * relation is made or removed on this issue (IssueRelationService).
    *
    * @generated from field: string etag = 17;
    */
   etag: string;
+
+  /**
+   * The issue this one is a sub-issue of, `projects/{project}/issues/{number}`
+   * in the same project; empty for a top-level issue. Sub-issues stay in
+   * their parent's project, as in Linear (sub-issues within one team): one
+   * project's members see and plan the whole tree, and moving issues in it
+   * is ordered by the one project lock every change of the project takes.
+   *
+   * @generated from field: string parent = 18;
+   */
+  parent: string;
+
+  /**
+   * Where the issue stands among its parent's sub-issues: ascending, ties
+   * by number. Unset without a parent. Not sent with a (new) parent: after
+   * the last sub-issue. Reorder sub-issues by updating it.
+   *
+   * @generated from field: optional int32 sub_issue_order = 19;
+   */
+  subIssueOrder?: number | undefined;
 };
 
 /**
@@ -373,6 +394,30 @@ export type IssueFilter = Message<"tracker.v1.IssueFilter"> & {
    * @generated from field: string query = 9;
    */
   query: string;
+
+  /**
+   * True: only issues with an open blocker (an issue that BLOCKS it, not
+   * CLOSED and not deleted) that the caller can read; false: only those
+   * with none. Blockers the caller cannot read do not count.
+   *
+   * @generated from field: optional bool blocked = 10;
+   */
+  blocked?: boolean | undefined;
+
+  /**
+   * True: only sub-issues; false: only top-level issues.
+   *
+   * @generated from field: optional bool has_parent = 11;
+   */
+  hasParent?: boolean | undefined;
+
+  /**
+   * Only the sub-issues of this issue (of the same project). ListIssues
+   * then orders by `sub_issue_order` unless `order_by` says otherwise.
+   *
+   * @generated from field: string parent = 12;
+   */
+  parent: string;
 };
 
 /**
@@ -479,9 +524,11 @@ export type ListIssuesRequest = Message<"tracker.v1.ListIssuesRequest"> & {
   filter?: IssueFilter | undefined;
 
   /**
-   * The order: `number`, `create_time`, `update_time` or `priority`, each
-   * optionally followed by ` desc` (or ` asc`, the default direction).
-   * Default: `number desc`, newest first. Ties are broken by number.
+   * The order: `number`, `create_time`, `update_time`, `priority` or
+   * `sub_issue_order` (only with `filter.parent`), each optionally followed
+   * by ` desc` (or ` asc`, the default direction). Default: `number desc`,
+   * newest first; `sub_issue_order` with `filter.parent`. Ties are broken by
+   * number.
    *
    * @generated from field: string order_by = 5;
    */
@@ -575,11 +622,22 @@ export type UpdateIssueRequest = Message<"tracker.v1.UpdateIssueRequest"> & {
 
   /**
    * The fields to change: `title`, `body`, `state`, `close_reason`,
-   * `priority`, `assignee`, `labels`, or `*` for all of them.
+   * `priority`, `assignee`, `labels`, `parent`, `sub_issue_order`, or `*`
+   * for all of them.
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
   updateMask?: FieldMask | undefined;
+
+  /**
+   * The original, `projects/{project}/issues/{number}`, when this update
+   * leaves the issue CLOSED as DUPLICATE: the DUPLICATE_OF relation to it
+   * is made in the same change (kept if it exists). Any other state or
+   * reason with it is INVALID_ARGUMENT. The caller must be able to read it.
+   *
+   * @generated from field: string duplicate_of = 3;
+   */
+  duplicateOf: string;
 };
 
 /**
@@ -695,6 +753,13 @@ export type IssueEvent = Message<"tracker.v1.IssueEvent"> & {
    * @generated from field: string comment = 7;
    */
   comment: string;
+
+  /**
+   * For relation events: the relation's name, under `issue`.
+   *
+   * @generated from field: string relation = 8;
+   */
+  relation: string;
 };
 
 /**
@@ -749,6 +814,21 @@ export enum IssueEvent_Kind {
    * @generated from enum value: KIND_COMMENT_DELETED = 7;
    */
   COMMENT_DELETED = 7,
+
+  /**
+   * A relation was made on the issue; `relation` names it, `changes`
+   * hold its `type` and `related_issue`.
+   *
+   * @generated from enum value: KIND_RELATION_CREATED = 8;
+   */
+  RELATION_CREATED = 8,
+
+  /**
+   * A relation of the issue was removed; `changes` hold what it was.
+   *
+   * @generated from enum value: KIND_RELATION_DELETED = 9;
+   */
+  RELATION_DELETED = 9,
 }
 
 /**
@@ -947,10 +1027,13 @@ export const IssueService: GenService<{
   },
   /**
    * Files an issue. It gets the next number of its project, with no gaps;
-   * the caller is its reporter.
+   * the caller is its reporter. With a `parent` it is that issue's last
+   * sub-issue unless `sub_issue_order` says otherwise.
    *
-   * Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee or label),
-   * FAILED_PRECONDITION (the project is deleted).
+   * Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee, label or parent),
+   * FAILED_PRECONDITION (the project or the parent is deleted, or the parent
+   * is already MAX_SUB_ISSUE_DEPTH deep), RESOURCE_EXHAUSTED (the parent has
+   * MAX_SUB_ISSUES children).
    *
    * @generated from rpc tracker.v1.IssueService.CreateIssue
    */
@@ -963,10 +1046,18 @@ export const IssueService: GenService<{
    * Changes an issue (PATCH semantics with `update_mask`).
    *
    * Closing (state CLOSED) needs a `close_reason` and sets `close_time`;
-   * reopening clears both.
+   * reopening clears both. Closing as DUPLICATE may name the original in
+   * `duplicate_of`: the DUPLICATE_OF relation is made in the same change.
    *
-   * Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale `issue.etag`),
-   * FAILED_PRECONDITION (the issue is deleted).
+   * Moving an issue (`parent`) keeps its sub-issues under it; it may not go
+   * under itself or one of its own sub-issues, and the tree it joins may not
+   * get deeper than 8 levels (MAX_SUB_ISSUE_DEPTH).
+   *
+   * Errors: INVALID_ARGUMENT, NOT_FOUND (the issue, an assignee, label,
+   * parent or `duplicate_of` the caller cannot read), ABORTED (stale
+   * `issue.etag`), FAILED_PRECONDITION (the issue or its new parent is
+   * deleted; SUB_ISSUE_CYCLE; SUB_ISSUE_TOO_DEEP), RESOURCE_EXHAUSTED (the
+   * new parent has MAX_SUB_ISSUES children).
    *
    * @generated from rpc tracker.v1.IssueService.UpdateIssue
    */
