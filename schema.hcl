@@ -174,12 +174,38 @@ table "users" {
     type    = timestamptz
     default = sql("now()")
   }
+  column "handle" {
+    type    = text
+    null    = true
+    comment = "The user's unique, changeable name for people (User.handle); null until one is taken."
+  }
+  column "revision" {
+    type    = integer
+    default = 1
+    comment = "Bumped by every change; the etag is derived from it."
+  }
   primary_key {
     columns = [column.uid]
   }
   index "users_subject_key" {
     unique  = true
     columns = [column.subject]
+  }
+  index "users_handle_key" {
+    comment = "Handles are unique ignoring case (no citext: it is an extension)."
+    unique  = true
+    on {
+      expr = "lower(handle)"
+    }
+  }
+  index "users_email_idx" {
+    comment = "CreateMember by e-mail address, in any case."
+    on {
+      expr = "lower(email)"
+    }
+  }
+  check "users_handle_format" {
+    expr = "handle ~ '^[a-z0-9]([a-z0-9]|-[a-z0-9]){0,38}$' AND char_length(handle) <= 39"
   }
 }
 

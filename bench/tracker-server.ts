@@ -31,6 +31,7 @@ const trustingAuthenticator: Authenticator = {
     subject: BENCH_CLAIMS.sub,
     email: BENCH_CLAIMS.email,
     name: BENCH_CLAIMS.name,
+    preferredUsername: "",
     expiresAt: Number.MAX_SAFE_INTEGER,
   }),
 };

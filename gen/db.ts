@@ -228,6 +228,14 @@ export interface Users {
   display_name: Generated<string>;
   email: Generated<string>;
   /**
+   * The user's unique, changeable name for people (User.handle); null until one is taken.
+   */
+  handle: string | null;
+  /**
+   * Bumped by every change; the etag is derived from it.
+   */
+  revision: Generated<number>;
+  /**
    * The identity provider's stable id for the person (the token's sub).
    */
   subject: string;

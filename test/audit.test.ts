@@ -9,6 +9,7 @@ import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
+import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { expectError } from "./support/errors.js";
 import { uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -31,6 +32,7 @@ const as = (subject: string) => {
     comments: createClient(CommentService, transport),
     relations: createClient(IssueRelationService, transport),
     audit: createClient(AuditService, transport),
+    users: createClient(UserService, transport),
   };
 };
 
@@ -150,6 +152,11 @@ describe("the audit log", () => {
     await call("/tracker.v1.ProjectService/UndeleteProject", (o) =>
       alice.projects.undeleteProject({ name: project.name }, o),
     );
+    const handle = `alice-${randomUUID().slice(0, 8)}`;
+    const handleBefore = (await alice.users.getCurrentUser({})).handle;
+    await call("/tracker.v1.UserService/UpdateUser", (o) =>
+      alice.users.updateUser({ user: { name: "users/me", handle }, updateMask: { paths: ["handle"] } }, o),
+    );
 
     // Calls that change nothing leave no event: a failure, a no-op update, a replayed create.
     await expectError(
@@ -206,6 +213,10 @@ describe("the audit log", () => {
       "first",
       "second",
     ]);
+    const handleChange = byMethod("/tracker.v1.UserService/UpdateUser").at(-1);
+    expect(handleChange?.resource).toBe(aliceName);
+    expect(handleChange?.changes.map((c) => c.field)).toEqual(["handle"]);
+    expect(change(handleChange, "handle")).toEqual([handleBefore, handle]);
     expect(byMethod("/tracker.v1.CommentService/DeleteComment")[0]?.resource).toBe(comment.name);
     expect(byMethod("/tracker.v1.IssueService/CreateIssue")[0]?.resource).toBe(issue.name);
     // Server-set fields are not changes the caller made.
@@ -241,6 +252,18 @@ describe("the audit log", () => {
       filter: { actor: carolName, createTime: { startTime: future } },
     });
     expect(none.auditEvents).toEqual([]);
+  });
+
+  it("takes users/me as the actor: the instance admin's own changes", async () => {
+    const auditor = as("auditor");
+    const me = await auditor.users.updateUser({
+      user: { name: "users/me", handle: `auditor-${randomUUID().slice(0, 8)}` },
+      updateMask: { paths: ["handle"] },
+    });
+    const mine = await auditor.audit.listAuditEvents({ filter: { actor: "users/me" } });
+    expect(mine.auditEvents.length).toBeGreaterThan(0);
+    expect(new Set(mine.auditEvents.map((event) => event.actor))).toEqual(new Set([me.name]));
+    expect(mine.auditEvents[0]?.resource).toBe(me.name);
   });
 
   it("is for instance admins only", async () => {

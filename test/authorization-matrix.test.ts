@@ -356,6 +356,15 @@ const MATRIX: Record<string, Row> = {
     access: "global",
     call: (as) => as.users.searchUsers({ query: "matrix" }),
   },
+  "tracker.v1.UserService.UpdateUser": {
+    // Everyone changes their own profile only (another user's is PERMISSION_DENIED: user-service.test.ts).
+    access: "global",
+    call: (as) =>
+      as.users.updateUser({
+        user: { name: "users/me", handle: `matrix-${randomUUID().slice(0, 8)}` },
+        updateMask: { paths: ["handle"] },
+      }),
+  },
   // AuditService
   "tracker.v1.AuditService.ListAuditEvents": {
     access: "instanceAdmin",

@@ -86,6 +86,18 @@ describe.runIf(existsSync(GRPCURL))("the grpcurl tour from the README", () => {
     });
     expect(open.issues.map((found: { title: string }) => found.title)).toEqual(["Dark mode"]);
 
+    // users/me in a filter, and a new handle
+    const mine = await call("tracker.v1.IssueService/ListIssues", {
+      parent: "projects/TOUR",
+      filter: { reporter: "users/me" },
+    });
+    expect(mine.issues).toHaveLength(2);
+    const me = await call("tracker.v1.UserService/UpdateUser", {
+      user: { name: "users/me", handle: "journey-l" },
+      updateMask: { paths: ["handle"] },
+    });
+    expect(me).toMatchObject({ name: mine.issues[0].reporter, handle: "journey-l" });
+
     // watch: the history from the start (a few events), bounded by -max-time
     const watched = await grpcurl(["tracker.v1.IssueService/WatchIssues"], {
       data: JSON.stringify({ parent: "projects/TOUR", after: "0" }),

@@ -212,7 +212,27 @@ const hostileString: fc.Arbitrary<string> = fc.oneof(
   },
   {
     weight: 1,
-    arbitrary: fc.constantFrom("", " ", "*", "%", "_", "\\", "null", "undefined", "NaN", "-1", "users/me"),
+    arbitrary: fc.constantFrom(
+      "",
+      " ",
+      "*",
+      "%",
+      "_",
+      "\\",
+      "null",
+      "undefined",
+      "NaN",
+      "-1",
+      "users/me",
+      "users/@me",
+      // Handles that look like others: Cyrillic а, the Kelvin sign, fullwidth, a zero-width joiner.
+      "\u0430da",
+      "\u212Aate",
+      "\uff41\uff44\uff41",
+      "a\u200dda",
+      "ada@example.com",
+      "ADA@EXAMPLE.COM",
+    ),
   },
 );
 
@@ -314,6 +334,9 @@ const TAME_STRINGS: Record<string, fc.Arbitrary<string>> = {
   ),
   secret: fc.constantFrom("", "s3cret-s3cret-s3cret-s3cret", "short"),
   page_token: fc.constant(""),
+  handle: fc.oneof(fc.constant(""), fc.stringMatching(/^[a-z0-9]{1,12}(-[a-z0-9]{1,8})?$/)),
+  user_handle: fc.stringMatching(/^[A-Za-z0-9]{1,12}$/),
+  user_email: fc.stringMatching(/^[a-z0-9]{1,12}@example\.com$/),
 };
 
 const KIND_PATTERNS: [RegExp, RegExp][] = [

@@ -302,6 +302,24 @@ describe("UpdateIssue", () => {
     });
     expect(unassigned.assignee).toBe("");
   });
+
+  it("assigns users/me to the caller, on create and on update, and answers with the caller's name", async () => {
+    const parent = await createProject(server);
+    await addMember(server, parent, "bob", "writer");
+    const alice = await userNamed(server, "alice");
+    const bob = await userNamed(server, "bob");
+    const created = await clientsFor(server).issues.createIssue({
+      parent,
+      issue: { title: "t", assignee: "users/me" },
+    });
+    expect(created.assignee).toBe(alice);
+    const taken = await clientsFor(server, "bob").issues.updateIssue({
+      issue: { name: created.name, assignee: "users/me", etag: created.etag },
+      updateMask: mask("assignee"),
+    });
+    expect(taken.assignee).toBe(bob);
+    expect((await clientsFor(server).issues.getIssue({ name: created.name })).assignee).toBe(bob);
+  });
 });
 
 describe("DeleteIssue and UndeleteIssue", () => {

@@ -132,6 +132,25 @@ describe("ListIssues filters", () => {
     expect(await numbers({ reporter: bob })).toEqual([2, 4]);
   });
 
+  it("users/me is the caller, in assignees and as reporter", async () => {
+    // The issues above are listed as alice.
+    expect(await numbers({ assignees: ["users/me"] })).toEqual([3]);
+    expect(await numbers({ assignees: ["users/me", bob] })).toEqual([1, 3, 5]);
+    expect(await numbers({ reporter: "users/me" })).toEqual([1, 3, 5]);
+    const asBob = await clientsFor(server, "bob").issues.listIssues({
+      parent,
+      filter: { assignees: ["users/me"], reporter: "users/me" },
+      orderBy: "number",
+    });
+    expect(asBob.issues.map((issue) => Number(issue.number))).toEqual([]);
+    const bobsAssigned = await clientsFor(server, "bob").issues.listIssues({
+      parent,
+      filter: { assignees: ["users/me"] },
+      orderBy: "number",
+    });
+    expect(bobsAssigned.issues.map((issue) => issue.assignee)).toEqual([bob, bob]);
+  });
+
   it("create time range", async () => {
     const all = (await issues().listIssues({ parent, orderBy: "number" })).issues;
     const third = all[2]?.createTime;

@@ -2,12 +2,14 @@ import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Member, MemberService, Member_Role as Role } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
 import { inProcessTransport } from "./support/in-process.js";
+import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, transportFor } from "./support/transports.js";
 
@@ -205,7 +207,7 @@ describe("CreateMember", () => {
       ["parent"],
     ],
     ["no member", { parent: "projects/CORE" }, ["member"]],
-    ["no user", { parent: "projects/CORE", member: { role: Role.READER } }, ["member"]],
+    ["no user", { parent: "projects/CORE", member: { role: Role.READER } }, ["member.user"]],
     [
       "a user that is no user name",
       { parent: "projects/CORE", member: { user: "alice", role: Role.READER } },
@@ -489,5 +491,184 @@ describe("members of a deleted project", () => {
       Code.FailedPrecondition,
       "LAST_ADMIN",
     );
+  });
+});
+
+describe("CreateMember by handle or e-mail address", () => {
+  /** Someone who signed in with these claims, over a socket with a token of the test issuer. */
+  async function person(claims: { preferredUsername?: string; email?: string }) {
+    const token = await (await testIssuer()).mint(`person-${unique()}`, {
+      email: claims.email,
+      extraClaims: claims.preferredUsername ? { preferred_username: claims.preferredUsername } : {},
+    });
+    const transport = createConnectTransport({
+      baseUrl: server.baseUrl,
+      httpVersion: "1.1",
+      interceptors: [
+        (next) => (req) => {
+          req.header.set("authorization", `Bearer ${token}`);
+          return next(req);
+        },
+      ],
+    });
+    const user = await createClient(UserService, transport).getCurrentUser({});
+    return { user, members: createClient(MemberService, transport) };
+  }
+  const tag = () => randomUUID().slice(0, 8);
+  const byHandle = (value: string) => ({ case: "userHandle", value }) as const;
+  const byEmail = (value: string) => ({ case: "userEmail", value }) as const;
+
+  it("adds a user by their handle or their whole e-mail address, in any case", async () => {
+    const t = tag();
+    const grace = await person({ preferredUsername: `grace-${t}` });
+    const ada = await person({ email: `Ada.${t}@Example.org` });
+    const parent = await newProject();
+    const byTheirHandle = await members.createMember({
+      parent,
+      userLookup: byHandle(`GRACE-${t}`),
+      member: { role: Role.WRITER },
+    });
+    expect(byTheirHandle).toMatchObject({ user: grace.user.name, name: memberOf(parent, grace.user.name) });
+    const byTheirEmail = await members.createMember({
+      parent,
+      userLookup: byEmail(`ada.${t}@EXAMPLE.ORG`),
+      member: { role: Role.READER },
+    });
+    expect(byTheirEmail.user).toBe(ada.user.name);
+  });
+
+  it("answers NOT_FOUND alike for a handle and an e-mail address that are nobody's", async () => {
+    const parent = await newProject();
+    const t = tag();
+    const unknownHandle = await expectError(
+      members.createMember({ parent, userLookup: byHandle(`nobody-${t}`), member: { role: Role.READER } }),
+      Code.NotFound,
+      "USER_NOT_FOUND",
+    );
+    const unknownEmail = await expectError(
+      members.createMember({
+        parent,
+        userLookup: byEmail(`nobody-${t}@example.com`),
+        member: { role: Role.READER },
+      }),
+      Code.NotFound,
+      "USER_NOT_FOUND",
+    );
+    expect(unknownHandle.rawMessage).toBe("no user has this handle");
+    expect(unknownEmail.rawMessage).toBe("no user has this e-mail address");
+    expect(await listAll(parent)).toHaveLength(1);
+  });
+
+  it("does not take an e-mail address that is another only once lower-cased (the Kelvin sign is a k)", async () => {
+    const t = tag();
+    await person({ email: `\u212Aate-${t}@example.com` });
+    await expectError(
+      members.createMember({
+        parent: await newProject(),
+        userLookup: byEmail(`kate-${t}@example.com`),
+        member: { role: Role.READER },
+      }),
+      Code.NotFound,
+      "USER_NOT_FOUND",
+    );
+  });
+
+  it("refuses an e-mail address two users have: FAILED_PRECONDITION, add by handle", async () => {
+    const t = tag();
+    const email = `shared-${t}@example.com`;
+    await person({ email });
+    await person({ email: email.toUpperCase() });
+    const parent = await newProject();
+    await expectError(
+      members.createMember({ parent, userLookup: byEmail(email), member: { role: Role.READER } }),
+      Code.FailedPrecondition,
+      "AMBIGUOUS_EMAIL",
+    );
+    expect(await listAll(parent)).toHaveLength(1);
+  });
+
+  it("answers a writer PERMISSION_DENIED and an outsider NOT_FOUND, whether the user exists or not", async () => {
+    const t = tag();
+    const known = await person({ preferredUsername: `known-${t}`, email: `known-${t}@example.com` });
+    const writer = await person({});
+    const outsider = await person({});
+    const parent = await newProject();
+    await members.createMember({ parent, member: { user: writer.user.name, role: Role.WRITER } });
+    const lookups = [
+      byHandle(known.user.handle),
+      byHandle(`unknown-${t}`),
+      byEmail(known.user.email),
+      byEmail(`unknown-${t}@example.com`),
+    ];
+    for (const userLookup of lookups) {
+      const request = { parent, userLookup, member: { role: Role.READER } };
+      const denied = await expectError(writer.members.createMember(request), Code.PermissionDenied);
+      const hidden = await expectError(outsider.members.createMember(request), Code.NotFound);
+      expect(denied.rawMessage).not.toMatch(/handle|e-mail/);
+      expect(hidden.rawMessage).toBe(`${parent} does not exist`);
+    }
+    expect((await listAll(parent)).map((member) => member.user).sort()).toEqual(
+      [alice, writer.user.name].sort(),
+    );
+  });
+
+  it("takes users/me as the caller: an admin is already a member", async () => {
+    const parent = await newProject();
+    await expectError(
+      members.createMember({ parent, member: { user: "users/me", role: Role.READER } }),
+      Code.AlreadyExists,
+      "MEMBER_ALREADY_EXISTS",
+    );
+  });
+
+  it.each([
+    [
+      "both member.user and user_handle",
+      { member: { user: "users/me", role: Role.READER }, userLookup: byHandle("ada") },
+      ["member.user"],
+    ],
+    [
+      "a handle over 39 characters",
+      { member: { role: Role.READER }, userLookup: byHandle("a".repeat(40)) },
+      ["user_handle"],
+    ],
+    [
+      "a handle with a Cyrillic а",
+      { member: { role: Role.READER }, userLookup: byHandle("\u0430da") },
+      ["user_handle"],
+    ],
+    [
+      "a handle with the Kelvin sign",
+      { member: { role: Role.READER }, userLookup: byHandle("\u212Aate") },
+      ["user_handle"],
+    ],
+    [
+      "a handle with a double hyphen",
+      { member: { role: Role.READER }, userLookup: byHandle("a--b") },
+      ["user_handle"],
+    ],
+    ["an empty handle", { member: { role: Role.READER }, userLookup: byHandle("") }, ["user_handle"]],
+    ["no e-mail address", { member: { role: Role.READER }, userLookup: byEmail("ada") }, ["user_email"]],
+    [
+      "an e-mail address with a display name",
+      { member: { role: Role.READER }, userLookup: byEmail("Ada <ada@example.com>") },
+      ["user_email"],
+    ],
+    [
+      "an e-mail address over 320 characters",
+      { member: { role: Role.READER }, userLookup: byEmail(`${"a".repeat(64)}@${"b".repeat(300)}.com`) },
+      ["user_email"],
+    ],
+    [
+      "a 70 000-character e-mail address",
+      { member: { role: Role.READER }, userLookup: byEmail(`${"a".repeat(70_000)}@example.com`) },
+      ["user_email"],
+    ],
+  ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, request, fields) => {
+    const error = await expectError(
+      members.createMember({ parent: "projects/CORE", ...request }),
+      Code.InvalidArgument,
+    );
+    expect([...new Set(violatedFields(error))]).toEqual(fields);
   });
 });

@@ -6,7 +6,7 @@ import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { addMember, createProject } from "./support/fixtures.js";
+import { addMember, createProject, uniqueProjectKey } from "./support/fixtures.js";
 import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, transportFor } from "./support/transports.js";
@@ -226,5 +226,225 @@ describe("SearchUsers", () => {
   ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, request, field) => {
     const error = await expectError(usersAs(newSubject()).searchUsers(request), Code.InvalidArgument);
     expect(violatedFields(error)).toEqual([field]);
+  });
+});
+
+describe("handles", () => {
+  /** Signs in as a new person whose token carries these claims; returns the user and their client. */
+  async function signIn(claims: { preferredUsername?: string; email?: string; name?: string }) {
+    const token = await (await testIssuer()).mint(newSubject(), {
+      email: claims.email,
+      name: claims.name,
+      extraClaims:
+        claims.preferredUsername === undefined ? {} : { preferred_username: claims.preferredUsername },
+    });
+    const transport = transportWithToken(token);
+    const users = createClient(UserService, transport);
+    return { user: await users.getCurrentUser({}), users, transport };
+  }
+  const tag = () => randomUUID().slice(0, 8);
+
+  it("takes the token's preferred_username at first sign-in, in lower case, and keeps it after", async () => {
+    const t = tag();
+    const { user } = await signIn({ preferredUsername: `Ada-${t}`, email: `someone-${t}@example.com` });
+    expect(user.handle).toBe(`ada-${t}`);
+    expect(user.etag).not.toBe("");
+    const subject = newSubject();
+    const issuer = await testIssuer();
+    const first = await usersWithToken(
+      await issuer.mint(subject, { extraClaims: { preferred_username: `grace-${t}` } }),
+    ).getCurrentUser({});
+    const renamed = await usersWithToken(
+      await issuer.mint(subject, { extraClaims: { preferred_username: `hopper-${t}` } }),
+    ).getCurrentUser({});
+    expect(renamed).toMatchObject({ uid: first.uid, handle: `grace-${t}`, etag: first.etag });
+  });
+
+  it("falls back to the e-mail's local part when preferred_username is taken, in any case, or no handle", async () => {
+    const t = tag();
+    await signIn({ preferredUsername: `ada-${t}` });
+    const second = await signIn({ preferredUsername: `ADA-${t}`, email: `Ada.Lovelace_${t}@example.com` });
+    expect(second.user.handle).toBe(`ada-lovelace-${t}`);
+    const third = await signIn({ preferredUsername: `ada-${t}`, email: `ada.lovelace-${t}@example.org` });
+    expect(third.user.handle).toBe("");
+  });
+
+  it.each([
+    ["a dot", "ada.lovelace"],
+    ["an e-mail address", "ada@example.com"],
+    ["a double hyphen", "ada--l"],
+    ["a leading hyphen", "-ada"],
+    ["a Cyrillic а", "\u0430da"],
+    ["the Kelvin sign, which lower-cases to k", "\u212Aate"],
+    ["fullwidth letters", "\uff41\uff44\uff41"],
+    ["40 characters", "a".repeat(40)],
+  ])("does not take a preferred_username with %s, but the e-mail's local part", async (_, preferred) => {
+    const t = tag();
+    const { user } = await signIn({ preferredUsername: `${preferred}${t}`, email: `mail-${t}@example.com` });
+    expect(user.handle).toBe(`mail-${t}`);
+  });
+
+  it("gives the caller for users/me in GetUser", async () => {
+    const { user, users } = await signIn({ preferredUsername: `me-${tag()}` });
+    expect(await users.getUser({ name: "users/me" })).toEqual(user);
+  });
+
+  it("finds people by handle prefix in SearchUsers, never a stranger with a matching handle", async () => {
+    const t = tag();
+    const me = await signIn({ preferredUsername: `boss-${t}`, name: `Boss ${t}` });
+    const colleague = await signIn({ preferredUsername: `hx${t}-colleague`, name: "Colleague" });
+    const stranger = await signIn({ preferredUsername: `hx${t}-stranger`, name: "Stranger" });
+    const projects = createClient(ProjectService, me.transport);
+    const project = await projects.createProject({
+      projectId: uniqueProjectKey("H"),
+      project: { displayName: t },
+    });
+    await createClient(MemberService, me.transport).createMember({
+      parent: project.name,
+      userLookup: { case: "userHandle", value: colleague.user.handle },
+      member: { role: Member_Role.READER },
+    });
+    const found = await me.users.searchUsers({ query: `HX${t}` });
+    expect(found.users.map((user) => user.name)).toEqual([colleague.user.name]);
+    expect((await me.users.searchUsers({ query: stranger.user.handle })).users).toEqual([]);
+  });
+});
+
+describe("UpdateUser", () => {
+  const handleMask = { paths: ["handle"] };
+  const fresh = async () => {
+    const subject = newSubject();
+    const users = usersAs(subject);
+    return { users, user: await users.getCurrentUser({}) };
+  };
+  const newHandle = () => `h-${randomUUID().slice(0, 8)}`;
+
+  it("changes the caller's handle, by users/me or their own name, with a new etag", async () => {
+    const { users, user } = await fresh();
+    const first = newHandle();
+    const changed = await users.updateUser({
+      user: { name: "users/me", handle: first },
+      updateMask: handleMask,
+    });
+    expect(changed).toMatchObject({ name: user.name, handle: first, displayName: user.displayName });
+    expect(changed.etag).not.toBe(user.etag);
+    const second = newHandle();
+    const again = await users.updateUser({
+      user: { name: user.name, handle: second, etag: changed.etag },
+      updateMask: handleMask,
+    });
+    expect(again.handle).toBe(second);
+    expect(await users.getCurrentUser({})).toEqual(again);
+  });
+
+  it("changes nothing for an empty mask or the same handle: the same etag", async () => {
+    const { users } = await fresh();
+    const handle = newHandle();
+    const user = await users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask });
+    expect(await users.updateUser({ user: { name: "users/me" } })).toEqual(user);
+    expect(await users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask })).toEqual(
+      user,
+    );
+  });
+
+  it("refuses a handle another user has: ALREADY_EXISTS, and the caller keeps theirs", async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const handle = newHandle();
+    await a.users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask });
+    const before = await b.users.getCurrentUser({});
+    const error = await expectError(
+      b.users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask }),
+      Code.AlreadyExists,
+      "HANDLE_ALREADY_EXISTS",
+    );
+    expect(error.rawMessage).not.toContain(a.user.uid);
+    expect(await b.users.getCurrentUser({})).toEqual(before);
+  });
+
+  it("gives the handle to exactly one of two users asking at once", async () => {
+    const a = await fresh();
+    const b = await fresh();
+    const handle = newHandle();
+    const results = await Promise.allSettled(
+      [a, b].map(({ users }) =>
+        users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask }),
+      ),
+    );
+    expect(results.filter((result) => result.status === "fulfilled")).toHaveLength(1);
+    const rejected = results.find((result) => result.status === "rejected");
+    expect((rejected as PromiseRejectedResult).reason).toMatchObject({ code: Code.AlreadyExists });
+  });
+
+  it("fails with ABORTED on a stale etag and changes nothing", async () => {
+    const { users, user } = await fresh();
+    const changed = await users.updateUser({
+      user: { name: "users/me", handle: newHandle() },
+      updateMask: handleMask,
+    });
+    await expectError(
+      users.updateUser({
+        user: { name: "users/me", handle: newHandle(), etag: user.etag },
+        updateMask: handleMask,
+      }),
+      Code.Aborted,
+      "ETAG_MISMATCH",
+    );
+    expect(await users.getCurrentUser({})).toEqual(changed);
+  });
+
+  it("refuses another user's profile with PERMISSION_DENIED, whether they exist or not", async () => {
+    const { users } = await fresh();
+    const other = await fresh();
+    for (const name of [other.user.name, `users/${randomUUID()}`]) {
+      await expectError(
+        users.updateUser({ user: { name, handle: newHandle() }, updateMask: handleMask }),
+        Code.PermissionDenied,
+        "NOT_OWN_PROFILE",
+      );
+    }
+    expect(await other.users.getCurrentUser({})).toEqual(other.user);
+  });
+
+  it.each([
+    ["an empty handle", { handle: "" }, ["user.handle"]],
+    ["an upper-case handle", { handle: "Ada" }, ["user.handle"]],
+    ["a handle over 39 characters", { handle: "a".repeat(40) }, ["user.handle"]],
+    ["a double hyphen", { handle: "ada--l" }, ["user.handle"]],
+    ["a trailing hyphen", { handle: "ada-" }, ["user.handle"]],
+    ["a Cyrillic а (a confusable)", { handle: "\u0430da" }, ["user.handle"]],
+    ["the Kelvin sign", { handle: "\u212Aate" }, ["user.handle"]],
+    ["a fullwidth handle", { handle: "\uff41\uff44\uff41" }, ["user.handle"]],
+    ["a zero-width joiner", { handle: "a\u200dda" }, ["user.handle"]],
+    ["a 70 000-character handle", { handle: "a".repeat(70_000) }, ["user.handle"]],
+  ])("rejects %s with INVALID_ARGUMENT naming the field", async (_, fields, expected) => {
+    const { users } = await fresh();
+    const error = await expectError(
+      users.updateUser({ user: { name: "users/me", ...fields }, updateMask: handleMask }),
+      Code.InvalidArgument,
+    );
+    // Over 39 characters breaks both the length and the pattern: one field, two violations.
+    expect([...new Set(violatedFields(error))]).toEqual(expected);
+  });
+
+  it.each([
+    ["an output-only path", { paths: ["email"] }],
+    ["an unknown path", { paths: ["login"] }],
+  ])("rejects a mask with %s with INVALID_ARGUMENT", async (_, updateMask) => {
+    const { users } = await fresh();
+    const error = await expectError(
+      users.updateUser({ user: { name: "users/me", handle: newHandle() }, updateMask }),
+      Code.InvalidArgument,
+    );
+    expect(violatedFields(error)).toEqual(["update_mask"]);
+  });
+
+  it("rejects a name that is no user name with INVALID_ARGUMENT", async () => {
+    const { users } = await fresh();
+    const error = await expectError(
+      users.updateUser({ user: { name: "users/someone", handle: newHandle() }, updateMask: handleMask }),
+      Code.InvalidArgument,
+    );
+    expect(violatedFields(error)).toEqual(["user"]);
   });
 });

@@ -6,6 +6,8 @@ export interface Principal {
   subject: string;
   email: string;
   name: string;
+  /** The `preferred_username` claim: the handle the user would like (OpenID Connect Core §5.1). */
+  preferredUsername: string;
   /** When the token stops being accepted (ms since the epoch): its `exp` plus the clock tolerance. */
   expiresAt: number;
 }
@@ -102,6 +104,7 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
           subject,
           email: profileClaim(payload.email, 320),
           name: profileClaim(payload.name, 200),
+          preferredUsername: profileClaim(payload.preferred_username, 100),
           expiresAt: expires + options.clockToleranceSeconds * 1000,
         };
         if (verified.size >= VERIFIED_MAX) verified.clear();
@@ -119,7 +122,7 @@ export function createJwtAuthenticator(options: JwtOptions): Authenticator {
 /** Control and format characters, and lone surrogates: never part of a subject or a profile. */
 const UNSTORABLE = /[\p{Cc}\p{Cf}\p{Cs}]/u;
 
-/** A profile claim (email, name) as text; one that is not usable text is as good as absent. */
+/** A profile claim (email, name, preferred_username) as text; one that is not usable text is as good as absent. */
 function profileClaim(value: unknown, maxLength: number): string {
   return typeof value === "string" && !UNSTORABLE.test(value) ? [...value].slice(0, maxLength).join("") : "";
 }

@@ -2,6 +2,8 @@ import { Code, createContextKey, type HandlerContext, type Interceptor } from "@
 import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import type { Caller } from "../domain/shared/caller.js";
+import { handleCandidates } from "../domain/users/handles.js";
+import { signIn } from "../domain/users/user-store.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
 
@@ -11,8 +13,8 @@ const callerKey = createContextKey<Caller | undefined>(undefined, {
 
 /**
  * Turns the verified token of every API request into a user, creating it on
- * first use and refreshing its e-mail and name from the token, before the
- * handler runs.
+ * first use (with a handle from the token, when one is free) and refreshing
+ * its e-mail and name from the token, before the handler runs.
  */
 export function createCallerInterceptor(db: Database): Interceptor {
   // Users known to this process, by subject, with the claims last written:
@@ -21,28 +23,21 @@ export function createCallerInterceptor(db: Database): Interceptor {
   return (next) => async (req) => {
     const principal = req.contextValues.get(principalKey);
     if (!principal) return next(req); // health and reflection: public
-    const claims = `${principal.email}\n${principal.name}`;
+    const claims = `${principal.email}\n${principal.name}\n${principal.preferredUsername}`;
     const cached = known.get(principal.subject);
     if (cached?.claims === claims) {
       req.contextValues.set(callerKey, callerFrom(cached.uid, principal));
       return next(req);
     }
-    const user = await db
-      .insertInto("users")
-      .values({ subject: principal.subject, email: principal.email, display_name: principal.name })
-      .onConflict((conflict) =>
-        conflict.column("subject").doUpdateSet((eb) => ({
-          // A token without the claim keeps what is known.
-          email: principal.email === "" ? eb.ref("users.email") : principal.email,
-          display_name: principal.name === "" ? eb.ref("users.display_name") : principal.name,
-          update_time: eb.fn("now"),
-        })),
-      )
-      .returning("uid")
-      .executeTakeFirstOrThrow();
+    const uid = await signIn(db, {
+      subject: principal.subject,
+      email: principal.email,
+      displayName: principal.name,
+      handles: handleCandidates(principal.preferredUsername, principal.email),
+    });
     if (known.size >= 10_000) known.clear();
-    known.set(principal.subject, { uid: user.uid, claims });
-    req.contextValues.set(callerKey, callerFrom(user.uid, principal));
+    known.set(principal.subject, { uid, claims });
+    req.contextValues.set(callerKey, callerFrom(uid, principal));
     return next(req);
   };
 }

@@ -42,6 +42,10 @@ const UNIQUE_CONSTRAINTS: Record<string, { reason: string; message: string }> = 
     reason: "LABEL_ALREADY_EXISTS",
     message: "a label with this label_id already exists in the project",
   },
+  users_handle_key: {
+    reason: "HANDLE_ALREADY_EXISTS",
+    message: "another user has this handle",
+  },
   members_pkey: {
     reason: "MEMBER_ALREADY_EXISTS",
     message: "the user already is a member of the project",

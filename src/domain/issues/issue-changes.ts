@@ -2,6 +2,7 @@ import type { Transaction } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { type Issue, Issue_Priority as Priority } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { required } from "../errors.js";
+import type { Caller } from "../shared/caller.js";
 import { issueName } from "../shared/names.js";
 import { dbPriority, type IssueRow } from "./issue-mapping.js";
 import { nextStateOf } from "./issue-rules.js";
@@ -33,18 +34,18 @@ type Draft = Partial<
 >;
 type Project = { uid: string; key: string };
 
-/** Inserts a new issue reported by `reporterUid`, with its labels. */
+/** Inserts a new issue reported by the caller, with its labels. */
 export async function insertIssue(
   tx: Transaction<DB>,
   project: Project,
-  reporterUid: string,
+  caller: Caller,
   draft: Draft | undefined,
 ): Promise<{ uid: string; number: string }> {
   const state = nextStateOf(
     { state: "open", close_reason: null, close_time: null },
     { state: draft?.state, closeReason: draft?.closeReason },
   );
-  const assigneeUid = await resolveAssignee(tx, project.uid, draft?.assignee ?? "");
+  const assigneeUid = await resolveAssignee(tx, project.uid, draft?.assignee ?? "", caller);
   const labelUids = await resolveLabels(tx, project.uid, project.key, draft?.labels ?? []);
   const placement = await placeUnder(tx, project, draft?.parent ?? "", draft?.subIssueOrder);
   const number = await takeIssueNumber(tx, project.uid);
@@ -59,7 +60,7 @@ export async function insertIssue(
       close_reason: state.close_reason,
       close_time: state.state === "closed" ? eb.fn("now") : null,
       priority: dbPriority(draft?.priority ?? Priority.UNSPECIFIED) ?? "none",
-      reporter_uid: reporterUid,
+      reporter_uid: caller.userUid,
       assignee_uid: assigneeUid,
       ...placement,
     }))
@@ -90,6 +91,7 @@ export async function updateIssueFields(
   row: IssueRow,
   draft: Draft | undefined,
   fields: Set<WritableField>,
+  caller: Caller,
 ): Promise<void> {
   const state = nextStateOf(row, {
     state: fields.has("state") ? draft?.state : undefined,
@@ -100,7 +102,7 @@ export async function updateIssueFields(
       ? dbPriority(draft?.priority ?? 0)
       : undefined;
   const assigneeUid = fields.has("assignee")
-    ? await resolveAssignee(tx, project.uid, draft?.assignee ?? "")
+    ? await resolveAssignee(tx, project.uid, draft?.assignee ?? "", caller)
     : row.assignee_uid;
   const labelUids = fields.has("labels")
     ? await resolveLabels(tx, project.uid, project.key, draft?.labels ?? [])

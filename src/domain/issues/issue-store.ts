@@ -12,7 +12,14 @@ import { DomainError, invalidArgument, notFound } from "../errors.js";
 import { assertReader, readingAsReader, withProjectAccess } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
-import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
+import {
+  issueNumberOf,
+  labelName,
+  lastSegmentOf,
+  projectKeyOf,
+  resolveUserName,
+  userUidOf,
+} from "../shared/names.js";
 import { PAGE_BYTES, pageBytes, withinPageBytes } from "../shared/pagination.js";
 import { type IssueRow, toIssue } from "./issue-mapping.js";
 import { issueNumbersIn } from "./issue-rules.js";
@@ -242,13 +249,14 @@ export async function resolveAssignee(
   tx: Transaction<DB>,
   projectUid: string,
   assignee: string,
+  caller: Caller,
 ): Promise<string | null> {
   if (assignee === "") return null;
   const member = await tx
     .selectFrom("members")
     .select("user_uid")
     .where("project_uid", "=", projectUid)
-    .where("user_uid", "=", userUidOf(assignee))
+    .where("user_uid", "=", userUidOf(resolveUserName(assignee, caller)))
     .executeTakeFirst();
   if (!member) throw notFound(assignee);
   return member.user_uid;

@@ -5,7 +5,7 @@ import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tr
 import { invalidArgument } from "../errors.js";
 import { readingAsReader } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
-import { issueNumberOf, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
+import { issueNumberOf, lastSegmentOf, projectKeyOf, resolveUserName, userUidOf } from "../shared/names.js";
 import { type Keyset, pageOf } from "../shared/pagination.js";
 import { timestampToText } from "../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow } from "./issue-mapping.js";
@@ -79,6 +79,7 @@ function filtered(
   req: ListIssuesRequest,
 ) {
   const filter = req.filter;
+  const uidOf = (user: string) => userUidOf(resolveUserName(user, caller));
   let select = selectIssues(db, project.uid);
   if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);
   if (filter) {
@@ -87,7 +88,7 @@ function filtered(
     const priorities = filter.priorities.map(dbPriority).filter((priority) => priority !== undefined);
     if (priorities.length) select = select.where("issues.priority", "in", priorities);
     if (filter.assignees.length || filter.unassigned) {
-      const assignees = filter.assignees.map(userUidOf);
+      const assignees = filter.assignees.map(uidOf);
       select = select.where((eb) => {
         const conditions: Expression<SqlBool>[] = [];
         if (assignees.length) conditions.push(eb("issues.assignee_uid", "in", assignees));
@@ -95,7 +96,7 @@ function filtered(
         return eb.or(conditions);
       });
     }
-    if (filter.reporter) select = select.where("issues.reporter_uid", "=", userUidOf(filter.reporter));
+    if (filter.reporter) select = select.where("issues.reporter_uid", "=", uidOf(filter.reporter));
     for (const label of filter.labels) {
       if (projectKeyOf(label) !== project.key) {
         throw invalidArgument(

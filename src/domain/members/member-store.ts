@@ -3,7 +3,7 @@ import type { DB, MemberRole } from "../../../gen/db.js";
 import { failedPrecondition, notFound } from "../errors.js";
 import { announceAccessChange } from "../shared/access.js";
 import type { NewRevision } from "../shared/etag.js";
-import { lastSegmentOf, userUidOf } from "../shared/names.js";
+import { lastSegmentOf } from "../shared/names.js";
 import { afterPair, type PairCursor, pageOf, pairKeyset } from "../shared/pagination.js";
 import type { ProjectRow } from "../shared/projects.js";
 import type { MemberRow } from "./member-mapping.js";
@@ -50,14 +50,13 @@ async function assertNotLastAdmin(
   }
 }
 
-/** Makes the user `userName` a member of the project; NOT_FOUND when there is no such user. */
-export async function insertMember(
+/** Makes the user `userUid` (found by findUserUidBy) a member of the project. */
+export function insertMember(
   tx: Transaction<DB>,
   projectUid: string,
-  userName: string,
+  userUid: string,
   role: MemberRole,
 ): Promise<MemberRow> {
-  const userUid = await findUserUid(tx, userName);
   return tx
     .insertInto("members")
     .values({ project_uid: projectUid, user_uid: userUid, role })
@@ -107,17 +106,6 @@ export async function removeMember(
     .where("user_uid", "=", row.user_uid)
     .execute();
   await announceAccessChange(tx, project.uid, row.user_uid);
-}
-
-/** The uid of the user `name`; NOT_FOUND when there is none. */
-async function findUserUid(db: Kysely<DB>, name: string): Promise<string> {
-  const user = await db
-    .selectFrom("users")
-    .select("uid")
-    .where("uid", "=", userUidOf(name))
-    .executeTakeFirst();
-  if (!user) throw notFound(name);
-  return user.uid;
 }
 
 /** A page of a project's members, by the time they joined. */

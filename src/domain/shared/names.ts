@@ -1,6 +1,8 @@
 // Resource names (AIP-122). Requests are validated against the contract's
 // patterns before handlers run, so parsing here only splits.
 
+import type { Caller } from "./caller.js";
+
 export const projectName = (key: string) => `projects/${key}`;
 export const userName = (uid: string) => `users/${uid}`;
 export const memberName = (projectKey: string, userUid: string) =>
@@ -27,3 +29,7 @@ export const issueNumberOf = (name: string) => part(name, 3);
 export const lastSegmentOf = (name: string) => part(name, name.split("/").length - 1);
 /** `users/{uid}` -> uid */
 export const userUidOf = (name: string) => part(name, 1);
+
+/** `users/me`, the alias of the caller (AIP-122) wherever a request takes a user's name, is `users/{uid}`. */
+export const resolveUserName = (name: string, caller: Caller) =>
+  name === "users/me" ? userName(caller.userUid) : name;

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Selectable } from "kysely";
 import type { Users } from "../../../gen/db.js";
 import { type User, UserSchema } from "../../../gen/proto/tracker/v1/user_pb.js";
+import { etagOf } from "../shared/etag.js";
 import { userName } from "../shared/names.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
@@ -15,5 +16,7 @@ export function toUser(row: UserRow): User {
     email: row.email,
     createTime: timestampFromPg(row.create_time),
     updateTime: timestampFromPg(row.update_time),
+    handle: row.handle ?? "",
+    etag: etagOf(row.revision),
   });
 }

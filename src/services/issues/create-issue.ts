@@ -16,7 +16,7 @@ export const createIssue =
       req,
       { resource: req.parent, role: "writer" },
       async ({ tx, caller, project, ...work }) => {
-        const { uid, number } = await insertIssue(tx, project, caller.userUid, req.issue);
+        const { uid, number } = await insertIssue(tx, project, caller, req.issue);
         const issue = await readIssue(tx, project, `${req.parent}/issues/${number}`);
         await work.event({ uid, number }, "issue_created", { changes: diffFields({}, snapshotOf(issue)) });
         await work.audit({ resource: issue.name, schema: IssueSchema, after: issue });

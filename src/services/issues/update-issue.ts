@@ -31,7 +31,7 @@ export const updateIssue =
       if (!row) throw new Error("the scope locks the issue");
       const { tx, project } = work;
       const before = toIssue(row, project.key);
-      await updateIssueFields(tx, project, row, req.issue, fields);
+      await updateIssueFields(tx, project, row, req.issue, fields, work.caller);
       const updated = await readIssue(tx, project, name);
       const changes = diffFields(snapshotOf(before), snapshotOf(updated));
       if (changes.length > 0) await work.event(row, "issue_updated", { changes });

@@ -4,6 +4,7 @@ import type { AppContext } from "../../context.js";
 import { getCurrentUser } from "./get-current-user.js";
 import { getUser } from "./get-user.js";
 import { searchUsers } from "./search-users.js";
+import { updateUser } from "./update-user.js";
 
 export function userService(ctx: AppContext) {
   return (router: ConnectRouter) =>
@@ -11,5 +12,6 @@ export function userService(ctx: AppContext) {
       getCurrentUser: getCurrentUser(ctx),
       getUser: getUser(ctx),
       searchUsers: searchUsers(ctx),
+      updateUser: updateUser(ctx),
     });
 }

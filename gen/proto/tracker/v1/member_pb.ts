@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tracker/v1/member.proto.
  */
 export const file_tracker_v1_member: GenFile = /*@__PURE__*/
-  fileDesc("Chd0cmFja2VyL3YxL21lbWJlci5wcm90bxIKdHJhY2tlci52MSKVAwoGTWVtYmVyEhEKBG5hbWUYASABKAlCA+BBCBImCgR1c2VyGAIgASgJQhjgQQX6QRIKEHRyYWNrZXIuZGV2L1VzZXISNAoEcm9sZRgDIAEoDjIXLnRyYWNrZXIudjEuTWVtYmVyLlJvbGVCDeBBArpIB4IBBBABIAASNAoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEZXRhZxgGIAEoCUID4EEDIk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfUkVBREVSEAESDwoLUk9MRV9XUklURVIQAhIOCgpST0xFX0FETUlOEAM6S+pBSAoSdHJhY2tlci5kZXYvTWVtYmVyEiFwcm9qZWN0cy97cHJvamVjdH0vbWVtYmVycy97dXNlcn0qB21lbWJlcnMyBm1lbWJlciKfAQoSTGlzdE1lbWJlcnNSZXF1ZXN0Ek8KBnBhcmVudBgBIAEoCUI/4EEC+kEVChN0cmFja2VyLmRldi9Qcm9qZWN0ukghch8yHV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0kEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACCJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi50cmFja2VyLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiwgIKE0NyZWF0ZU1lbWJlclJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQStQEKBm1lbWJlchgCIAEoCzISLnRyYWNrZXIudjEuTWVtYmVyQpAB4EECukiJAboBggEKC21lbWJlci51c2VyEhh1c2VyIG11c3QgYmUgdXNlcnMve3VpZH0aWXRoaXMudXNlci5tYXRjaGVzKCdedXNlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCcpyAEBEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBIsUCChNVcGRhdGVNZW1iZXJSZXF1ZXN0EusBCgZtZW1iZXIYASABKAsyEi50cmFja2VyLnYxLk1lbWJlckLGAeBBArpIvwG6AbgBCgttZW1iZXIubmFtZRIwbmFtZSBtdXN0IGJlIHByb2plY3RzL3twcm9qZWN0X2lkfS9tZW1iZXJzL3t1aWR9Gnd0aGlzLm5hbWUubWF0Y2hlcygnXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9tZW1iZXJzL1swLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQnKcgBARJACgt1cGRhdGVfbWFzaxgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE1hc2tCD7pIDOIBCRIEcm9sZRIBKiLBAQoTRGVsZXRlTWVtYmVyUmVxdWVzdBKSAQoEbmFtZRgBIAEoCUKDAeBBAvpBFAoSdHJhY2tlci5kZXYvTWVtYmVyukhmcmQyYl5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0vbWVtYmVycy9bMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn0kEhUKBGV0YWcYAiABKAlCB7pIBHICGEAytwIKDU1lbWJlclNlcnZpY2USUwoLTGlzdE1lbWJlcnMSHi50cmFja2VyLnYxLkxpc3RNZW1iZXJzUmVxdWVzdBofLnRyYWNrZXIudjEuTGlzdE1lbWJlcnNSZXNwb25zZSIDkAIBEkMKDENyZWF0ZU1lbWJlchIfLnRyYWNrZXIudjEuQ3JlYXRlTWVtYmVyUmVxdWVzdBoSLnRyYWNrZXIudjEuTWVtYmVyEkMKDFVwZGF0ZU1lbWJlchIfLnRyYWNrZXIudjEuVXBkYXRlTWVtYmVyUmVxdWVzdBoSLnRyYWNrZXIudjEuTWVtYmVyEkcKDERlbGV0ZU1lbWJlchIfLnRyYWNrZXIudjEuRGVsZXRlTWVtYmVyUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eWIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
+  fileDesc("Chd0cmFja2VyL3YxL21lbWJlci5wcm90bxIKdHJhY2tlci52MSKVAwoGTWVtYmVyEhEKBG5hbWUYASABKAlCA+BBCBImCgR1c2VyGAIgASgJQhjgQQX6QRIKEHRyYWNrZXIuZGV2L1VzZXISNAoEcm9sZRgDIAEoDjIXLnRyYWNrZXIudjEuTWVtYmVyLlJvbGVCDeBBArpIB4IBBBABIAASNAoLY3JlYXRlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSEQoEZXRhZxgGIAEoCUID4EEDIk4KBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfUkVBREVSEAESDwoLUk9MRV9XUklURVIQAhIOCgpST0xFX0FETUlOEAM6S+pBSAoSdHJhY2tlci5kZXYvTWVtYmVyEiFwcm9qZWN0cy97cHJvamVjdH0vbWVtYmVycy97dXNlcn0qB21lbWJlcnMyBm1lbWJlciKfAQoSTGlzdE1lbWJlcnNSZXF1ZXN0Ek8KBnBhcmVudBgBIAEoCUI/4EEC+kEVChN0cmFja2VyLmRldi9Qcm9qZWN0ukghch8yHV5wcm9qZWN0cy9bQS1aXVtBLVowLTldezEsOX0kEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxiACCJTChNMaXN0TWVtYmVyc1Jlc3BvbnNlEiMKB21lbWJlcnMYASADKAsyEi50cmFja2VyLnYxLk1lbWJlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAki5gMKE0NyZWF0ZU1lbWJlclJlcXVlc3QSTwoGcGFyZW50GAEgASgJQj/gQQL6QRUKE3RyYWNrZXIuZGV2L1Byb2plY3S6SCFyHzIdXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fSQS2QEKBm1lbWJlchgCIAEoCzISLnRyYWNrZXIudjEuTWVtYmVyQrQB4EECukitAboBpgEKC21lbWJlci51c2VyEiR1c2VyIG11c3QgYmUgdXNlcnMve3VpZH0gb3IgdXNlcnMvbWUacXRoaXMudXNlciA9PSAnJyB8fCB0aGlzLnVzZXIubWF0Y2hlcygnXnVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpJCcpyAEBEiIKCnJlcXVlc3RfaWQYAyABKAlCDuBBAbpICNgBAXIDsAEBEk0KC3VzZXJfaGFuZGxlGAQgASgJQja6SDNyMRgnMi1eW0EtWmEtejAtOV0oW0EtWmEtejAtOV18LVtBLVphLXowLTldKXswLDM4fSRIABIgCgp1c2VyX2VtYWlsGAUgASgJQgq6SAdyBRjAAmABSABCDQoLdXNlcl9sb29rdXAixQIKE1VwZGF0ZU1lbWJlclJlcXVlc3QS6wEKBm1lbWJlchgBIAEoCzISLnRyYWNrZXIudjEuTWVtYmVyQsYB4EECuki/AboBuAEKC21lbWJlci5uYW1lEjBuYW1lIG11c3QgYmUgcHJvamVjdHMve3Byb2plY3RfaWR9L21lbWJlcnMve3VpZH0ad3RoaXMubmFtZS5tYXRjaGVzKCdecHJvamVjdHMvW0EtWl1bQS1aMC05XXsxLDl9L21lbWJlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCcpyAEBEkAKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IPukgM4gEJEgRyb2xlEgEqIsEBChNEZWxldGVNZW1iZXJSZXF1ZXN0EpIBCgRuYW1lGAEgASgJQoMB4EEC+kEUChJ0cmFja2VyLmRldi9NZW1iZXK6SGZyZDJiXnByb2plY3RzL1tBLVpdW0EtWjAtOV17MSw5fS9tZW1iZXJzL1swLTlhLWZdezh9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezR9LVswLTlhLWZdezEyfSQSFQoEZXRhZxgCIAEoCUIHukgEcgIYQDK3AgoNTWVtYmVyU2VydmljZRJTCgtMaXN0TWVtYmVycxIeLnRyYWNrZXIudjEuTGlzdE1lbWJlcnNSZXF1ZXN0Gh8udHJhY2tlci52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlIgOQAgESQwoMQ3JlYXRlTWVtYmVyEh8udHJhY2tlci52MS5DcmVhdGVNZW1iZXJSZXF1ZXN0GhIudHJhY2tlci52MS5NZW1iZXISQwoMVXBkYXRlTWVtYmVyEh8udHJhY2tlci52MS5VcGRhdGVNZW1iZXJSZXF1ZXN0GhIudHJhY2tlci52MS5NZW1iZXISRwoMRGVsZXRlTWVtYmVyEh8udHJhY2tlci52MS5EZWxldGVNZW1iZXJSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5YgZwcm90bzM", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_empty, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A user's membership in a project.
@@ -31,7 +31,8 @@ export type Member = Message<"tracker.v1.Member"> & {
   name: string;
 
   /**
-   * The member, `users/{uid}`. Required on create, immutable.
+   * The member, `users/{uid}`. On create, `users/me` is the caller; required
+   * there unless the request names the user by handle or e-mail. Immutable.
    *
    * @generated from field: string user = 2;
    */
@@ -181,7 +182,8 @@ export type CreateMemberRequest = Message<"tracker.v1.CreateMemberRequest"> & {
   parent: string;
 
   /**
-   * The membership: `user` and `role` are required.
+   * The membership: `role` is required, and `user` unless `user_handle`
+   * or `user_email` says who.
    *
    * @generated from field: tracker.v1.Member member = 2;
    */
@@ -194,6 +196,29 @@ export type CreateMemberRequest = Message<"tracker.v1.CreateMemberRequest"> & {
    * @generated from field: string request_id = 3;
    */
   requestId: string;
+
+  /**
+   * Who to add, instead of `member.user`: give exactly one of the three.
+   *
+   * @generated from oneof tracker.v1.CreateMemberRequest.user_lookup
+   */
+  userLookup: {
+    /**
+     * The user's handle (User.handle), in any case, e.g. `ada-lovelace`.
+     *
+     * @generated from field: string user_handle = 4;
+     */
+    value: string;
+    case: "userHandle";
+  } | {
+    /**
+     * The user's whole e-mail address (User.email), in any case.
+     *
+     * @generated from field: string user_email = 5;
+     */
+    value: string;
+    case: "userEmail";
+  } | { case: undefined; value?: undefined };
 };
 
 /**
@@ -273,9 +298,14 @@ export const MemberService: GenService<{
     output: typeof ListMembersResponseSchema;
   },
   /**
-   * Adds a user to a project.
+   * Adds a user to a project: one who has signed in before, named by
+   * `member.user`, or found by their exact handle or e-mail address (any
+   * case). Admins only. Whoever is not a user is NOT_FOUND, told the same way
+   * for a handle and an e-mail address.
    *
-   * Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member).
+   * Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member),
+   * FAILED_PRECONDITION (several users have that e-mail address: add by
+   * handle).
    *
    * @generated from rpc tracker.v1.MemberService.CreateMember
    */

@@ -7,15 +7,15 @@ import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2
 import { file_buf_validate_validate } from "../../buf/validate/validate_pb.js";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb.js";
 import { file_google_api_resource } from "../../google/api/resource_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file tracker/v1/user.proto.
  */
 export const file_tracker_v1_user: GenFile = /*@__PURE__*/
-  fileDesc("ChV0cmFja2VyL3YxL3VzZXIucHJvdG8SCnRyYWNrZXIudjEi+AEKBFVzZXISEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEhkKDGRpc3BsYXlfbmFtZRgDIAEoCUID4EEDEhIKBWVtYWlsGAQgASgJQgPgQQMSNAoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQM6MOpBLQoQdHJhY2tlci5kZXYvVXNlchIMdXNlcnMve3VzZXJ9KgV1c2VyczIEdXNlciIXChVHZXRDdXJyZW50VXNlclJlcXVlc3QigwEKDkdldFVzZXJSZXF1ZXN0EnEKBG5hbWUYASABKAlCY+BBAvpBEgoQdHJhY2tlci5kZXYvVXNlcrpISHJGMkRedXNlcnMvWzAtOWEtZl17OH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17NH0tWzAtOWEtZl17MTJ9JCJrChJTZWFyY2hVc2Vyc1JlcXVlc3QSGwoFcXVlcnkYASABKAlCDOBBArpIBnIEEAEYZBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiTwoTU2VhcmNoVXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLnRyYWNrZXIudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky7AEKC1VzZXJTZXJ2aWNlEkoKDkdldEN1cnJlbnRVc2VyEiEudHJhY2tlci52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaEC50cmFja2VyLnYxLlVzZXIiA5ACARI8CgdHZXRVc2VyEhoudHJhY2tlci52MS5HZXRVc2VyUmVxdWVzdBoQLnRyYWNrZXIudjEuVXNlciIDkAIBElMKC1NlYXJjaFVzZXJzEh4udHJhY2tlci52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaHy50cmFja2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_timestamp]);
+  fileDesc("ChV0cmFja2VyL3YxL3VzZXIucHJvdG8SCnRyYWNrZXIudjEi0AIKBFVzZXISEQoEbmFtZRgBIAEoCUID4EEIEhAKA3VpZBgCIAEoCUID4EEDEhkKDGRpc3BsYXlfbmFtZRgDIAEoCUID4EEDEhIKBWVtYWlsGAQgASgJQgPgQQMSNAoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSNAoLdXBkYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgPgQQMSQwoGaGFuZGxlGAcgASgJQjPgQQG6SC3YAQFyKBgnMiReW2EtejAtOV0oW2EtejAtOV18LVthLXowLTldKXswLDM4fSQSEQoEZXRhZxgIIAEoCUID4EEDOjDqQS0KEHRyYWNrZXIuZGV2L1VzZXISDHVzZXJzL3t1c2VyfSoFdXNlcnMyBHVzZXIiFwoVR2V0Q3VycmVudFVzZXJSZXF1ZXN0IogBCg5HZXRVc2VyUmVxdWVzdBJ2CgRuYW1lGAEgASgJQmjgQQL6QRIKEHRyYWNrZXIuZGV2L1VzZXK6SE1ySzJJXnVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpJCJrChJTZWFyY2hVc2Vyc1JlcXVlc3QSGwoFcXVlcnkYASABKAlCDOBBArpIBnIEEAEYZBIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYgAgiTwoTU2VhcmNoVXNlcnNSZXNwb25zZRIfCgV1c2VycxgBIAMoCzIQLnRyYWNrZXIudjEuVXNlchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkimgIKEVVwZGF0ZVVzZXJSZXF1ZXN0EsABCgR1c2VyGAEgASgLMhAudHJhY2tlci52MS5Vc2VyQp8B4EECukiYAboBkQEKCXVzZXIubmFtZRIkbmFtZSBtdXN0IGJlIHVzZXJzL21lIG9yIHVzZXJzL3t1aWR9Gl50aGlzLm5hbWUubWF0Y2hlcygnXnVzZXJzLyhbMC05YS1mXXs4fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXs0fS1bMC05YS1mXXsxMn18bWUpJCcpyAEBEkIKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IRukgO4gELEgZoYW5kbGUSASoyqwIKC1VzZXJTZXJ2aWNlEkoKDkdldEN1cnJlbnRVc2VyEiEudHJhY2tlci52MS5HZXRDdXJyZW50VXNlclJlcXVlc3QaEC50cmFja2VyLnYxLlVzZXIiA5ACARI8CgdHZXRVc2VyEhoudHJhY2tlci52MS5HZXRVc2VyUmVxdWVzdBoQLnRyYWNrZXIudjEuVXNlciIDkAIBElMKC1NlYXJjaFVzZXJzEh4udHJhY2tlci52MS5TZWFyY2hVc2Vyc1JlcXVlc3QaHy50cmFja2VyLnYxLlNlYXJjaFVzZXJzUmVzcG9uc2UiA5ACARI9CgpVcGRhdGVVc2VyEh0udHJhY2tlci52MS5VcGRhdGVVc2VyUmVxdWVzdBoQLnRyYWNrZXIudjEuVXNlcmIGcHJvdG8z", [file_buf_validate_validate, file_google_api_field_behavior, file_google_api_resource, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A person who uses the tracker.
@@ -64,6 +64,26 @@ export type User = Message<"tracker.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 6;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * The user's unique name for people, like a GitHub login, e.g.
+   * `ada-lovelace`: lower-case letters, digits and single hyphens inside, at
+   * most 39 characters; unique ignoring case. Taken at first sign-in from the
+   * token's `preferred_username` when that is free and valid (in lower case),
+   * else from the e-mail address's local part (`Ada.L@...` is `ada-l`), else
+   * empty until the user chooses one (UpdateUser) or signs in again when one
+   * is free. It can change, so store `name`, not the handle.
+   *
+   * @generated from field: string handle = 7;
+   */
+  handle: string;
+
+  /**
+   * Opaque version, new after every change (AIP-154).
+   *
+   * @generated from field: string etag = 8;
+   */
+  etag: string;
 };
 
 /**
@@ -91,7 +111,7 @@ export const GetCurrentUserRequestSchema: GenMessage<GetCurrentUserRequest> = /*
  */
 export type GetUserRequest = Message<"tracker.v1.GetUserRequest"> & {
   /**
-   * The user's name, `users/{uid}`.
+   * The user's name, `users/{uid}`, or `users/me` for the caller.
    *
    * @generated from field: string name = 1;
    */
@@ -110,7 +130,7 @@ export const GetUserRequestSchema: GenMessage<GetUserRequest> = /*@__PURE__*/
  */
 export type SearchUsersRequest = Message<"tracker.v1.SearchUsersRequest"> & {
   /**
-   * The start of a display name or e-mail address, in any case, e.g. `ada`.
+   * The start of a handle, display name or e-mail address, in any case, e.g. `ada`.
    *
    * @generated from field: string query = 1;
    */
@@ -163,8 +183,39 @@ export const SearchUsersResponseSchema: GenMessage<SearchUsersResponse> = /*@__P
   messageDesc(file_tracker_v1_user, 4);
 
 /**
+ * @generated from message tracker.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"tracker.v1.UpdateUserRequest"> & {
+  /**
+   * The user with its `name` (`users/me`, or the caller's `users/{uid}`),
+   * the new `handle`, and optionally its `etag`.
+   *
+   * @generated from field: tracker.v1.User user = 1;
+   */
+  user?: User | undefined;
+
+  /**
+   * `handle` or `*`; only the handle can change, and not to empty. An
+   * empty mask changes nothing.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message tracker.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_tracker_v1_user, 5);
+
+/**
  * UserService tells who is calling and who other users are. Users are
  * created on their first authenticated call, from the caller's identity.
+ *
+ * Wherever a request takes a user's name (`users/{uid}`), `users/me` names
+ * the caller (AIP-122 alias); answers always carry `users/{uid}`.
  *
  * @generated from service tracker.v1.UserService
  */
@@ -180,7 +231,8 @@ export const UserService: GenService<{
     output: typeof UserSchema;
   },
   /**
-   * A user by name, e.g. the reporter of an issue.
+   * A user by name, e.g. the reporter of an issue, or `users/me`. Only the
+   * caller and those who share a project with them are found.
    *
    * Errors: NOT_FOUND.
    *
@@ -192,10 +244,11 @@ export const UserService: GenService<{
     output: typeof UserSchema;
   },
   /**
-   * People whose display name or e-mail address starts with `query`,
-   * ignoring case, e.g. to pick an assignee or a new member. Only the caller
-   * and those who share a project with them are ever found: everyone else
-   * does not exist for the caller, as for GetUser. Ordered by display name.
+   * People whose handle, display name or e-mail address starts with
+   * `query`, ignoring case, e.g. to pick an assignee or a new member. Only
+   * the caller and those who share a project with them are ever found:
+   * everyone else does not exist for the caller, as for GetUser, even by
+   * their whole e-mail address. Ordered by display name.
    *
    * Errors: INVALID_ARGUMENT.
    *
@@ -205,6 +258,21 @@ export const UserService: GenService<{
     methodKind: "unary";
     input: typeof SearchUsersRequestSchema;
     output: typeof SearchUsersResponseSchema;
+  },
+  /**
+   * Changes the caller's own profile: only the `handle` is the user's to
+   * change (the rest comes from the identity provider). `user.name` is
+   * `users/me` or the caller's own name.
+   *
+   * Errors: PERMISSION_DENIED (another user), ALREADY_EXISTS (the handle is
+   * taken, in any case), ABORTED (stale etag).
+   *
+   * @generated from rpc tracker.v1.UserService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UserSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tracker_v1_user, 0);

@@ -1,0 +1,35 @@
+// Handles (User.handle): lower-case ASCII letters and digits, single hyphens
+// inside, at most 39 characters, as GitHub logins are. The same rule is the
+// contract's pattern and the users_handle_format check.
+
+const MAX_HANDLE_LENGTH = 39;
+const HANDLE = /^[a-z0-9]([a-z0-9]|-[a-z0-9]){0,38}$/;
+/** A handle in any case: checked before lower-casing, which maps some non-ASCII letters (K, the Kelvin sign) onto ASCII. */
+const HANDLE_ANY_CASE = /^[A-Za-z0-9]([A-Za-z0-9]|-[A-Za-z0-9]){0,38}$/;
+
+export const isHandle = (text: string) => text.length <= MAX_HANDLE_LENGTH && HANDLE.test(text);
+
+/** Lower-cases ASCII letters only, so no other character can become one. */
+export const asciiLowerCase = (text: string) => text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
+
+/**
+ * The handles a user signing in for the first time may get, best first: the
+ * token's `preferred_username` when it is a handle in any case, then the
+ * local part of the e-mail address made into one (`Ada.Lovelace@...` is
+ * `ada-lovelace`). Whichever is free is taken; with none, the user has no
+ * handle until they choose one.
+ */
+export function handleCandidates(preferredUsername: string, email: string): string[] {
+  const candidates: string[] = [];
+  if (preferredUsername.length <= MAX_HANDLE_LENGTH && HANDLE_ANY_CASE.test(preferredUsername))
+    candidates.push(asciiLowerCase(preferredUsername));
+  const at = email.lastIndexOf("@");
+  if (at > 0) {
+    const fromEmail = asciiLowerCase(email.slice(0, at).replace(/[^A-Za-z0-9]+/g, "-"))
+      .replace(/^-+/, "")
+      .slice(0, MAX_HANDLE_LENGTH)
+      .replace(/-+$/, "");
+    if (isHandle(fromEmail) && !candidates.includes(fromEmail)) candidates.push(fromEmail);
+  }
+  return candidates;
+}
