@@ -1,15 +1,16 @@
 import {
   type Expression,
   type Kysely,
+  type Selectable,
   type SelectQueryBuilder,
   type SqlBool,
   sql,
   type Transaction,
 } from "kysely";
-import type { DB } from "../../../gen/db.js";
+import type { DB, Issues } from "../../../gen/db.js";
 import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { DomainError, invalidArgument, notFound } from "../errors.js";
-import { assertReader, readingAsReader, withProjectAccess } from "../shared/access.js";
+import { assertReader, readingAsReader, withProjectAccess, withReadableProjects } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
 import { issueNumberOf, labelName, lastSegmentOf, projectKeyOf, userUidOf } from "../shared/names.js";
@@ -32,13 +33,14 @@ const parentNumber = sql<
 /** `projects/{key}/labels/{key}` at its longest, with room for JSON's quotes. */
 const MAX_LABEL_NAME_BYTES = 128;
 
+/** Issues of one project, without their labels. */
+export function selectIssueColumns(db: Kysely<DB>, projectUid: string | Expression<string>) {
+  return db.selectFrom("issues").selectAll("issues").where("issues.project_uid", "=", projectUid);
+}
+
 /** Issues of one project with their label keys, in one query. */
 export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<string>) {
-  return db
-    .selectFrom("issues")
-    .selectAll("issues")
-    .select([labelKeys, parentNumber])
-    .where("issues.project_uid", "=", projectUid);
+  return selectIssueColumns(db, projectUid).select([labelKeys, parentNumber]);
 }
 
 /**
@@ -93,6 +95,8 @@ export type IssueSortField = "number" | "create_time" | "update_time" | "priorit
 
 /** Issues picked from one project, as `selectIssues` starts them. */
 type IssueSelect = SelectQueryBuilder<DB, "issues", IssueRow>;
+/** The same without their labels, as `selectIssueColumns` starts them. */
+export type IssueColumnsSelect = SelectQueryBuilder<DB, "issues", Selectable<Issues>>;
 
 /**
  * The issues `select` picks of the project `requested` (given its uid), by
@@ -155,6 +159,62 @@ export async function selectIssuesAsReader(
   }
   // A member's request with no issue to show is one row of nulls.
   return rows.filter((row): row is typeof row & IssueRow => row.uid !== null);
+}
+
+/** An issue read across projects, with the key of its own project. */
+export type IssueRowWithProject = IssueRow & { project_key: string };
+
+/**
+ * The issues `select` picks in each project the caller can read
+ * (withReadableProjects: `projects/-`), merged in `order` with ties broken by
+ * project key, then number, and ending by bytes as a page does. `select` is
+ * given each project's `uid` and `key` and should leave at most its `limit`
+ * rows after the cursor; it runs once per project, along that project's
+ * (project_uid, field, number) index, so a caller in few projects costs few
+ * short index scans whatever the others hold. Labels are read for the merged
+ * rows only.
+ */
+export async function selectIssuesAcrossProjects(
+  db: Kysely<DB>,
+  caller: Caller,
+  projects: { showDeleted: boolean; keys?: string[] },
+  select: (project: { uid: Expression<string>; key: Expression<string> }) => IssueColumnsSelect,
+  order: { field: IssueSortField; descending: boolean },
+  limit: number,
+): Promise<IssueRowWithProject[]> {
+  const direction = order.descending ? "desc" : "asc";
+  const orderIn = (table: string, projectKey = `${table}.project_key`) =>
+    sql.join(
+      [`${table}.${order.field}`, projectKey, `${table}.number`].map(
+        (column) => sql`${sql.ref(column)} ${sql.raw(direction)}`,
+      ),
+    );
+  let perProject = select({ uid: sql.ref("access.uid"), key: sql.ref("access.key") });
+  for (const column of order.field === "number" ? ["number"] : [order.field, "number"]) {
+    perProject = perProject.orderBy(sql.ref(`issues.${column}`), direction);
+  }
+  const merged = withReadableProjects(db, caller, projects)
+    .selectFrom("access")
+    .innerJoinLateral(perProject.as("issue"), (join) => join.onTrue())
+    .selectAll("issue")
+    .select("access.key as project_key")
+    .orderBy(sql`${orderIn("issue", "access.key")}`)
+    .limit(limit);
+  const bytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
+  // Named `issues`, the merged rows take labelKeys and the byte count as one
+  // project's do.
+  const windowed = db
+    .selectFrom(merged.as("issues"))
+    .selectAll("issues")
+    .select([labelKeys, parentNumber])
+    .select(pageBytes(bytes, orderIn("issues")));
+  const rows = await db
+    .selectFrom(windowed.as("page"))
+    .selectAll("page")
+    .where(withinPageBytes("page"))
+    .orderBy(sql`${orderIn("page")}`)
+    .execute();
+  return rows as unknown as IssueRowWithProject[];
 }
 
 export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {

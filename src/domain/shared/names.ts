@@ -27,3 +27,10 @@ export const issueNumberOf = (name: string) => part(name, 3);
 export const lastSegmentOf = (name: string) => part(name, name.split("/").length - 1);
 /** `users/{uid}` -> uid */
 export const userUidOf = (name: string) => part(name, 1);
+
+/** The parent of a read across every project the caller can read (AIP-159). */
+export const EVERY_PROJECT = "projects/-";
+
+/** `users/me` is the caller (as in Google APIs); any other user name is itself. */
+export const resolveUserName = (name: string, caller: { userUid: string }) =>
+  name === "users/me" ? userName(caller.userUid) : name;
