@@ -86,6 +86,22 @@ describe.runIf(existsSync(GRPCURL))("the grpcurl tour from the README", () => {
     });
     expect(open.issues.map((found: { title: string }) => found.title)).toEqual(["Dark mode"]);
 
+    // my open issues across projects
+    const me = await call("tracker.v1.UserService/GetCurrentUser", {});
+    const elsewhere = await call("tracker.v1.ProjectService/CreateProject", {
+      projectId: "TOUR2",
+      project: { displayName: "Another tour" },
+    });
+    const mine = await call("tracker.v1.IssueService/CreateIssue", {
+      parent: elsewhere.name,
+      issue: { title: "Mine", assignee: me.name },
+    });
+    const across = await call("tracker.v1.IssueService/ListIssues", {
+      parent: "projects/-",
+      filter: { assignees: ["users/me"], states: ["STATE_OPEN"] },
+    });
+    expect(across.issues.map((found: { name: string }) => found.name)).toEqual([mine.name]);
+
     // watch: the history from the start (a few events), bounded by -max-time
     const watched = await grpcurl(["tracker.v1.IssueService/WatchIssues"], {
       data: JSON.stringify({ parent: "projects/TOUR", after: "0" }),
