@@ -239,6 +239,44 @@ describe("ListIssues across projects (projects/-)", () => {
     );
   });
 
+  it("filter.parent lists that issue's sub-issues, in their order, and nothing of other projects", async () => {
+    const parent = await as("alice").createIssue({ parent: aliceOnly, issue: { title: "Epic" } });
+    const first = await as("alice").createIssue({
+      parent: aliceOnly,
+      issue: { title: "Step one", parent: parent.name },
+    });
+    const second = await as("alice").createIssue({
+      parent: aliceOnly,
+      issue: { title: "Step two", parent: parent.name },
+    });
+    const subIssues = async (orderBy = "") =>
+      (
+        await as("alice").listIssues({ parent: "projects/-", filter: { parent: parent.name }, orderBy })
+      ).issues.map((issue) => issue.name);
+    // Filed in order, then the first moved after the second.
+    await as("alice").updateIssue({
+      issue: { name: first.name, subIssueOrder: 7 },
+      updateMask: { paths: ["sub_issue_order"] },
+    });
+    expect(await subIssues()).toEqual([second.name, first.name]);
+    expect(await subIssues("number")).toEqual([first.name, second.name]);
+    // bob is not a member of alice's project: her epic has no sub-issues he can see.
+    const forBob = await as("bob").listIssues({ parent: "projects/-", filter: { parent: parent.name } });
+    expect(forBob.issues).toEqual([]);
+    // With labels of another project than the parent's, nothing can match.
+    const mixed = await as("alice").listIssues({
+      parent: "projects/-",
+      filter: { parent: parent.name, labels: [`${shared}/labels/bug`] },
+    });
+    expect(mixed.issues).toEqual([]);
+    await expectError(
+      as("alice").listIssues({ parent: "projects/-", orderBy: "sub_issue_order" }),
+      Code.InvalidArgument,
+      "ORDER_NEEDS_PARENT",
+    );
+    for (const issue of [first, second, parent]) await as("alice").deleteIssue({ name: issue.name });
+  });
+
   it("a removed member's project disappears from the next call", async () => {
     const project = await createProject(server, "alice");
     const issue = await as("alice").createIssue({ parent: project, issue: { title: "Zebra crossing" } });

@@ -503,8 +503,9 @@ export type ListIssuesRequest = Message<"tracker.v1.ListIssuesRequest"> & {
    * `filter.labels` applies in its own project: an issue matches if it
    * carries every label the filter names in its project, and projects the
    * filter names no label of are left out (`projects/A/labels/bug` with
-   * `projects/B/labels/bug` is "bug in A or in B"). For one project, a label
-   * of another is INVALID_ARGUMENT.
+   * `projects/B/labels/bug` is "bug in A or in B"); `filter.parent` keeps
+   * its own project only. For one project, a label or parent of another is
+   * INVALID_ARGUMENT.
    *
    * @generated from field: string parent = 1;
    */
