@@ -33,6 +33,9 @@ const parentNumber = sql<
 /** `projects/{key}/labels/{key}` at its longest, with room for JSON's quotes. */
 const MAX_LABEL_NAME_BYTES = 128;
 
+/** What an issue row weighs in a page: its text, and each label as the longest name one can have. */
+const issueBytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
+
 /** Issues of one project, without their labels. */
 export function selectIssueColumns(db: Kysely<DB>, projectUid: string | Expression<string>) {
   return db.selectFrom("issues").selectAll("issues").where("issues.project_uid", "=", projectUid);
@@ -124,13 +127,12 @@ export async function selectIssuesAsReader(
   // An ordered read is a page (ListIssues): it ends by bytes too. An
   // unordered one is a batch (BatchGetIssues), all or nothing: too large, it
   // fetches one row, to tell. Labels count as the longest name one can have.
-  const bytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
   const orderList = sql.join(keys("issues").map((key) => sql`${key} ${sql.raw(direction)}`));
   // Typed as the issues alone: the columns added only bound what is fetched.
   const bounded = (order
-    ? issues.select(pageBytes(bytes, orderList))
+    ? issues.select(pageBytes(issueBytes, orderList))
     : issues.select([
-        sql<string>`sum(${bytes}) OVER ()`.as("batch_bytes"),
+        sql<string>`sum(${issueBytes}) OVER ()`.as("batch_bytes"),
         sql<string>`count(*) OVER ()`.as("batch_rows"),
         sql<string>`row_number() OVER ()`.as("batch_place"),
       ])) as unknown as typeof issues;
@@ -200,14 +202,13 @@ export async function selectIssuesAcrossProjects(
     .select("access.key as project_key")
     .orderBy(sql`${orderIn("issue", "access.key")}`)
     .limit(limit);
-  const bytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
   // Named `issues`, the merged rows take labelKeys and the byte count as one
   // project's do.
   const windowed = db
     .selectFrom(merged.as("issues"))
     .selectAll("issues")
     .select([labelKeys, parentNumber])
-    .select(pageBytes(bytes, orderIn("issues")));
+    .select(pageBytes(issueBytes, orderIn("issues")));
   const rows = await db
     .selectFrom(windowed.as("page"))
     .selectAll("page")
