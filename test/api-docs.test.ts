@@ -65,7 +65,10 @@ describe("the generated OpenAPI document (gen/openapi/tracker.openapi.yaml)", ()
     expect(getIssue?.post?.summary).toBe("Gets an issue, also a deleted one (see `delete_time`).");
     expect(getIssue?.post?.description).toBe("Errors: NOT_FOUND.");
     expect(paths["/tracker.v1.IssueService/ListIssues"]?.post?.description).toBe(
-      "Lists a project's issues matching a filter, in pages, in a chosen order.",
+      "Lists a project's issues matching a filter, in pages, in a chosen order.\n" +
+        ' With `parent: "projects/-"` (AIP-159), lists the issues of every project\n' +
+        " the caller is a member of, any role, each named in its own project;\n" +
+        " other projects leave no trace (not in items, pages or errors).",
     );
     expect(components.schemas["tracker.v1.Issue"]?.description).toBe(
       "A unit of work in a project, e.g. CORE-42.",

@@ -440,11 +440,26 @@ describe("the authorisation matrix", () => {
     expect(auditEvents.length).toBeGreaterThan(0);
   });
 
-  it("shows outsiders no trace of the project in lists", async () => {
+  it("shows outsiders no trace of the project in lists, nor of its issues across projects", async () => {
     const { projects } = await clients(SUBJECT.outsider).projects.listProjects({
       showDeleted: true,
       pageSize: 1000,
     });
     expect(projects.map((p) => p.name)).not.toContain(project);
+    await fixtures.issue();
+    for (const subject of [SUBJECT.outsider, SUBJECT.otherProjectAdmin]) {
+      const { issues } = await clients(subject).issues.listIssues({
+        parent: "projects/-",
+        showDeleted: true,
+        pageSize: 1000,
+      });
+      expect(issues.filter((issue) => issue.name.startsWith(`${project}/`))).toEqual([]);
+    }
+    // A reader sees them, so the check above can fail.
+    const { issues } = await clients(SUBJECT.reader).issues.listIssues({
+      parent: "projects/-",
+      pageSize: 1000,
+    });
+    expect(issues.some((issue) => issue.name.startsWith(`${project}/`))).toBe(true);
   });
 });

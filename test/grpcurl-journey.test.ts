@@ -98,6 +98,21 @@ describe.runIf(existsSync(GRPCURL))("the grpcurl tour from the README", () => {
     });
     expect(me).toMatchObject({ name: mine.issues[0].reporter, handle: "journey-l" });
 
+    // my open issues across projects
+    const elsewhere = await call("tracker.v1.ProjectService/CreateProject", {
+      projectId: "TOUR2",
+      project: { displayName: "Another tour" },
+    });
+    const assigned = await call("tracker.v1.IssueService/CreateIssue", {
+      parent: elsewhere.name,
+      issue: { title: "Mine", assignee: me.name },
+    });
+    const across = await call("tracker.v1.IssueService/ListIssues", {
+      parent: "projects/-",
+      filter: { assignees: ["users/me"], states: ["STATE_OPEN"] },
+    });
+    expect(across.issues.map((found: { name: string }) => found.name)).toEqual([assigned.name]);
+
     // watch: the history from the start (a few events), bounded by -max-time
     const watched = await grpcurl(["tracker.v1.IssueService/WatchIssues"], {
       data: JSON.stringify({ parent: "projects/TOUR", after: "0" }),

@@ -49,6 +49,7 @@ import { createUnknownFieldsInterceptor } from "../shared/unknown-fields.js";
 import { createRequestValidator } from "../shared/validator.js";
 import { serveApiDocs } from "./api-docs.js";
 import { ACCEPT_COMPRESSION } from "./compression.js";
+import { answerConditionalGets } from "./conditional-get.js";
 import { writeEarlyError } from "./early-answer.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 import { writeUnauthenticated } from "./unauthenticated.js";
@@ -94,6 +95,8 @@ const CORS_ALLOWED_METHODS = cors.allowedMethods.join(", ");
 const CORS_ALLOWED_HEADERS = [
   ...cors.allowedHeaders,
   "Authorization",
+  // A client revalidating a GET itself (conditional-get.ts).
+  "If-None-Match",
   "X-Request-Id",
   CONSISTENCY_TOKEN_HEADER,
   "traceparent",
@@ -179,6 +182,7 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
       file_grpc_reflection_v1_reflection,
       file_grpc_reflection_v1alpha_reflection,
     ])(router);
+    answerConditionalGets(router);
   };
   // The browser app (web/), built by `npm start`; nothing when it is not built.
   const webApp = serveWebApp(fileURLToPath(new URL("../../web/dist/", import.meta.url)), {

@@ -1,15 +1,16 @@
 import {
   type Expression,
   type Kysely,
+  type Selectable,
   type SelectQueryBuilder,
   type SqlBool,
   sql,
   type Transaction,
 } from "kysely";
-import type { DB } from "../../../gen/db.js";
+import type { DB, Issues } from "../../../gen/db.js";
 import type { Issue } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { DomainError, invalidArgument, notFound } from "../errors.js";
-import { assertReader, readingAsReader, withProjectAccess } from "../shared/access.js";
+import { assertReader, readingAsReader, withProjectAccess, withReadableProjects } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import type { NewRevision } from "../shared/etag.js";
 import {
@@ -39,13 +40,17 @@ const parentNumber = sql<
 /** `projects/{key}/labels/{key}` at its longest, with room for JSON's quotes. */
 const MAX_LABEL_NAME_BYTES = 128;
 
+/** What an issue row weighs in a page: its text, and each label as the longest name one can have. */
+const issueBytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
+
+/** Issues of one project, without their labels. */
+export function selectIssueColumns(db: Kysely<DB>, projectUid: string | Expression<string>) {
+  return db.selectFrom("issues").selectAll("issues").where("issues.project_uid", "=", projectUid);
+}
+
 /** Issues of one project with their label keys, in one query. */
 export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<string>) {
-  return db
-    .selectFrom("issues")
-    .selectAll("issues")
-    .select([labelKeys, parentNumber])
-    .where("issues.project_uid", "=", projectUid);
+  return selectIssueColumns(db, projectUid).select([labelKeys, parentNumber]);
 }
 
 /**
@@ -100,6 +105,8 @@ export type IssueSortField = "number" | "create_time" | "update_time" | "priorit
 
 /** Issues picked from one project, as `selectIssues` starts them. */
 type IssueSelect = SelectQueryBuilder<DB, "issues", IssueRow>;
+/** The same without their labels, as `selectIssueColumns` starts them. */
+export type IssueColumnsSelect = SelectQueryBuilder<DB, "issues", Selectable<Issues>>;
 
 /**
  * The issues `select` picks of the project `requested` (given its uid), by
@@ -127,13 +134,12 @@ export async function selectIssuesAsReader(
   // An ordered read is a page (ListIssues): it ends by bytes too. An
   // unordered one is a batch (BatchGetIssues), all or nothing: too large, it
   // fetches one row, to tell. Labels count as the longest name one can have.
-  const bytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
   const orderList = sql.join(keys("issues").map((key) => sql`${key} ${sql.raw(direction)}`));
   // Typed as the issues alone: the columns added only bound what is fetched.
   const bounded = (order
-    ? issues.select(pageBytes(bytes, orderList))
+    ? issues.select(pageBytes(issueBytes, orderList))
     : issues.select([
-        sql<string>`sum(${bytes}) OVER ()`.as("batch_bytes"),
+        sql<string>`sum(${issueBytes}) OVER ()`.as("batch_bytes"),
         sql<string>`count(*) OVER ()`.as("batch_rows"),
         sql<string>`row_number() OVER ()`.as("batch_place"),
       ])) as unknown as typeof issues;
@@ -162,6 +168,61 @@ export async function selectIssuesAsReader(
   }
   // A member's request with no issue to show is one row of nulls.
   return rows.filter((row): row is typeof row & IssueRow => row.uid !== null);
+}
+
+/** An issue read across projects, with the key of its own project. */
+export type IssueRowWithProject = IssueRow & { project_key: string };
+
+/**
+ * The issues `select` picks in each project the caller can read
+ * (withReadableProjects: `projects/-`), merged in `order` with ties broken by
+ * project key, then number, and ending by bytes as a page does. `select` is
+ * given each project's `uid` and `key` and should leave at most its `limit`
+ * rows after the cursor; it runs once per project, along that project's
+ * (project_uid, field, number) index, so a caller in few projects costs few
+ * short index scans whatever the others hold. Labels are read for the merged
+ * rows only.
+ */
+export async function selectIssuesAcrossProjects(
+  db: Kysely<DB>,
+  caller: Caller,
+  projects: { showDeleted: boolean; keys?: string[] },
+  select: (project: { uid: Expression<string>; key: Expression<string> }) => IssueColumnsSelect,
+  order: { field: IssueSortField; descending: boolean },
+  limit: number,
+): Promise<IssueRowWithProject[]> {
+  const direction = order.descending ? "desc" : "asc";
+  const orderIn = (table: string, projectKey = `${table}.project_key`) =>
+    sql.join(
+      [`${table}.${order.field}`, projectKey, `${table}.number`].map(
+        (column) => sql`${sql.ref(column)} ${sql.raw(direction)}`,
+      ),
+    );
+  let perProject = select({ uid: sql.ref("access.uid"), key: sql.ref("access.key") });
+  for (const column of order.field === "number" ? ["number"] : [order.field, "number"]) {
+    perProject = perProject.orderBy(sql.ref(`issues.${column}`), direction);
+  }
+  const merged = withReadableProjects(db, caller, projects)
+    .selectFrom("access")
+    .innerJoinLateral(perProject.as("issue"), (join) => join.onTrue())
+    .selectAll("issue")
+    .select("access.key as project_key")
+    .orderBy(sql`${orderIn("issue", "access.key")}`)
+    .limit(limit);
+  // Named `issues`, the merged rows take labelKeys and the byte count as one
+  // project's do.
+  const windowed = db
+    .selectFrom(merged.as("issues"))
+    .selectAll("issues")
+    .select([labelKeys, parentNumber])
+    .select(pageBytes(issueBytes, orderIn("issues")));
+  const rows = await db
+    .selectFrom(windowed.as("page"))
+    .selectAll("page")
+    .where(withinPageBytes("page"))
+    .orderBy(sql`${orderIn("page")}`)
+    .execute();
+  return rows as unknown as IssueRowWithProject[];
 }
 
 export async function findIssue(db: Kysely<DB>, projectUid: string, name: string): Promise<IssueRow> {

@@ -1,25 +1,46 @@
 import { toJson } from "@bufbuild/protobuf";
-import { type Expression, type Kysely, type SqlBool, sql } from "kysely";
+import { type Expression, type Kysely, type SelectQueryBuilder, type SqlBool, sql } from "kysely";
 import type { DB } from "../../../gen/db.js";
 import { IssueFilterSchema, type ListIssuesRequest } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { invalidArgument } from "../errors.js";
 import { readingAsReader } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
-import { issueNumberOf, lastSegmentOf, projectKeyOf, resolveUserName, userUidOf } from "../shared/names.js";
+import {
+  EVERY_PROJECT,
+  issueNumberOf,
+  lastSegmentOf,
+  projectKeyOf,
+  resolveUserName,
+  userUidOf,
+} from "../shared/names.js";
 import { type Keyset, pageOf } from "../shared/pagination.js";
 import { timestampToText } from "../shared/timestamps.js";
 import { dbPriority, dbState, type IssueRow } from "./issue-mapping.js";
-import { type IssueSortField as SortField, selectIssues, selectIssuesAsReader } from "./issue-store.js";
+import {
+  type IssueRowWithProject,
+  type IssueSortField as SortField,
+  selectIssueColumns,
+  selectIssues,
+  selectIssuesAcrossProjects,
+  selectIssuesAsReader,
+} from "./issue-store.js";
 
 type Cursor = [sortValue: string, number: string];
 const isCursor = (value: unknown): value is Cursor =>
   Array.isArray(value) && value.length === 2 && value.every((part) => typeof part === "string");
 
+/** Across projects, ties of the sort field are broken by project key, then number. */
+type AcrossCursor = [sortValue: string, projectKey: string, number: string];
+const isAcrossCursor = (value: unknown): value is AcrossCursor =>
+  Array.isArray(value) && value.length === 3 && value.every((part) => typeof part === "string");
+
+type Order = { field: SortField; descending: boolean };
+
 /**
  * `number desc` (newest first) unless the request says otherwise, and a
  * parent's sub-issues in their order; the contract checked the syntax.
  */
-function parseOrderBy(orderBy: string, parent: string): { field: SortField; descending: boolean } {
+function parseOrderBy(orderBy: string, parent: string): Order {
   if (orderBy === "")
     return parent ? { field: "sub_issue_order", descending: false } : { field: "number", descending: true };
   const [field, direction] = orderBy.split(" ") as [SortField, string | undefined];
@@ -36,51 +57,125 @@ function parseOrderBy(orderBy: string, parent: string): { field: SortField; desc
 /**
  * ListIssues: the typed filter, the order, and keyset pagination over the
  * (project, sort field, number) indexes, with labels and the caller's access
- * check in the same query.
+ * check in the same query. `projects/-` lists every project the caller can
+ * read (listAcrossProjects).
  */
 export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssuesRequest) {
-  const key = projectKeyOf(req.parent);
   const filter = req.filter;
-  // The token is checked before the filter: a request wrong in both is told of the token.
-  return readingAsReader(db, caller, req.parent, () => {
+  const queryOf = (order: Order) => ({
+    method: "ListIssues",
+    parent: req.parent,
+    filter: filter ? toJson(IssueFilterSchema, filter) : null,
+    order,
+    showDeleted: req.showDeleted,
+  });
+  if (req.parent === EVERY_PROJECT) {
     const order = parseOrderBy(req.orderBy, filter?.parent ?? "");
-    const query = {
-      method: "ListIssues",
-      parent: req.parent,
-      filter: filter ? toJson(IssueFilterSchema, filter) : null,
-      order,
-      showDeleted: req.showDeleted,
-    };
+    return listAcrossProjects(db, caller, req, order, queryOf(order));
+  }
+
+  const key = projectKeyOf(req.parent);
+  // The token is checked before the filter: a request wrong in both is told of the token.
+  const { page, nextPageToken } = await readingAsReader(db, caller, req.parent, () => {
+    const order = parseOrderBy(req.orderBy, filter?.parent ?? "");
     const keyset: Keyset<IssueRow, Cursor> = {
       isCursor,
       cursorOf: (row) => [String(row[order.field]), row.number],
     };
-    return pageOf(req, query, keyset, (limit, after) =>
+    return pageOf(req, queryOf(order), keyset, (limit, after) =>
       selectIssuesAsReader(
         db,
         caller,
         req.parent,
         (projectUid) => {
-          let select = filtered(db, caller, { uid: projectUid, key }, req);
-          if (after) select = select.where(keysetAfter(order.field, order.descending, after));
+          assertOfProject(key, filter?.labels ?? [], filter?.parent ?? "");
+          let select = filtered(db, selectIssues(db, projectUid), req, caller, { uid: projectUid });
+          if (after) select = select.where(keysetAfter(order, after));
           return select.limit(limit);
         },
         order,
       ),
     );
   });
+  return { page: page.map((row) => ({ ...row, project_key: key })), nextPageToken };
 }
 
-/** The issues of the project that `req`'s filter (and show_deleted) lets through. */
-function filtered(
+/**
+ * ListIssues of `projects/-`: the issues of every project the caller is a
+ * member of (any role), each named in its own project. A deleted project's
+ * issues count as deleted: shown with `show_deleted` only, as ListProjects
+ * shows the project. Labels are per project, so each label of the filter
+ * applies in its own project: an issue matches if it carries every label the
+ * filter names in its project, and a project none of them names is left out
+ * (`projects/A/labels/bug` with `projects/B/labels/bug` is "bug in A or B").
+ * Nothing here depends on a project the caller is not a member of: there is
+ * no project to hide, so a bad token or filter is INVALID_ARGUMENT at once.
+ */
+async function listAcrossProjects(
   db: Kysely<DB>,
   caller: Caller,
-  project: { uid: Expression<string>; key: string },
   req: ListIssuesRequest,
+  order: Order,
+  query: unknown,
 ) {
+  const labels = req.filter?.labels ?? [];
+  const parent = req.filter?.parent ?? "";
+  const keyset: Keyset<IssueRowWithProject, AcrossCursor> = {
+    isCursor: isAcrossCursor,
+    cursorOf: (row) => [String(row[order.field]), row.project_key, row.number],
+  };
+  // Only the projects the filter can match: those of its labels, and its parent's.
+  let keys = labels.length ? [...new Set(labels.map(projectKeyOf))] : undefined;
+  if (parent) keys = (keys ?? [projectKeyOf(parent)]).filter((key) => key === projectKeyOf(parent));
+  const projects = { showDeleted: req.showDeleted, keys };
+  return pageOf(req, query, keyset, (limit, after) =>
+    selectIssuesAcrossProjects(
+      db,
+      caller,
+      projects,
+      (project) => {
+        let select = filtered(db, selectIssueColumns(db, project.uid), req, caller, project);
+        if (after) select = select.where(keysetAcrossAfter(order, project.key, after));
+        return select.limit(limit);
+      },
+      order,
+      limit,
+    ),
+  );
+}
+
+/** One project's list: a label or parent of another project is INVALID_ARGUMENT (it could match nothing). */
+function assertOfProject(key: string, labels: string[], parent: string): void {
+  for (const label of labels) {
+    if (projectKeyOf(label) !== key) {
+      throw invalidArgument("filter.labels", `${label} belongs to another project`, "LABEL_OF_OTHER_PROJECT");
+    }
+  }
+  if (parent && projectKeyOf(parent) !== key) {
+    throw invalidArgument(
+      "filter.parent",
+      `${parent} belongs to another project; sub-issues stay in their parent's project`,
+      "PARENT_OF_OTHER_PROJECT",
+    );
+  }
+}
+
+/**
+ * The issues of `select` that `req`'s filter (and show_deleted) lets
+ * through, of the project `project.uid`. Across projects, `project.key` is
+ * the key of each issue's project: a label applies in its own project only
+ * (see listAcrossProjects).
+ */
+function filtered<O>(
+  db: Kysely<DB>,
+  select: SelectQueryBuilder<DB, "issues", O>,
+  req: ListIssuesRequest,
+  caller: Caller,
+  project: { uid: Expression<string>; key?: Expression<string> },
+): SelectQueryBuilder<DB, "issues", O> {
+  const projectKey = project.key;
   const filter = req.filter;
   const uidOf = (user: string) => userUidOf(resolveUserName(user, caller));
-  let select = selectIssues(db, project.uid);
   if (!req.showDeleted) select = select.where("issues.delete_time", "is", null);
   if (filter) {
     const states = filter.states.map(dbState).filter((state) => state !== undefined);
@@ -98,21 +193,9 @@ function filtered(
     }
     if (filter.reporter) select = select.where("issues.reporter_uid", "=", uidOf(filter.reporter));
     for (const label of filter.labels) {
-      if (projectKeyOf(label) !== project.key) {
-        throw invalidArgument(
-          "filter.labels",
-          `${label} belongs to another project`,
-          "LABEL_OF_OTHER_PROJECT",
-        );
-      }
-      select = select.where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom("issue_labels")
-            .innerJoin("labels", "labels.uid", "issue_labels.label_uid")
-            .select(sql`1`.as("one"))
-            .whereRef("issue_labels.issue_uid", "=", "issues.uid")
-            .where("labels.key", "=", lastSegmentOf(label)),
-        ),
+      const carried = sql<SqlBool>`EXISTS (SELECT 1 FROM issue_labels JOIN labels ON labels.uid = issue_labels.label_uid WHERE issue_labels.issue_uid = issues.uid AND labels.key = ${lastSegmentOf(label)})`;
+      select = select.where(
+        projectKey ? sql<SqlBool>`(${projectKey} <> ${projectKeyOf(label)} OR ${carried})` : carried,
       );
     }
     for (const [column, range] of [
@@ -126,13 +209,6 @@ function filtered(
       select = select.where("issues.parent_uid", filter.hasParent ? "is not" : "is", null);
     }
     if (filter.parent) {
-      if (projectKeyOf(filter.parent) !== project.key) {
-        throw invalidArgument(
-          "filter.parent",
-          `${filter.parent} belongs to another project; sub-issues stay in their parent's project`,
-          "PARENT_OF_OTHER_PROJECT",
-        );
-      }
       select = select.where(
         "issues.parent_uid",
         "=",
@@ -201,12 +277,31 @@ export function assertSearchable(query: string): void {
   }
 }
 
+/** The sort field's SQL type, for a cursor's value. */
+const sortType = (field: SortField) =>
+  sql.raw(field === "priority" ? "issue_priority" : field === "sub_issue_order" ? "integer" : "timestamptz");
+
 /** Rows strictly after the cursor in the sort order: (field, number) > or < (value, number). */
-function keysetAfter(field: SortField, descending: boolean, [value, number]: Cursor) {
+function keysetAfter({ field, descending }: Order, [value, number]: Cursor) {
   const comparison = sql.raw(descending ? "<" : ">");
   if (field === "number") return sql<SqlBool>`issues.number ${comparison} ${number}::bigint`;
-  const type = sql.raw(
-    field === "priority" ? "issue_priority" : field === "sub_issue_order" ? "integer" : "timestamptz",
-  );
-  return sql<SqlBool>`(${sql.ref(`issues.${field}`)}, issues.number) ${comparison} (${value}::${type}, ${number}::bigint)`;
+  return sql<SqlBool>`(${sql.ref(`issues.${field}`)}, issues.number) ${comparison} (${value}::${sortType(field)}, ${number}::bigint)`;
+}
+
+/**
+ * Across projects, the rows of the project `projectKey` strictly after the
+ * cursor in the order (field, project key, number). The project's key is
+ * one value in its scan, so the comparison on the field alone (`>=` or
+ * `<=`) is what starts that project's index scan at the cursor; the row
+ * comparison then drops the few rows that tie with it.
+ */
+function keysetAcrossAfter(
+  { field, descending }: Order,
+  projectKey: Expression<string>,
+  [value, key, number]: AcrossCursor,
+) {
+  const [comparison, bound] = descending ? [sql.raw("<"), sql.raw("<=")] : [sql.raw(">"), sql.raw(">=")];
+  const typed = field === "number" ? sql`${value}::bigint` : sql`${value}::${sortType(field)}`;
+  const column = sql.ref(`issues.${field}`);
+  return sql<SqlBool>`(${column} ${bound} ${typed} AND (${column}, ${projectKey}, issues.number) ${comparison} (${typed}, ${key}, ${number}::bigint))`;
 }

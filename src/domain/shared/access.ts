@@ -1,4 +1,4 @@
-import { type Kysely, type QueryCreator, sql, type Transaction } from "kysely";
+import { type Kysely, type QueryCreator, type SqlBool, sql, type Transaction } from "kysely";
 import type { DB, MemberRole } from "../../../gen/db.js";
 import { DomainError, failedPrecondition, notFound } from "../errors.js";
 import type { Caller } from "./caller.js";
@@ -69,6 +69,36 @@ export async function projectFor(
  */
 export function withProjectAccess(db: Kysely<DB>, caller: Caller, requested: string) {
   return db.with("access", (db) => projectWithCallerRole(db, caller, projectKeyOf(requested)));
+}
+
+/**
+ * The CTE `access` for a read across projects (`projects/-`, AIP-159): the
+ * `uid` and `key` of every project the caller is a member of, any role;
+ * deleted projects only if `showDeleted`, and only those of `keys` if given.
+ * It starts from the caller's memberships (members_user_idx), so a read
+ * joined to it never touches a row of another project: what a caller sees,
+ * counts or waits for depends on their own projects alone.
+ */
+export function withReadableProjects(
+  db: Kysely<DB>,
+  caller: Caller,
+  options: { showDeleted: boolean; keys?: string[] },
+) {
+  return db.with("access", (db) => {
+    let projects = db
+      .selectFrom("members")
+      .innerJoin("projects", "projects.uid", "members.project_uid")
+      .select(["projects.uid", "projects.key"])
+      .where("members.user_uid", "=", caller.userUid);
+    if (!options.showDeleted) projects = projects.where("projects.delete_time", "is", null);
+    if (options.keys) {
+      const { keys } = options;
+      projects = keys.length
+        ? projects.where("projects.key", "in", keys)
+        : projects.where(sql<SqlBool>`false`);
+    }
+    return projects;
+  });
 }
 
 /** projectFor's answer to a reader, from the `caller_role` a withProjectAccess read returned (undefined: no row). */

@@ -1,8 +1,5 @@
 // Resource names (AIP-122). Requests are validated against the contract's
 // patterns before handlers run, so parsing here only splits.
-
-import type { Caller } from "./caller.js";
-
 export const projectName = (key: string) => `projects/${key}`;
 export const userName = (uid: string) => `users/${uid}`;
 export const memberName = (projectKey: string, userUid: string) =>
@@ -30,6 +27,9 @@ export const lastSegmentOf = (name: string) => part(name, name.split("/").length
 /** `users/{uid}` -> uid */
 export const userUidOf = (name: string) => part(name, 1);
 
+/** The parent of a read across every project the caller can read (AIP-159). */
+export const EVERY_PROJECT = "projects/-";
+
 /** `users/me`, the alias of the caller (AIP-122) wherever a request takes a user's name, is `users/{uid}`. */
-export const resolveUserName = (name: string, caller: Caller) =>
+export const resolveUserName = (name: string, caller: { userUid: string }) =>
   name === "users/me" ? userName(caller.userUid) : name;

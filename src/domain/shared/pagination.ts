@@ -57,15 +57,20 @@ function decodePageToken<Cursor>(
   } catch {
     throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
   }
-  if (typeof body !== "object" || body === null || !isCursor(body.c)) {
+  if (typeof body !== "object" || body === null || typeof body.q !== "string") {
     throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
   }
+  // The query first: a token of another query (whose cursor may have another
+  // shape, e.g. ListIssues of `projects/-`) is told so.
   if (body.q !== fingerprint(query)) {
     throw invalidArgument(
       "page_token",
       "belongs to a request with other parameters; send the same parameters as the first page",
       "PAGE_TOKEN_MISMATCH",
     );
+  }
+  if (!isCursor(body.c)) {
+    throw invalidArgument("page_token", "is not a token this API issued", "INVALID_PAGE_TOKEN");
   }
   return body.c;
 }
