@@ -1,8 +1,10 @@
 // Regenerates everything in gen/: the Protobuf messages and Connect service
 // descriptors and the OpenAPI document of the API (buf generate, buf.gen.yaml;
-// the OpenAPI plugin is built by `node tools/install.mjs openapi`) and the
-// Kysely table types, introspected from a throwaway embedded PostgreSQL that
-// Atlas migrated with migrations/.
+// the OpenAPI plugin is built by `node tools/install.mjs openapi`), the Go
+// client module gen/go (buf.gen.go.yaml, then `go mod tidy` so its go.mod and
+// go.sum follow what the code imports) and the Kysely table types,
+// introspected from a throwaway embedded PostgreSQL that Atlas migrated with
+// migrations/.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,9 +12,15 @@ import { join } from "node:path";
 import { applyMigrations } from "../src/db/atlas.js";
 import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 
-const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: "inherit" });
+const run = (command: string, args: string[], cwd?: string) =>
+  execFileSync(command, args, { stdio: "inherit", cwd });
 
 run("npx", ["buf", "generate"]);
+// buf's `clean` would take gen/go/go.mod with it, so the Go template has none:
+// what a removed .proto left behind goes here.
+rmSync("gen/go/tracker", { recursive: true, force: true });
+run("npx", ["buf", "generate", "--template", "buf.gen.go.yaml"]);
+run("go", ["mod", "tidy"], "gen/go");
 
 const dataDir = mkdtempSync(join(tmpdir(), "tracker-codegen-"));
 const postgres = await startEmbeddedPostgres(dataDir, { persistent: false });

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Builds the pinned Go CLIs (tools/go.mod, tools/atlas/go.mod) into .tools/bin
-// when a binary is missing or its pins changed. Usage: node tools/install.mjs atlas grpcurl h2spec task openapi
+// Builds the pinned Go CLIs (tools/go.mod, tools/atlas/go.mod, gen/go/go.mod)
+// into .tools/bin when a binary is missing or its pins changed.
+// Usage: node tools/install.mjs atlas grpcurl h2spec task openapi protoc-gen-go protoc-gen-connect-go
 //
 // The tools of one module build in one `go build` (they share most of their
 // dependencies), and the two modules build at the same time. Without Go, a
@@ -36,6 +37,17 @@ const TOOLS = {
     module: toolsDir,
     pkg: "github.com/sudorandom/protoc-gen-connect-openapi",
     bin: "protoc-gen-connect-openapi",
+  },
+  // The Go client's generators (buf.gen.go.yaml), built from the client's own
+  // module, gen/go/go.mod, so each is the exact version of the runtime
+  // (google.golang.org/protobuf, connectrpc.com/connect/v2) its code needs.
+  "protoc-gen-go": {
+    module: join(toolsDir, "..", "gen", "go"),
+    pkg: "google.golang.org/protobuf/cmd/protoc-gen-go",
+  },
+  "protoc-gen-connect-go": {
+    module: join(toolsDir, "..", "gen", "go"),
+    pkg: "connectrpc.com/connect/v2/cmd/protoc-gen-connect-go",
   },
 };
 
