@@ -137,7 +137,7 @@ func (x *AuditEvent) GetChanges() []*FieldChange {
 // Which audit events to list. Every condition that is set must hold.
 type AuditEventFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Made by this user, `users/{uid}`.
+	// Made by this user, `users/{uid}`, or `users/me` for the caller.
 	Actor string `protobuf:"bytes,1,opt,name=actor,proto3" json:"actor,omitempty"`
 	// Changing this resource or anything below it, e.g. `projects/CORE`.
 	Resource string `protobuf:"bytes,2,opt,name=resource,proto3" json:"resource,omitempty"`
@@ -342,9 +342,9 @@ const file_tracker_v1_audit_proto_rawDesc = "" +
 	"createTime\x126\n" +
 	"\achanges\x18\b \x03(\v2\x17.tracker.v1.FieldChangeB\x03\xe0A\x03R\achanges:O\xeaAL\n" +
 	"\x16tracker.dev/AuditEvent\x12\x19auditEvents/{audit_event}*\vauditEvents2\n" +
-	"auditEvent\"\xf8\x01\n" +
-	"\x10AuditEventFilter\x12d\n" +
-	"\x05actor\x18\x01 \x01(\tBN\xbaHKrI2G^(users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$R\x05actor\x12$\n" +
+	"auditEvent\"\xfd\x01\n" +
+	"\x10AuditEventFilter\x12i\n" +
+	"\x05actor\x18\x01 \x01(\tBS\xbaHPrN2L^(users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me))?$R\x05actor\x12$\n" +
 	"\bresource\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x04R\bresource\x12 \n" +
 	"\x06method\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06method\x126\n" +
 	"\vcreate_time\x18\x04 \x01(\v2\x15.tracker.v1.TimeRangeR\n" +

@@ -210,6 +210,11 @@ const (
 	IssueEvent_KIND_COMMENT_CREATED IssueEvent_Kind = 5
 	IssueEvent_KIND_COMMENT_UPDATED IssueEvent_Kind = 6
 	IssueEvent_KIND_COMMENT_DELETED IssueEvent_Kind = 7
+	// A relation was made on the issue; `relation` names it, `changes`
+	// hold its `type` and `related_issue`.
+	IssueEvent_KIND_RELATION_CREATED IssueEvent_Kind = 8
+	// A relation of the issue was removed; `changes` hold what it was.
+	IssueEvent_KIND_RELATION_DELETED IssueEvent_Kind = 9
 )
 
 // Enum value maps for IssueEvent_Kind.
@@ -223,16 +228,20 @@ var (
 		5: "KIND_COMMENT_CREATED",
 		6: "KIND_COMMENT_UPDATED",
 		7: "KIND_COMMENT_DELETED",
+		8: "KIND_RELATION_CREATED",
+		9: "KIND_RELATION_DELETED",
 	}
 	IssueEvent_Kind_value = map[string]int32{
-		"KIND_UNSPECIFIED":     0,
-		"KIND_ISSUE_CREATED":   1,
-		"KIND_ISSUE_UPDATED":   2,
-		"KIND_ISSUE_DELETED":   3,
-		"KIND_ISSUE_UNDELETED": 4,
-		"KIND_COMMENT_CREATED": 5,
-		"KIND_COMMENT_UPDATED": 6,
-		"KIND_COMMENT_DELETED": 7,
+		"KIND_UNSPECIFIED":      0,
+		"KIND_ISSUE_CREATED":    1,
+		"KIND_ISSUE_UPDATED":    2,
+		"KIND_ISSUE_DELETED":    3,
+		"KIND_ISSUE_UNDELETED":  4,
+		"KIND_COMMENT_CREATED":  5,
+		"KIND_COMMENT_UPDATED":  6,
+		"KIND_COMMENT_DELETED":  7,
+		"KIND_RELATION_CREATED": 8,
+		"KIND_RELATION_DELETED": 9,
 	}
 )
 
@@ -289,7 +298,8 @@ type Issue struct {
 	Priority Issue_Priority `protobuf:"varint,10,opt,name=priority,proto3,enum=tracker.v1.Issue_Priority" json:"priority,omitempty"`
 	// Who filed the issue, `users/{uid}`: the caller of CreateIssue.
 	Reporter string `protobuf:"bytes,11,opt,name=reporter,proto3" json:"reporter,omitempty"`
-	// Who works on it, `users/{uid}`; empty when unassigned.
+	// Who works on it, `users/{uid}`; empty when unassigned. Requests may
+	// say `users/me` for the caller.
 	Assignee string `protobuf:"bytes,12,opt,name=assignee,proto3" json:"assignee,omitempty"`
 	// The labels it carries, as label names of the same project
 	// (`projects/{project}/labels/{label_id}`), sorted.
@@ -300,8 +310,19 @@ type Issue struct {
 	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// When the issue was soft-deleted; unset while it is not.
 	DeleteTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=delete_time,json=deleteTime,proto3" json:"delete_time,omitempty"`
-	// Opaque version, new after every change (AIP-154).
-	Etag          string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Opaque version, new after every change (AIP-154): also after a
+	// relation is made or removed on this issue (IssueRelationService).
+	Etag string `protobuf:"bytes,17,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The issue this one is a sub-issue of, `projects/{project}/issues/{number}`
+	// in the same project; empty for a top-level issue. Sub-issues stay in
+	// their parent's project, as in Linear (sub-issues within one team): one
+	// project's members see and plan the whole tree, and moving issues in it
+	// is ordered by the one project lock every change of the project takes.
+	Parent string `protobuf:"bytes,18,opt,name=parent,proto3" json:"parent,omitempty"`
+	// Where the issue stands among its parent's sub-issues: ascending, ties
+	// by number. Unset without a parent. Not sent with a (new) parent: after
+	// the last sub-issue. Reorder sub-issues by updating it.
+	SubIssueOrder *int32 `protobuf:"varint,19,opt,name=sub_issue_order,json=subIssueOrder,proto3,oneof" json:"sub_issue_order,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -455,6 +476,20 @@ func (x *Issue) GetEtag() string {
 	return ""
 }
 
+func (x *Issue) GetParent() string {
+	if x != nil {
+		return x.Parent
+	}
+	return ""
+}
+
+func (x *Issue) GetSubIssueOrder() int32 {
+	if x != nil && x.SubIssueOrder != nil {
+		return *x.SubIssueOrder
+	}
+	return 0
+}
+
 // A half-open time interval [start_time, end_time); either end may be unset.
 type TimeRange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -515,11 +550,12 @@ type IssueFilter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Any of these states.
 	States []Issue_State `protobuf:"varint,1,rep,packed,name=states,proto3,enum=tracker.v1.Issue_State" json:"states,omitempty"`
-	// Assigned to any of these users (`users/{uid}`).
+	// Assigned to any of these users (`users/{uid}`, or `users/me` for the
+	// caller: with `parent: "projects/-"`, "my issues").
 	Assignees []string `protobuf:"bytes,2,rep,name=assignees,proto3" json:"assignees,omitempty"`
 	// Assigned to nobody. With `assignees`, either condition matches.
 	Unassigned bool `protobuf:"varint,3,opt,name=unassigned,proto3" json:"unassigned,omitempty"`
-	// Filed by this user (`users/{uid}`).
+	// Filed by this user (`users/{uid}`, or `users/me` for the caller).
 	Reporter string `protobuf:"bytes,4,opt,name=reporter,proto3" json:"reporter,omitempty"`
 	// Carrying all of these labels (label names).
 	Labels []string `protobuf:"bytes,5,rep,name=labels,proto3" json:"labels,omitempty"`
@@ -531,7 +567,16 @@ type IssueFilter struct {
 	UpdateTime *TimeRange `protobuf:"bytes,8,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
 	// Full-text search over title and body in web-search syntax: words,
 	// "quoted phrases", `or`, and `-excluded` words.
-	Query         string `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`
+	Query string `protobuf:"bytes,9,opt,name=query,proto3" json:"query,omitempty"`
+	// True: only issues with an open blocker (an issue that BLOCKS it, not
+	// CLOSED and not deleted) that the caller can read; false: only those
+	// with none. Blockers the caller cannot read do not count.
+	Blocked *bool `protobuf:"varint,10,opt,name=blocked,proto3,oneof" json:"blocked,omitempty"`
+	// True: only sub-issues; false: only top-level issues.
+	HasParent *bool `protobuf:"varint,11,opt,name=has_parent,json=hasParent,proto3,oneof" json:"has_parent,omitempty"`
+	// Only the sub-issues of this issue (of the same project). ListIssues
+	// then orders by `sub_issue_order` unless `order_by` says otherwise.
+	Parent        string `protobuf:"bytes,12,opt,name=parent,proto3" json:"parent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -625,6 +670,27 @@ func (x *IssueFilter) GetUpdateTime() *TimeRange {
 func (x *IssueFilter) GetQuery() string {
 	if x != nil {
 		return x.Query
+	}
+	return ""
+}
+
+func (x *IssueFilter) GetBlocked() bool {
+	if x != nil && x.Blocked != nil {
+		return *x.Blocked
+	}
+	return false
+}
+
+func (x *IssueFilter) GetHasParent() bool {
+	if x != nil && x.HasParent != nil {
+		return *x.HasParent
+	}
+	return false
+}
+
+func (x *IssueFilter) GetParent() string {
+	if x != nil {
+		return x.Parent
 	}
 	return ""
 }
@@ -775,7 +841,16 @@ func (x *BatchGetIssuesResponse) GetIssues() []*Issue {
 
 type ListIssuesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The project, e.g. `projects/CORE`.
+	// The project, e.g. `projects/CORE`, or `projects/-` for every project the
+	// caller is a member of (any role). Across projects, the issues of a
+	// deleted project count as deleted (listed only with `show_deleted`), ties
+	// in `order_by` are broken by project key, then number, and each label of
+	// `filter.labels` applies in its own project: an issue matches if it
+	// carries every label the filter names in its project, and projects the
+	// filter names no label of are left out (`projects/A/labels/bug` with
+	// `projects/B/labels/bug` is "bug in A or in B"); `filter.parent` keeps
+	// its own project only. For one project, a label or parent of another is
+	// INVALID_ARGUMENT.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
 	// At most this many issues: 0 means 50, above 1000 means 1000.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -783,9 +858,11 @@ type ListIssuesRequest struct {
 	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Which issues; unset means all.
 	Filter *IssueFilter `protobuf:"bytes,4,opt,name=filter,proto3" json:"filter,omitempty"`
-	// The order: `number`, `create_time`, `update_time` or `priority`, each
-	// optionally followed by ` desc` (or ` asc`, the default direction).
-	// Default: `number desc`, newest first. Ties are broken by number.
+	// The order: `number`, `create_time`, `update_time`, `priority` or
+	// `sub_issue_order` (only with `filter.parent`), each optionally followed
+	// by ` desc` (or ` asc`, the default direction). Default: `number desc`,
+	// newest first; `sub_issue_order` with `filter.parent`. Ties are broken by
+	// number.
 	OrderBy string `protobuf:"bytes,5,opt,name=order_by,json=orderBy,proto3" json:"order_by,omitempty"`
 	// Include soft-deleted issues.
 	ShowDeleted   bool `protobuf:"varint,6,opt,name=show_deleted,json=showDeleted,proto3" json:"show_deleted,omitempty"`
@@ -989,8 +1066,14 @@ type UpdateIssueRequest struct {
 	// optionally the `etag` it was read with (stale: ABORTED, nothing changes).
 	Issue *Issue `protobuf:"bytes,1,opt,name=issue,proto3" json:"issue,omitempty"`
 	// The fields to change: `title`, `body`, `state`, `close_reason`,
-	// `priority`, `assignee`, `labels`, or `*` for all of them.
-	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// `priority`, `assignee`, `labels`, `parent`, `sub_issue_order`, or `*`
+	// for all of them.
+	UpdateMask *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	// The original, `projects/{project}/issues/{number}`, when this update
+	// leaves the issue CLOSED as DUPLICATE: the DUPLICATE_OF relation to it
+	// is made in the same change (kept if it exists). Any other state or
+	// reason with it is INVALID_ARGUMENT. The caller must be able to read it.
+	DuplicateOf   string `protobuf:"bytes,3,opt,name=duplicate_of,json=duplicateOf,proto3" json:"duplicate_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1037,6 +1120,13 @@ func (x *UpdateIssueRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
 		return x.UpdateMask
 	}
 	return nil
+}
+
+func (x *UpdateIssueRequest) GetDuplicateOf() string {
+	if x != nil {
+		return x.DuplicateOf
+	}
+	return ""
 }
 
 type DeleteIssueRequest struct {
@@ -1163,7 +1253,9 @@ type IssueEvent struct {
 	// The fields that changed, with their old and new values.
 	Changes []*FieldChange `protobuf:"bytes,6,rep,name=changes,proto3" json:"changes,omitempty"`
 	// For comment events: the comment's name.
-	Comment       string `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
+	Comment string `protobuf:"bytes,7,opt,name=comment,proto3" json:"comment,omitempty"`
+	// For relation events: the relation's name, under `issue`.
+	Relation      string `protobuf:"bytes,8,opt,name=relation,proto3" json:"relation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1243,6 +1335,13 @@ func (x *IssueEvent) GetChanges() []*FieldChange {
 func (x *IssueEvent) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *IssueEvent) GetRelation() string {
+	if x != nil {
+		return x.Relation
 	}
 	return ""
 }
@@ -1544,7 +1643,7 @@ var File_tracker_v1_issue_proto protoreflect.FileDescriptor
 const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\n" +
 	"\x16tracker/v1/issue.proto\x12\n" +
-	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\v\n" +
+	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\f\n" +
 	"\x05Issue\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12\x1b\n" +
@@ -1558,9 +1657,9 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"close_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\tcloseTime\x12C\n" +
 	"\bpriority\x18\n" +
 	" \x01(\x0e2\x1a.tracker.v1.Issue.PriorityB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\bpriority\x12\x1f\n" +
-	"\breporter\x18\v \x01(\tB\x03\xe0A\x03R\breporter\x12\x82\x01\n" +
-	"\bassignee\x18\f \x01(\tBf\xe0A\x01\xfaA\x12\n" +
-	"\x10tracker.dev/User\xbaHKrI2G^(users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$R\bassignee\x12z\n" +
+	"\breporter\x18\v \x01(\tB\x03\xe0A\x03R\breporter\x12\x87\x01\n" +
+	"\bassignee\x18\f \x01(\tBk\xe0A\x01\xfaA\x12\n" +
+	"\x10tracker.dev/User\xbaHPrN2L^(users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me))?$R\bassignee\x12z\n" +
 	"\x06labels\x18\r \x03(\tBb\xe0A\x01\xfaA\x13\n" +
 	"\x11tracker.dev/Label\xbaHF\x92\x01C\x102\x18\x01\"=r;29^projects/[A-Z][A-Z0-9]{1,9}/labels/[a-z][a-z0-9-]{0,62}$R\x06labels\x12@\n" +
 	"\vcreate_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
@@ -1569,7 +1668,11 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"updateTime\x12@\n" +
 	"\vdelete_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"deleteTime\x12\x17\n" +
-	"\x04etag\x18\x11 \x01(\tB\x03\xe0A\x03R\x04etag\"W\n" +
+	"\x04etag\x18\x11 \x01(\tB\x03\xe0A\x03R\x04etag\x12p\n" +
+	"\x06parent\x18\x12 \x01(\tBX\xe0A\x01\xfaA\x13\n" +
+	"\x11tracker.dev/Issue\xbaH<r:28^(projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17})?$R\x06parent\x12=\n" +
+	"\x0fsub_issue_order\x18\x13 \x01(\x05B\x10\xe0A\x01\xbaH\n" +
+	"\x1a\b\x18\x80\x94\xeb\xdc\x03(\x00H\x00R\rsubIssueOrder\x88\x01\x01\"W\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
@@ -1588,18 +1691,19 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\rPRIORITY_HIGH\x10\x03\x12\x13\n" +
 	"\x0fPRIORITY_MEDIUM\x10\x04\x12\x10\n" +
 	"\fPRIORITY_LOW\x10\x05:H\xeaAE\n" +
-	"\x11tracker.dev/Issue\x12!projects/{project}/issues/{issue}*\x06issues2\x05issue\"}\n" +
+	"\x11tracker.dev/Issue\x12!projects/{project}/issues/{issue}*\x06issues2\x05issueB\x12\n" +
+	"\x10_sub_issue_order\"}\n" +
 	"\tTimeRange\x129\n" +
 	"\n" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\x97\x05\n" +
+	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xd8\x06\n" +
 	"\vIssueFilter\x12D\n" +
-	"\x06states\x18\x01 \x03(\x0e2\x17.tracker.v1.Issue.StateB\x13\xbaH\x10\x92\x01\r\x10\x03\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12r\n" +
-	"\tassignees\x18\x02 \x03(\tBT\xbaHQ\x92\x01N\x10d\x18\x01\"HrF2D^users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$R\tassignees\x12\x1e\n" +
+	"\x06states\x18\x01 \x03(\x0e2\x17.tracker.v1.Issue.StateB\x13\xbaH\x10\x92\x01\r\x10\x03\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06states\x12w\n" +
+	"\tassignees\x18\x02 \x03(\tBY\xbaHV\x92\x01S\x10d\x18\x01\"MrK2I^users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me)$R\tassignees\x12\x1e\n" +
 	"\n" +
 	"unassigned\x18\x03 \x01(\bR\n" +
-	"unassigned\x12j\n" +
-	"\breporter\x18\x04 \x01(\tBN\xbaHKrI2G^(users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$R\breporter\x12a\n" +
+	"unassigned\x12o\n" +
+	"\breporter\x18\x04 \x01(\tBS\xbaHPrN2L^(users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me))?$R\breporter\x12a\n" +
 	"\x06labels\x18\x05 \x03(\tBI\xbaHF\x92\x01C\x10\x14\x18\x01\"=r;29^projects/[A-Z][A-Z0-9]{1,9}/labels/[a-z][a-z0-9-]{0,62}$R\x06labels\x12O\n" +
 	"\n" +
 	"priorities\x18\x06 \x03(\x0e2\x1a.tracker.v1.Issue.PriorityB\x13\xbaH\x10\x92\x01\r\x10\x05\x18\x01\"\a\x82\x01\x04\x10\x01 \x00R\n" +
@@ -1608,7 +1712,15 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"createTime\x126\n" +
 	"\vupdate_time\x18\b \x01(\v2\x15.tracker.v1.TimeRangeR\n" +
 	"updateTime\x12\x1e\n" +
-	"\x05query\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05query\"|\n" +
+	"\x05query\x18\t \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x05query\x12\x1d\n" +
+	"\ablocked\x18\n" +
+	" \x01(\bH\x00R\ablocked\x88\x01\x01\x12\"\n" +
+	"\n" +
+	"has_parent\x18\v \x01(\bH\x01R\thasParent\x88\x01\x01\x12W\n" +
+	"\x06parent\x18\f \x01(\tB?\xbaH<r:28^(projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17})?$R\x06parentB\n" +
+	"\n" +
+	"\b_blockedB\r\n" +
+	"\v_has_parent\"|\n" +
 	"\x0fGetIssueRequest\x12i\n" +
 	"\x04name\x18\x01 \x01(\tBU\xe0A\x02\xfaA\x13\n" +
 	"\x11tracker.dev/Issue\xbaH9r725^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$R\x04name\"\xd1\x01\n" +
@@ -1617,15 +1729,15 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\x13tracker.dev/Project\xbaH!r\x1f2\x1d^projects/[A-Z][A-Z0-9]{1,9}$R\x06parent\x12_\n" +
 	"\x05names\x18\x02 \x03(\tBI\xe0A\x02\xbaHC\x92\x01@\b\x01\x10\xe8\a\"9r725^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$R\x05names\"C\n" +
 	"\x16BatchGetIssuesResponse\x12)\n" +
-	"\x06issues\x18\x01 \x03(\v2\x11.tracker.v1.IssueR\x06issues\"\xef\x02\n" +
-	"\x11ListIssuesRequest\x12W\n" +
-	"\x06parent\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x15\n" +
-	"\x13tracker.dev/Project\xbaH!r\x1f2\x1d^projects/[A-Z][A-Z0-9]{1,9}$R\x06parent\x12$\n" +
+	"\x06issues\x18\x01 \x03(\v2\x11.tracker.v1.IssueR\x06issues\"\x83\x03\n" +
+	"\x11ListIssuesRequest\x12[\n" +
+	"\x06parent\x18\x01 \x01(\tBC\xe0A\x02\xfaA\x15\n" +
+	"\x13tracker.dev/Project\xbaH%r#2!^projects/([A-Z][A-Z0-9]{1,9}|-)$R\x06parent\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\x12/\n" +
-	"\x06filter\x18\x04 \x01(\v2\x17.tracker.v1.IssueFilterR\x06filter\x12^\n" +
-	"\border_by\x18\x05 \x01(\tBC\xbaH@r>2<^((number|create_time|update_time|priority)( (asc|desc))?)?$R\aorderBy\x12!\n" +
+	"\x06filter\x18\x04 \x01(\v2\x17.tracker.v1.IssueFilterR\x06filter\x12n\n" +
+	"\border_by\x18\x05 \x01(\tBS\xbaHPrN2L^((number|create_time|update_time|priority|sub_issue_order)( (asc|desc))?)?$R\aorderBy\x12!\n" +
 	"\fshow_deleted\x18\x06 \x01(\bR\vshowDeleted\"g\n" +
 	"\x12ListIssuesResponse\x12)\n" +
 	"\x06issues\x18\x01 \x03(\v2\x11.tracker.v1.IssueR\x06issues\x12&\n" +
@@ -1635,13 +1747,15 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\x13tracker.dev/Project\xbaH!r\x1f2\x1d^projects/[A-Z][A-Z0-9]{1,9}$R\x06parent\x122\n" +
 	"\x05issue\x18\x02 \x01(\v2\x11.tracker.v1.IssueB\t\xe0A\x02\xbaH\x03\xc8\x01\x01R\x05issue\x12-\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\xe2\x02\n" +
+	"request_id\x18\x03 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\xf8\x03\n" +
 	"\x12UpdateIssueRequest\x12\xc4\x01\n" +
 	"\x05issue\x18\x01 \x01(\v2\x11.tracker.v1.IssueB\x9a\x01\xe0A\x02\xbaH\x93\x01\xba\x01\x8c\x01\n" +
 	"\n" +
-	"issue.name\x122name must be projects/{project_id}/issues/{number}\x1aJthis.name.matches('^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$')\xc8\x01\x01R\x05issue\x12\x84\x01\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskBG\xbaHD\xe2\x01A\x12\x05title\x12\x04body\x12\x05state\x12\fclose_reason\x12\bpriority\x12\bassignee\x12\x06labels\x12\x01*R\n" +
-	"updateMask\"\x9c\x01\n" +
+	"issue.name\x122name must be projects/{project_id}/issues/{number}\x1aJthis.name.matches('^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$')\xc8\x01\x01R\x05issue\x12\x9d\x01\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB`\xbaH]\xe2\x01Z\x12\x05title\x12\x04body\x12\x05state\x12\fclose_reason\x12\bpriority\x12\bassignee\x12\x06labels\x12\x06parent\x12\x0fsub_issue_order\x12\x01*R\n" +
+	"updateMask\x12{\n" +
+	"\fduplicate_of\x18\x03 \x01(\tBX\xe0A\x01\xfaA\x13\n" +
+	"\x11tracker.dev/Issue\xbaH<r:28^(projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17})?$R\vduplicateOf\"\x9c\x01\n" +
 	"\x12DeleteIssueRequest\x12i\n" +
 	"\x04name\x18\x01 \x01(\tBU\xe0A\x02\xfaA\x13\n" +
 	"\x11tracker.dev/Issue\xbaH9r725^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$R\x04name\x12\x1b\n" +
@@ -1649,7 +1763,7 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\x14UndeleteIssueRequest\x12i\n" +
 	"\x04name\x18\x01 \x01(\tBU\xe0A\x02\xfaA\x13\n" +
 	"\x11tracker.dev/Issue\xbaH9r725^projects/[A-Z][A-Z0-9]{1,9}/issues/[1-9][0-9]{0,17}$R\x04name\x12\x1b\n" +
-	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\xde\x03\n" +
+	"\x04etag\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\x04etag\"\xb0\x04\n" +
 	"\n" +
 	"IssueEvent\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x03R\bsequence\x12\x14\n" +
@@ -1659,7 +1773,8 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"createTime\x12/\n" +
 	"\x04kind\x18\x05 \x01(\x0e2\x1b.tracker.v1.IssueEvent.KindR\x04kind\x121\n" +
 	"\achanges\x18\x06 \x03(\v2\x17.tracker.v1.FieldChangeR\achanges\x12\x18\n" +
-	"\acomment\x18\a \x01(\tR\acomment\"\xcc\x01\n" +
+	"\acomment\x18\a \x01(\tR\acomment\x12\x1a\n" +
+	"\brelation\x18\b \x01(\tR\brelation\"\x82\x02\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12KIND_ISSUE_CREATED\x10\x01\x12\x16\n" +
@@ -1668,7 +1783,9 @@ const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\x14KIND_ISSUE_UNDELETED\x10\x04\x12\x18\n" +
 	"\x14KIND_COMMENT_CREATED\x10\x05\x12\x18\n" +
 	"\x14KIND_COMMENT_UPDATED\x10\x06\x12\x18\n" +
-	"\x14KIND_COMMENT_DELETED\x10\a\"\x8d\x01\n" +
+	"\x14KIND_COMMENT_DELETED\x10\a\x12\x19\n" +
+	"\x15KIND_RELATION_CREATED\x10\b\x12\x19\n" +
+	"\x15KIND_RELATION_DELETED\x10\t\"\x8d\x01\n" +
 	"\vFieldChange\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x123\n" +
 	"\told_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\boldValue\x123\n" +
@@ -1799,6 +1916,8 @@ func file_tracker_v1_issue_proto_init() {
 	if File_tracker_v1_issue_proto != nil {
 		return
 	}
+	file_tracker_v1_issue_proto_msgTypes[0].OneofWrappers = []any{}
+	file_tracker_v1_issue_proto_msgTypes[2].OneofWrappers = []any{}
 	file_tracker_v1_issue_proto_msgTypes[16].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

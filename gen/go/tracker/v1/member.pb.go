@@ -87,7 +87,8 @@ type Member struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// `projects/{project}/members/{user}`, where `{user}` is the user's uid.
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// The member, `users/{uid}`. Required on create, immutable.
+	// The member, `users/{uid}`. On create, `users/me` is the caller; required
+	// there unless the request names the user by handle or e-mail. Immutable.
 	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
 	// The member's role. Required.
 	Role Member_Role `protobuf:"varint,3,opt,name=role,proto3,enum=tracker.v1.Member_Role" json:"role,omitempty"`
@@ -293,11 +294,19 @@ type CreateMemberRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The project, e.g. `projects/CORE`.
 	Parent string `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	// The membership: `user` and `role` are required.
+	// The membership: `role` is required, and `user` unless `user_handle`
+	// or `user_email` says who.
 	Member *Member `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
 	// Makes the request idempotent (AIP-155): a retry with the same UUID
 	// returns the first response.
-	RequestId     string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestId string `protobuf:"bytes,3,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	// Who to add, instead of `member.user`: give exactly one of the three.
+	//
+	// Types that are valid to be assigned to UserLookup:
+	//
+	//	*CreateMemberRequest_UserHandle
+	//	*CreateMemberRequest_UserEmail
+	UserLookup    isCreateMemberRequest_UserLookup `protobuf_oneof:"user_lookup"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -352,6 +361,49 @@ func (x *CreateMemberRequest) GetRequestId() string {
 	}
 	return ""
 }
+
+func (x *CreateMemberRequest) GetUserLookup() isCreateMemberRequest_UserLookup {
+	if x != nil {
+		return x.UserLookup
+	}
+	return nil
+}
+
+func (x *CreateMemberRequest) GetUserHandle() string {
+	if x != nil {
+		if x, ok := x.UserLookup.(*CreateMemberRequest_UserHandle); ok {
+			return x.UserHandle
+		}
+	}
+	return ""
+}
+
+func (x *CreateMemberRequest) GetUserEmail() string {
+	if x != nil {
+		if x, ok := x.UserLookup.(*CreateMemberRequest_UserEmail); ok {
+			return x.UserEmail
+		}
+	}
+	return ""
+}
+
+type isCreateMemberRequest_UserLookup interface {
+	isCreateMemberRequest_UserLookup()
+}
+
+type CreateMemberRequest_UserHandle struct {
+	// The user's handle (User.handle), in any case, e.g. `ada-lovelace`.
+	UserHandle string `protobuf:"bytes,4,opt,name=user_handle,json=userHandle,proto3,oneof"`
+}
+
+type CreateMemberRequest_UserEmail struct {
+	// The user's whole e-mail address (User.email), in any case.
+	UserEmail string `protobuf:"bytes,5,opt,name=user_email,json=userEmail,proto3,oneof"`
+}
+
+func (*CreateMemberRequest_UserHandle) isCreateMemberRequest_UserLookup() {}
+
+func (*CreateMemberRequest_UserEmail) isCreateMemberRequest_UserLookup() {}
 
 type UpdateMemberRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -492,14 +544,20 @@ const file_tracker_v1_member_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"k\n" +
 	"\x13ListMembersResponse\x12,\n" +
 	"\amembers\x18\x01 \x03(\v2\x12.tracker.v1.MemberR\amembers\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xdd\x02\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x98\x04\n" +
 	"\x13CreateMemberRequest\x12W\n" +
 	"\x06parent\x18\x01 \x01(\tB?\xe0A\x02\xfaA\x15\n" +
-	"\x13tracker.dev/Project\xbaH!r\x1f2\x1d^projects/[A-Z][A-Z0-9]{1,9}$R\x06parent\x12\xbd\x01\n" +
-	"\x06member\x18\x02 \x01(\v2\x12.tracker.v1.MemberB\x90\x01\xe0A\x02\xbaH\x89\x01\xba\x01\x82\x01\n" +
-	"\vmember.user\x12\x18user must be users/{uid}\x1aYthis.user.matches('^users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')\xc8\x01\x01R\x06member\x12-\n" +
+	"\x13tracker.dev/Project\xbaH!r\x1f2\x1d^projects/[A-Z][A-Z0-9]{1,9}$R\x06parent\x12\xe1\x01\n" +
+	"\x06member\x18\x02 \x01(\v2\x12.tracker.v1.MemberB\xb4\x01\xe0A\x02\xbaH\xad\x01\xba\x01\xa6\x01\n" +
+	"\vmember.user\x12$user must be users/{uid} or users/me\x1aqthis.user == '' || this.user.matches('^users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me)$')\xc8\x01\x01R\x06member\x12-\n" +
 	"\n" +
-	"request_id\x18\x03 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\"\xd9\x02\n" +
+	"request_id\x18\x03 \x01(\tB\x0e\xe0A\x01\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\trequestId\x12Y\n" +
+	"\vuser_handle\x18\x04 \x01(\tB6\xbaH3r1\x18'2-^[A-Za-z0-9]([A-Za-z0-9]|-[A-Za-z0-9]){0,38}$H\x00R\n" +
+	"userHandle\x12+\n" +
+	"\n" +
+	"user_email\x18\x05 \x01(\tB\n" +
+	"\xbaH\ar\x05\x18\xc0\x02`\x01H\x00R\tuserEmailB\r\n" +
+	"\vuser_lookup\"\xd9\x02\n" +
 	"\x13UpdateMemberRequest\x12\xf3\x01\n" +
 	"\x06member\x18\x01 \x01(\v2\x12.tracker.v1.MemberB\xc6\x01\xe0A\x02\xbaH\xbf\x01\xba\x01\xb8\x01\n" +
 	"\vmember.name\x120name must be projects/{project_id}/members/{uid}\x1awthis.name.matches('^projects/[A-Z][A-Z0-9]{1,9}/members/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')\xc8\x01\x01R\x06member\x12L\n" +
@@ -568,6 +626,10 @@ func init() { file_tracker_v1_member_proto_init() }
 func file_tracker_v1_member_proto_init() {
 	if File_tracker_v1_member_proto != nil {
 		return
+	}
+	file_tracker_v1_member_proto_msgTypes[3].OneofWrappers = []any{
+		(*CreateMemberRequest_UserHandle)(nil),
+		(*CreateMemberRequest_UserEmail)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{

@@ -11,6 +11,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -38,7 +39,17 @@ type User struct {
 	// When the user first called the API.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// When the user's profile last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The user's unique name for people, like a GitHub login, e.g.
+	// `ada-lovelace`: lower-case letters, digits and single hyphens inside, at
+	// most 39 characters; unique ignoring case. Taken at first sign-in from the
+	// token's `preferred_username` when that is free and valid (in lower case),
+	// else from the e-mail address's local part (`Ada.L@...` is `ada-l`), else
+	// empty until the user chooses one (UpdateUser) or signs in again when one
+	// is free. It can change, so store `name`, not the handle.
+	Handle string `protobuf:"bytes,7,opt,name=handle,proto3" json:"handle,omitempty"`
+	// Opaque version, new after every change (AIP-154).
+	Etag          string `protobuf:"bytes,8,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -115,6 +126,20 @@ func (x *User) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *User) GetHandle() string {
+	if x != nil {
+		return x.Handle
+	}
+	return ""
+}
+
+func (x *User) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 type GetCurrentUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -153,7 +178,7 @@ func (*GetCurrentUserRequest) Descriptor() ([]byte, []int) {
 
 type GetUserRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The user's name, `users/{uid}`.
+	// The user's name, `users/{uid}`, or `users/me` for the caller.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -198,7 +223,7 @@ func (x *GetUserRequest) GetName() string {
 
 type SearchUsersRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The start of a display name or e-mail address, in any case, e.g. `ada`.
+	// The start of a handle, display name or e-mail address, in any case, e.g. `ada`.
 	Query string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
 	// At most this many users: 0 means 50, above 1000 means 1000.
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
@@ -312,12 +337,68 @@ func (x *SearchUsersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type UpdateUserRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user with its `name` (`users/me`, or the caller's `users/{uid}`),
+	// the new `handle`, and optionally its `etag`.
+	User *User `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// `handle` or `*`; only the handle can change, and not to empty. An
+	// empty mask changes nothing.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateUserRequest) Reset() {
+	*x = UpdateUserRequest{}
+	mi := &file_tracker_v1_user_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateUserRequest) ProtoMessage() {}
+
+func (x *UpdateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tracker_v1_user_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateUserRequest.ProtoReflect.Descriptor instead.
+func (*UpdateUserRequest) Descriptor() ([]byte, []int) {
+	return file_tracker_v1_user_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *UpdateUserRequest) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+func (x *UpdateUserRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 var File_tracker_v1_user_proto protoreflect.FileDescriptor
 
 const file_tracker_v1_user_proto_rawDesc = "" +
 	"\n" +
 	"\x15tracker/v1/user.proto\x12\n" +
-	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x02\n" +
+	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x95\x03\n" +
 	"\x04User\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12&\n" +
@@ -326,12 +407,14 @@ const file_tracker_v1_user_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime:0\xeaA-\n" +
+	"updateTime\x12K\n" +
+	"\x06handle\x18\a \x01(\tB3\xe0A\x01\xbaH-\xd8\x01\x01r(\x18'2$^[a-z0-9]([a-z0-9]|-[a-z0-9]){0,38}$R\x06handle\x12\x17\n" +
+	"\x04etag\x18\b \x01(\tB\x03\xe0A\x03R\x04etag:0\xeaA-\n" +
 	"\x10tracker.dev/User\x12\fusers/{user}*\x05users2\x04user\"\x17\n" +
-	"\x15GetCurrentUserRequest\"\x89\x01\n" +
-	"\x0eGetUserRequest\x12w\n" +
-	"\x04name\x18\x01 \x01(\tBc\xe0A\x02\xfaA\x12\n" +
-	"\x10tracker.dev/User\xbaHHrF2D^users/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$R\x04name\"\x87\x01\n" +
+	"\x15GetCurrentUserRequest\"\x8e\x01\n" +
+	"\x0eGetUserRequest\x12|\n" +
+	"\x04name\x18\x01 \x01(\tBh\xe0A\x02\xfaA\x12\n" +
+	"\x10tracker.dev/User\xbaHMrK2I^users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me)$R\x04name\"\x87\x01\n" +
 	"\x12SearchUsersRequest\x12\"\n" +
 	"\x05query\x18\x01 \x01(\tB\f\xe0A\x02\xbaH\x06r\x04\x10\x01\x18dR\x05query\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12'\n" +
@@ -339,11 +422,18 @@ const file_tracker_v1_user_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\bR\tpageToken\"e\n" +
 	"\x13SearchUsersResponse\x12&\n" +
 	"\x05users\x18\x01 \x03(\v2\x10.tracker.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xec\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xac\x02\n" +
+	"\x11UpdateUserRequest\x12\xc6\x01\n" +
+	"\x04user\x18\x01 \x01(\v2\x10.tracker.v1.UserB\x9f\x01\xe0A\x02\xbaH\x98\x01\xba\x01\x91\x01\n" +
+	"\tuser.name\x12$name must be users/me or users/{uid}\x1a^this.name.matches('^users/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|me)$')\xc8\x01\x01R\x04user\x12N\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x11\xbaH\x0e\xe2\x01\v\x12\x06handle\x12\x01*R\n" +
+	"updateMask2\xab\x02\n" +
 	"\vUserService\x12J\n" +
 	"\x0eGetCurrentUser\x12!.tracker.v1.GetCurrentUserRequest\x1a\x10.tracker.v1.User\"\x03\x90\x02\x01\x12<\n" +
 	"\aGetUser\x12\x1a.tracker.v1.GetUserRequest\x1a\x10.tracker.v1.User\"\x03\x90\x02\x01\x12S\n" +
-	"\vSearchUsers\x12\x1e.tracker.v1.SearchUsersRequest\x1a\x1f.tracker.v1.SearchUsersResponse\"\x03\x90\x02\x01B<Z:github.com/tracker-dev/tracker/gen/go/tracker/v1;trackerv1b\x06proto3"
+	"\vSearchUsers\x12\x1e.tracker.v1.SearchUsersRequest\x1a\x1f.tracker.v1.SearchUsersResponse\"\x03\x90\x02\x01\x12=\n" +
+	"\n" +
+	"UpdateUser\x12\x1d.tracker.v1.UpdateUserRequest\x1a\x10.tracker.v1.UserB<Z:github.com/tracker-dev/tracker/gen/go/tracker/v1;trackerv1b\x06proto3"
 
 var (
 	file_tracker_v1_user_proto_rawDescOnce sync.Once
@@ -357,30 +447,36 @@ func file_tracker_v1_user_proto_rawDescGZIP() []byte {
 	return file_tracker_v1_user_proto_rawDescData
 }
 
-var file_tracker_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_tracker_v1_user_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_tracker_v1_user_proto_goTypes = []any{
 	(*User)(nil),                  // 0: tracker.v1.User
 	(*GetCurrentUserRequest)(nil), // 1: tracker.v1.GetCurrentUserRequest
 	(*GetUserRequest)(nil),        // 2: tracker.v1.GetUserRequest
 	(*SearchUsersRequest)(nil),    // 3: tracker.v1.SearchUsersRequest
 	(*SearchUsersResponse)(nil),   // 4: tracker.v1.SearchUsersResponse
-	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
+	(*UpdateUserRequest)(nil),     // 5: tracker.v1.UpdateUserRequest
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil), // 7: google.protobuf.FieldMask
 }
 var file_tracker_v1_user_proto_depIdxs = []int32{
-	5, // 0: tracker.v1.User.create_time:type_name -> google.protobuf.Timestamp
-	5, // 1: tracker.v1.User.update_time:type_name -> google.protobuf.Timestamp
+	6, // 0: tracker.v1.User.create_time:type_name -> google.protobuf.Timestamp
+	6, // 1: tracker.v1.User.update_time:type_name -> google.protobuf.Timestamp
 	0, // 2: tracker.v1.SearchUsersResponse.users:type_name -> tracker.v1.User
-	1, // 3: tracker.v1.UserService.GetCurrentUser:input_type -> tracker.v1.GetCurrentUserRequest
-	2, // 4: tracker.v1.UserService.GetUser:input_type -> tracker.v1.GetUserRequest
-	3, // 5: tracker.v1.UserService.SearchUsers:input_type -> tracker.v1.SearchUsersRequest
-	0, // 6: tracker.v1.UserService.GetCurrentUser:output_type -> tracker.v1.User
-	0, // 7: tracker.v1.UserService.GetUser:output_type -> tracker.v1.User
-	4, // 8: tracker.v1.UserService.SearchUsers:output_type -> tracker.v1.SearchUsersResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0, // 3: tracker.v1.UpdateUserRequest.user:type_name -> tracker.v1.User
+	7, // 4: tracker.v1.UpdateUserRequest.update_mask:type_name -> google.protobuf.FieldMask
+	1, // 5: tracker.v1.UserService.GetCurrentUser:input_type -> tracker.v1.GetCurrentUserRequest
+	2, // 6: tracker.v1.UserService.GetUser:input_type -> tracker.v1.GetUserRequest
+	3, // 7: tracker.v1.UserService.SearchUsers:input_type -> tracker.v1.SearchUsersRequest
+	5, // 8: tracker.v1.UserService.UpdateUser:input_type -> tracker.v1.UpdateUserRequest
+	0, // 9: tracker.v1.UserService.GetCurrentUser:output_type -> tracker.v1.User
+	0, // 10: tracker.v1.UserService.GetUser:output_type -> tracker.v1.User
+	4, // 11: tracker.v1.UserService.SearchUsers:output_type -> tracker.v1.SearchUsersResponse
+	0, // 12: tracker.v1.UserService.UpdateUser:output_type -> tracker.v1.User
+	9, // [9:13] is the sub-list for method output_type
+	5, // [5:9] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_tracker_v1_user_proto_init() }
@@ -394,7 +490,7 @@ func file_tracker_v1_user_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tracker_v1_user_proto_rawDesc), len(file_tracker_v1_user_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -128,20 +128,34 @@ type IssueServiceClient interface {
 	// Errors: NOT_FOUND if any of them does not exist (AIP-231: all or none).
 	BatchGetIssues(context.Context, *v1.BatchGetIssuesRequest) (*v1.BatchGetIssuesResponse, error)
 	// Lists a project's issues matching a filter, in pages, in a chosen order.
+	// With `parent: "projects/-"` (AIP-159), lists the issues of every project
+	// the caller is a member of, any role, each named in its own project;
+	// other projects leave no trace (not in items, pages or errors).
 	ListIssues(context.Context, *v1.ListIssuesRequest) (*v1.ListIssuesResponse, error)
 	// Files an issue. It gets the next number of its project, with no gaps;
-	// the caller is its reporter.
+	// the caller is its reporter. With a `parent` it is that issue's last
+	// sub-issue unless `sub_issue_order` says otherwise.
 	//
-	// Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee or label),
-	// FAILED_PRECONDITION (the project is deleted).
+	// Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee, label or parent),
+	// FAILED_PRECONDITION (the project or the parent is deleted, or the parent
+	// is already MAX_SUB_ISSUE_DEPTH deep), RESOURCE_EXHAUSTED (the parent has
+	// MAX_SUB_ISSUES children).
 	CreateIssue(context.Context, *v1.CreateIssueRequest) (*v1.Issue, error)
 	// Changes an issue (PATCH semantics with `update_mask`).
 	//
 	// Closing (state CLOSED) needs a `close_reason` and sets `close_time`;
-	// reopening clears both.
+	// reopening clears both. Closing as DUPLICATE may name the original in
+	// `duplicate_of`: the DUPLICATE_OF relation is made in the same change.
 	//
-	// Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale `issue.etag`),
-	// FAILED_PRECONDITION (the issue is deleted).
+	// Moving an issue (`parent`) keeps its sub-issues under it; it may not go
+	// under itself or one of its own sub-issues, and the tree it joins may not
+	// get deeper than 8 levels (MAX_SUB_ISSUE_DEPTH).
+	//
+	// Errors: INVALID_ARGUMENT, NOT_FOUND (the issue, an assignee, label,
+	// parent or `duplicate_of` the caller cannot read), ABORTED (stale
+	// `issue.etag`), FAILED_PRECONDITION (the issue or its new parent is
+	// deleted; SUB_ISSUE_CYCLE; SUB_ISSUE_TOO_DEEP), RESOURCE_EXHAUSTED (the
+	// new parent has MAX_SUB_ISSUES children).
 	UpdateIssue(context.Context, *v1.UpdateIssueRequest) (*v1.Issue, error)
 	// Soft-deletes an issue (AIP-164): hidden from ListIssues unless
 	// `show_deleted`, still returned by GetIssue, restorable.
@@ -203,20 +217,34 @@ type IssueServiceHandler interface {
 	// Errors: NOT_FOUND if any of them does not exist (AIP-231: all or none).
 	BatchGetIssues(context.Context, *v1.BatchGetIssuesRequest) (*v1.BatchGetIssuesResponse, error)
 	// Lists a project's issues matching a filter, in pages, in a chosen order.
+	// With `parent: "projects/-"` (AIP-159), lists the issues of every project
+	// the caller is a member of, any role, each named in its own project;
+	// other projects leave no trace (not in items, pages or errors).
 	ListIssues(context.Context, *v1.ListIssuesRequest) (*v1.ListIssuesResponse, error)
 	// Files an issue. It gets the next number of its project, with no gaps;
-	// the caller is its reporter.
+	// the caller is its reporter. With a `parent` it is that issue's last
+	// sub-issue unless `sub_issue_order` says otherwise.
 	//
-	// Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee or label),
-	// FAILED_PRECONDITION (the project is deleted).
+	// Errors: INVALID_ARGUMENT, NOT_FOUND (project, assignee, label or parent),
+	// FAILED_PRECONDITION (the project or the parent is deleted, or the parent
+	// is already MAX_SUB_ISSUE_DEPTH deep), RESOURCE_EXHAUSTED (the parent has
+	// MAX_SUB_ISSUES children).
 	CreateIssue(context.Context, *v1.CreateIssueRequest) (*v1.Issue, error)
 	// Changes an issue (PATCH semantics with `update_mask`).
 	//
 	// Closing (state CLOSED) needs a `close_reason` and sets `close_time`;
-	// reopening clears both.
+	// reopening clears both. Closing as DUPLICATE may name the original in
+	// `duplicate_of`: the DUPLICATE_OF relation is made in the same change.
 	//
-	// Errors: INVALID_ARGUMENT, NOT_FOUND, ABORTED (stale `issue.etag`),
-	// FAILED_PRECONDITION (the issue is deleted).
+	// Moving an issue (`parent`) keeps its sub-issues under it; it may not go
+	// under itself or one of its own sub-issues, and the tree it joins may not
+	// get deeper than 8 levels (MAX_SUB_ISSUE_DEPTH).
+	//
+	// Errors: INVALID_ARGUMENT, NOT_FOUND (the issue, an assignee, label,
+	// parent or `duplicate_of` the caller cannot read), ABORTED (stale
+	// `issue.etag`), FAILED_PRECONDITION (the issue or its new parent is
+	// deleted; SUB_ISSUE_CYCLE; SUB_ISSUE_TOO_DEEP), RESOURCE_EXHAUSTED (the
+	// new parent has MAX_SUB_ISSUES children).
 	UpdateIssue(context.Context, *v1.UpdateIssueRequest) (*v1.Issue, error)
 	// Soft-deletes an issue (AIP-164): hidden from ListIssues unless
 	// `show_deleted`, still returned by GetIssue, restorable.

@@ -71,9 +71,14 @@ var (
 type MemberServiceClient interface {
 	// Lists a project's members, in the order they joined.
 	ListMembers(context.Context, *v1.ListMembersRequest) (*v1.ListMembersResponse, error)
-	// Adds a user to a project.
+	// Adds a user to a project: one who has signed in before, named by
+	// `member.user`, or found by their exact handle or e-mail address (any
+	// case). Admins only. Whoever is not a user is NOT_FOUND, told the same way
+	// for a handle and an e-mail address.
 	//
-	// Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member).
+	// Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member),
+	// FAILED_PRECONDITION (several users have that e-mail address: add by
+	// handle).
 	CreateMember(context.Context, *v1.CreateMemberRequest) (*v1.Member, error)
 	// Changes a member's role.
 	//
@@ -97,9 +102,14 @@ func NewMemberServiceClient(client *connect.Client) MemberServiceClient {
 type MemberServiceHandler interface {
 	// Lists a project's members, in the order they joined.
 	ListMembers(context.Context, *v1.ListMembersRequest) (*v1.ListMembersResponse, error)
-	// Adds a user to a project.
+	// Adds a user to a project: one who has signed in before, named by
+	// `member.user`, or found by their exact handle or e-mail address (any
+	// case). Admins only. Whoever is not a user is NOT_FOUND, told the same way
+	// for a handle and an e-mail address.
 	//
-	// Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member).
+	// Errors: NOT_FOUND (project or user), ALREADY_EXISTS (already a member),
+	// FAILED_PRECONDITION (several users have that e-mail address: add by
+	// handle).
 	CreateMember(context.Context, *v1.CreateMemberRequest) (*v1.Member, error)
 	// Changes a member's role.
 	//

@@ -30,6 +30,8 @@ const (
 	UserServiceGetUserProcedure = "/tracker.v1.UserService/GetUser"
 	// UserServiceSearchUsersProcedure is the procedure name of the UserService's SearchUsers RPC.
 	UserServiceSearchUsersProcedure = "/tracker.v1.UserService/SearchUsers"
+	// UserServiceUpdateUserProcedure is the procedure name of the UserService's UpdateUser RPC.
+	UserServiceUpdateUserProcedure = "/tracker.v1.UserService/UpdateUser"
 )
 
 var (
@@ -57,23 +59,39 @@ var (
 			IdempotencyLevel: connect.IdempotencyNoSideEffects,
 		}
 	})
+	userServiceUpdateUserSpec = sync.OnceValue(func() connect.Spec {
+		return connect.Spec{
+			StreamType: connect.StreamTypeUnary,
+			Schema:     v1.File_tracker_v1_user_proto.Services().ByName("UserService").Methods().ByName("UpdateUser"),
+			Procedure:  UserServiceUpdateUserProcedure,
+		}
+	})
 )
 
 // UserServiceClient is a client for the tracker.v1.UserService service.
 type UserServiceClient interface {
 	// The caller, created on first use.
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.User, error)
-	// A user by name, e.g. the reporter of an issue.
+	// A user by name, e.g. the reporter of an issue, or `users/me`. Only the
+	// caller and those who share a project with them are found.
 	//
 	// Errors: NOT_FOUND.
 	GetUser(context.Context, *v1.GetUserRequest) (*v1.User, error)
-	// People whose display name or e-mail address starts with `query`,
-	// ignoring case, e.g. to pick an assignee or a new member. Only the caller
-	// and those who share a project with them are ever found: everyone else
-	// does not exist for the caller, as for GetUser. Ordered by display name.
+	// People whose handle, display name or e-mail address starts with
+	// `query`, ignoring case, e.g. to pick an assignee or a new member. Only
+	// the caller and those who share a project with them are ever found:
+	// everyone else does not exist for the caller, as for GetUser, even by
+	// their whole e-mail address. Ordered by display name.
 	//
 	// Errors: INVALID_ARGUMENT.
 	SearchUsers(context.Context, *v1.SearchUsersRequest) (*v1.SearchUsersResponse, error)
+	// Changes the caller's own profile: only the `handle` is the user's to
+	// change (the rest comes from the identity provider). `user.name` is
+	// `users/me` or the caller's own name.
+	//
+	// Errors: PERMISSION_DENIED (another user), ALREADY_EXISTS (the handle is
+	// taken, in any case), ABORTED (stale etag).
+	UpdateUser(context.Context, *v1.UpdateUserRequest) (*v1.User, error)
 }
 
 // NewUserServiceClient constructs a client for the tracker.v1.UserService service. Multiple service
@@ -86,17 +104,26 @@ func NewUserServiceClient(client *connect.Client) UserServiceClient {
 type UserServiceHandler interface {
 	// The caller, created on first use.
 	GetCurrentUser(context.Context, *v1.GetCurrentUserRequest) (*v1.User, error)
-	// A user by name, e.g. the reporter of an issue.
+	// A user by name, e.g. the reporter of an issue, or `users/me`. Only the
+	// caller and those who share a project with them are found.
 	//
 	// Errors: NOT_FOUND.
 	GetUser(context.Context, *v1.GetUserRequest) (*v1.User, error)
-	// People whose display name or e-mail address starts with `query`,
-	// ignoring case, e.g. to pick an assignee or a new member. Only the caller
-	// and those who share a project with them are ever found: everyone else
-	// does not exist for the caller, as for GetUser. Ordered by display name.
+	// People whose handle, display name or e-mail address starts with
+	// `query`, ignoring case, e.g. to pick an assignee or a new member. Only
+	// the caller and those who share a project with them are ever found:
+	// everyone else does not exist for the caller, as for GetUser, even by
+	// their whole e-mail address. Ordered by display name.
 	//
 	// Errors: INVALID_ARGUMENT.
 	SearchUsers(context.Context, *v1.SearchUsersRequest) (*v1.SearchUsersResponse, error)
+	// Changes the caller's own profile: only the `handle` is the user's to
+	// change (the rest comes from the identity provider). `user.name` is
+	// `users/me` or the caller's own name.
+	//
+	// Errors: PERMISSION_DENIED (another user), ALREADY_EXISTS (the handle is
+	// taken, in any case), ABORTED (stale etag).
+	UpdateUser(context.Context, *v1.UpdateUserRequest) (*v1.User, error)
 }
 
 // RegisterUserServiceHandler registers svc as the tracker.v1.UserService implementation on server.
@@ -106,6 +133,7 @@ func RegisterUserServiceHandler(server *connect.Server, svc UserServiceHandler) 
 		connect.Method{Spec: userServiceGetCurrentUserSpec(), Handler: adapter.getCurrentUser},
 		connect.Method{Spec: userServiceGetUserSpec(), Handler: adapter.getUser},
 		connect.Method{Spec: userServiceSearchUsersSpec(), Handler: adapter.searchUsers},
+		connect.Method{Spec: userServiceUpdateUserSpec(), Handler: adapter.updateUser},
 	)
 }
 
@@ -122,6 +150,10 @@ func (UnimplementedUserServiceHandler) GetUser(context.Context, *v1.GetUserReque
 
 func (UnimplementedUserServiceHandler) SearchUsers(context.Context, *v1.SearchUsersRequest) (*v1.SearchUsersResponse, error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, "tracker.v1.UserService.SearchUsers is not implemented")
+}
+
+func (UnimplementedUserServiceHandler) UpdateUser(context.Context, *v1.UpdateUserRequest) (*v1.User, error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, "tracker.v1.UserService.UpdateUser is not implemented")
 }
 
 type userServiceClient struct {
@@ -147,6 +179,14 @@ func (c *userServiceClient) GetUser(ctx context.Context, req *v1.GetUserRequest)
 func (c *userServiceClient) SearchUsers(ctx context.Context, req *v1.SearchUsersRequest) (*v1.SearchUsersResponse, error) {
 	var res v1.SearchUsersResponse
 	if err := c.client.CallUnary(ctx, userServiceSearchUsersSpec(), req, &res); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func (c *userServiceClient) UpdateUser(ctx context.Context, req *v1.UpdateUserRequest) (*v1.User, error) {
+	var res v1.User
+	if err := c.client.CallUnary(ctx, userServiceUpdateUserSpec(), req, &res); err != nil {
 		return nil, err
 	}
 	return &res, nil
@@ -184,6 +224,18 @@ func (h userServiceHandler) searchUsers(ctx context.Context, _ connect.Spec, str
 		return err
 	}
 	res, err := h.svc.SearchUsers(ctx, &req)
+	if err != nil {
+		return err
+	}
+	return stream.Send(res)
+}
+
+func (h userServiceHandler) updateUser(ctx context.Context, _ connect.Spec, stream connect.ServerStream) error {
+	var req v1.UpdateUserRequest
+	if err := stream.Receive(&req); err != nil {
+		return err
+	}
+	res, err := h.svc.UpdateUser(ctx, &req)
 	if err != nil {
 		return err
 	}
