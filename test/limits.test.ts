@@ -2,6 +2,7 @@ import http from "node:http";
 import net from "node:net";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorInfoSchema, RetryInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
@@ -216,6 +217,31 @@ describe.each(PROTOCOLS)("deadlines over %s", (protocol) => {
 });
 
 describe("deadlines", () => {
+  it("answer a unary call at its deadline while its statement still waits on a lock", async () => {
+    const subject = newSubject();
+    const project = await createProject(server, subject);
+    const { issues } = clientsFor(server, subject);
+    const { name } = await issues.createIssue({ parent: project, issue: { title: "locked" } });
+    const locker = new pg.Client({ connectionString: server.databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE issues IN ACCESS EXCLUSIVE MODE");
+      const started = Date.now();
+      const error = await issues.getIssue({ name }, { timeoutMs: 1_000 }).then(
+        () => expect.fail("the issue is locked: the call cannot be answered"),
+        (thrown: unknown) => ConnectError.from(thrown),
+      );
+      expect(error.code, error.message).toBe(Code.DeadlineExceeded);
+      // At the deadline, not when STATEMENT_TIMEOUT_MS (15 s) ends the statement.
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await locker.query("ROLLBACK");
+      await locker.end();
+    }
+    expect((await issues.getIssue({ name })).title).toBe("locked");
+  });
+
   it("are enforced by the server itself, not only by the client", async () => {
     // A raw Connect streaming call whose client never gives up: the server
     // must end it at the deadline with an end-stream error.

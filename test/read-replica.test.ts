@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -237,5 +240,41 @@ describe.skipIf(replicationUnavailable !== undefined)(
       expect(own.served).toBe(1);
       expect(logLines.filter((line) => line.includes("the read replica does not answer"))).toHaveLength(1);
     });
+
+    it("with the replica frozen behind open connections, reads go to the primary instead of hanging", async () => {
+      await replication.standby.start();
+      await alice.issues.createIssue({ parent: project, issue: { title: "before the freeze" } });
+      await replication.waitForReplay();
+      // Reads on the replica again (after its retry window), so its pool holds open connections.
+      await expect
+        .poll(
+          async () => (await servedBy("replica", () => alice.issues.listIssues({ parent: project }))).served,
+          {
+            timeout: 15_000,
+            interval: 500,
+          },
+        )
+        .toBe(1);
+      const postmaster = Number(
+        readFileSync(join(replication.standby.dataDir, "postmaster.pid"), "utf8").split("\n")[0],
+      );
+      const pids = [postmaster, ...childrenOf(postmaster)];
+      for (const pid of pids) process.kill(pid, "SIGSTOP");
+      try {
+        const read = await servedBy("fallback", () =>
+          clientsOf("alice").issues.listIssues({ parent: project }),
+        );
+        expect(titles(read.result)).toContain("before the freeze");
+        expect(read.served).toBe(1);
+      } finally {
+        for (const pid of pids) process.kill(pid, "SIGCONT");
+      }
+    });
   },
 );
+
+/** The pids of `pid`'s child processes (a postmaster's backends and workers). */
+function childrenOf(pid: number): number[] {
+  const out = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" }).stdout;
+  return out.split("\n").filter(Boolean).map(Number);
+}

@@ -56,6 +56,10 @@ export function connectDatabase(
   const pool = new pg.Pool({
     ...hosts,
     max: poolMax,
+    // TCP keepalives: a connection to a server behind a partition, or a
+    // frozen one, fails within a minute instead of when TCP gives up.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     types: {
       getTypeParser: ((oid: number, format?: "text" | "binary") =>
         oid === TIMESTAMPTZ_OID

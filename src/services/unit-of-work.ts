@@ -1,5 +1,5 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import { Code, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { sql, type Transaction } from "kysely";
 import type { DB, IssueEventKind, MemberRole } from "../../gen/db.js";
 import type { AppContext } from "../context.js";
@@ -238,10 +238,13 @@ export async function read<Response>(
   let served: { response: Response } | undefined;
   try {
     // One connection, so the token is checked on the server that then serves the read.
-    served = await replica.db.connection().execute(async (db) => {
-      if (token !== undefined && !(await replica.hasReplayed(db, token))) return undefined;
-      return { response: await handler({ db, caller }) };
-    });
+    served = await answeredWithin(
+      REPLICA_READ_TIMEOUT_MS,
+      replica.db.connection().execute(async (db) => {
+        if (token !== undefined && !(await replica.hasReplayed(db, token))) return undefined;
+        return { response: await handler({ db, caller }) };
+      }),
+    );
   } catch (error) {
     if (error instanceof DomainError) {
       if (error.code === "not_found") return onPrimary("primary");
@@ -265,6 +268,23 @@ export async function read<Response>(
   if (!served) return onPrimary("primary");
   ctx.metrics.readServed("replica");
   return served.response;
+}
+
+/**
+ * A replica read not answered in this is taken for a replica that does not
+ * answer (frozen, or behind a partition, its connection still open): the read
+ * goes to the primary. Reads that may lag are pages, bounded in rows and bytes.
+ */
+const REPLICA_READ_TIMEOUT_MS = 5_000;
+
+/** `work`'s outcome, or UNAVAILABLE after `ms`; the work itself goes on until its statement ends. */
+function answeredWithin<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ConnectError(`no answer within ${ms} ms`, Code.Unavailable)), ms);
+  });
+  work.catch(() => {});
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -1,0 +1,27 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+
+/**
+ * A unary call is answered at its deadline, even while its work still waits
+ * on the database (a lock, a hung replica): connect-node aborts the call's
+ * signal at the deadline but waits for the handler, which would answer only
+ * when STATEMENT_TIMEOUT_MS ends the statement. The work goes on until then
+ * and a write may still commit, as after any DEADLINE_EXCEEDED: a client
+ * retries with the same request_id. Streams end at their deadline already.
+ */
+export function createDeadlineInterceptor(): Interceptor {
+  return (next) => (req) => {
+    if (req.stream) return next(req);
+    const { signal } = req;
+    const work = next(req);
+    if (signal.aborted) return work;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        // The handler's own answer, when it comes, is no one's to hear.
+        work.catch(() => {});
+        reject(ConnectError.from(signal.reason ?? new ConnectError("the call was cancelled", Code.Canceled)));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+    });
+  };
+}
