@@ -1,10 +1,11 @@
 // Regenerates everything in gen/: the Protobuf messages and Connect service
 // descriptors and the OpenAPI document of the API (buf generate, buf.gen.yaml;
-// the OpenAPI plugin is built by `node tools/install.mjs openapi`) and the
-// Kysely table types, introspected from a throwaway embedded PostgreSQL that
-// Atlas migrated with migrations/.
+// the OpenAPI plugin is built by `node tools/install.mjs openapi`), the
+// contract's descriptors with their comments (for the tracker CLI's help),
+// and the Kysely table types, introspected from a throwaway embedded
+// PostgreSQL that Atlas migrated with migrations/.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyMigrations } from "../src/db/atlas.js";
@@ -13,6 +14,20 @@ import { startEmbeddedPostgres } from "../src/db/embedded-postgres.js";
 const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: "inherit" });
 
 run("npx", ["buf", "generate"]);
+// protoc-gen-es embeds descriptors without source info, so the proto comments
+// that `tracker --help` shows come from this image of our own files (their
+// imports resolve to the generated ones; see cli/contract.ts).
+mkdirSync("gen/descriptors", { recursive: true });
+run("npx", [
+  "buf",
+  "build",
+  "--as-file-descriptor-set",
+  "--exclude-imports",
+  "--path",
+  "proto/tracker",
+  "-o",
+  "gen/descriptors/tracker.binpb",
+]);
 
 const dataDir = mkdtempSync(join(tmpdir(), "tracker-codegen-"));
 const postgres = await startEmbeddedPostgres(dataDir, { persistent: false });
