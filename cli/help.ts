@@ -32,7 +32,7 @@ async function commentReader(): Promise<CommentOf> {
 /** The first sentence, on one line. */
 const summary = (text: string) => {
   const paragraph = (text.split("\n\n")[0] ?? "").replace(/\s*\n\s*/g, " ");
-  const end = paragraph.search(/[.:;] /);
+  const end = paragraph.search(/(?<!\b(e\.g|i\.e))\. (?=[A-Z])/);
   return end === -1 ? paragraph : paragraph.slice(0, end + 1);
 };
 
