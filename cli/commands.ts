@@ -244,12 +244,17 @@ export function expandName(value: string, names: ResourceDescriptor, known: Map<
   if (value.startsWith(`${literal}/`)) return value;
   const variables = pattern.match(/\{\w+\}/g) ?? [];
   let parts = value.split("/");
-  // The key people write for an issue, `CORE-42`, stands for two parts.
   const first = parts[0] ?? "";
-  if (parts.length < variables.length && first.includes("-") && !known.has(variables[0] ?? "")) {
-    const dash = first.lastIndexOf("-");
+  // The key people write for an issue, `CORE-42`, stands for two parts (but
+  // `good-first` is one label id when the project is known and is not `good`).
+  const dash = first.lastIndexOf("-");
+  const head = variables[0] ?? "";
+  if (
+    parts.length < variables.length &&
+    dash > 0 &&
+    (!known.has(head) || known.get(head) === first.slice(0, dash))
+  )
     parts = [first.slice(0, dash), first.slice(dash + 1), ...parts.slice(1)];
-  }
   const missing = variables.slice(0, variables.length - parts.length);
   if (missing.every((variable) => known.has(variable)))
     parts = [...missing.map((variable) => known.get(variable) ?? ""), ...parts];

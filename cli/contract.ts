@@ -84,9 +84,11 @@ export async function loadContract(): Promise<Contract> {
 async function generatedFile(protoName: string): Promise<DescFile> {
   const isFile = (value: unknown): value is DescFile =>
     typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "file";
+  // Where protoc-gen-es wrote it, e.g. gen/proto/buf/validate/validate_pb.ts.
+  const generated = `../gen/proto/${protoName.replace(/\.proto$/, "_pb.js")}`;
   const candidates: unknown[] = protoName.startsWith("google/protobuf/")
     ? Object.values(wkt)
-    : Object.values(await import(`../gen/proto/${protoName.replace(/\.proto$/, "_pb.js")}`));
+    : Object.values(await import(/* @vite-ignore */ generated));
   const file = candidates.filter(isFile).find((candidate) => candidate.proto.name === protoName);
   if (!file) throw new Error(`${protoName}, imported by the contract, is not generated`);
   return file;

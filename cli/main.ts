@@ -227,9 +227,10 @@ async function call(args: string[]): Promise<number> {
     out(await methodHelp(method));
     return EXIT.ok;
   }
+  const text = readData(values.data as string | undefined);
   let data: unknown;
   try {
-    data = JSON.parse(readData(values.data as string | undefined));
+    data = JSON.parse(text);
   } catch (error) {
     throw new UsageError(`--data is not JSON: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -64,8 +64,10 @@ export function cell(field: DescField, value: JsonValue | undefined): string {
   return text;
 }
 
+/** Prose on one line and cut short; names and ids (no spaces) whole, to be copied. */
 const oneLine = (text: string) => {
   const line = text.split("\n")[0] ?? "";
+  if (!/\s/.test(text)) return line;
   return line.length > MAX_CELL || text.includes("\n") ? `${line.slice(0, MAX_CELL - 1)}…` : line;
 };
 
