@@ -4,6 +4,7 @@
 // Their flags are the request message's fields, flattened; the positional
 // argument is the name or parent the RPC acts on. Only ALIASES is written by
 // hand: well-known shortcuts onto an RPC with some fields fixed.
+import type { parseArgs } from "node:util";
 import type { DescField, DescMessage, DescMethod } from "@bufbuild/protobuf";
 import { FieldBehavior } from "../gen/proto/google/api/field_behavior_pb.js";
 import type { ResourceDescriptor } from "../gen/proto/google/api/resource_pb.js";
@@ -66,8 +67,20 @@ export const ALIASES: Alias[] = [
   },
 ];
 
-/** Flags every command takes; a field flag of the same name falls back to its dotted path. */
-export const GLOBAL_FLAGS = ["server", "token", "profile", "protocol", "json", "all", "help", "data"];
+export type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"] & {};
+
+/** The flags every command takes (see help.ts). */
+export const GLOBAL_OPTIONS: Options = {
+  server: { type: "string" },
+  token: { type: "string" },
+  profile: { type: "string" },
+  protocol: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+};
+
+/** Names no field flag takes (a field of such a name keeps its dotted path): the above, and those of some commands. */
+const GLOBAL_FLAGS = [...Object.keys(GLOBAL_OPTIONS), "all", "data", "token-command"];
 
 const VERB = /^(BatchGet|Get|List|Create|Update|Delete|Undelete|Search|Watch)([A-Z]\w*)$/;
 const PLURAL_VERBS = new Set(["BatchGet", "List", "Search", "Watch"]);

@@ -189,7 +189,7 @@ export async function commandHelp(command: Command): Promise<string> {
     `\n${command.summary ? `${command.summary}\n\n` : ""}${comment(method)}`,
     `\nCalls ${rpcName(method)}${fixed.length ? ` with ${fixed.join(", ")}` : ""}${
       command.maskOf ? "; the update_mask, unless given, names the fields given" : ""
-    }.`,
+    } (its JSON form: tracker call ${method.parent.name}/${method.name} --help).`,
     `\nFlags (fields of ${method.input.typeName}):\n${flagLines.join("\n")}${extra.length ? `\n${extra.join("\n")}` : ""}`,
     `\n${GLOBAL_HELP}`,
   ].join("\n");
