@@ -1,0 +1,346 @@
+// tracker: the tracker API from the command line (bin/tracker.mjs runs this).
+// Every command comes from the contract: `call` reaches any RPC in proto JSON,
+// the resource verbs are derived in commands.ts, help in help.ts. Calls go
+// through the project's own Node client (client/node.ts), so they carry the
+// bearer and consistency tokens like every other client.
+import "../src/node-version.js";
+import { readFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type {
+  DescMessage,
+  DescMethod,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  JsonObject,
+  Message,
+} from "@bufbuild/protobuf";
+import { reflect } from "@bufbuild/protobuf/reflect";
+import { ConnectError, type Transport } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { bearerToken, errorInfoOf, fieldViolationsOf } from "../client/index.js";
+import { createNodeTransport, type Protocol } from "../client/node.js";
+import { type Command, commands, GLOBAL_OPTIONS, type Options } from "./commands.js";
+import { findDescribable, findMethod, loadContract } from "./contract.js";
+import { callList, commandHelp, describe, groupHelp, groups, methodHelp, topHelp } from "./help.js";
+import { carriesMessage, fields, jsonOf, line, rowsField, table } from "./output.js";
+import {
+  type CliProtocol,
+  configPath,
+  DEFAULT_PROFILE,
+  PROTOCOLS,
+  type Profile,
+  resolveTarget,
+  runTokenCommand,
+  saveProfile,
+  type TargetFlags,
+} from "./profile.js";
+import { buildRequest, type FlagValues, isBooleanFlag, parseJson, UsageError } from "./request.js";
+
+/** Exit codes: see README, "Command line". An RPC error exits with 10 + its code. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, rpcBase: 10 } as const;
+
+const NODE_PROTOCOLS: Record<CliProtocol, Protocol> = {
+  connect: "Connect JSON over HTTP/1.1",
+  grpc: "gRPC over HTTP/2",
+  "grpc-web": "gRPC-Web over HTTP/1.1",
+};
+
+const out = (text: string) => process.stdout.write(`${text}\n`);
+const err = (text: string) => process.stderr.write(`${text}\n`);
+
+/** The first word of argv that is not a global flag (or a global flag's value), and argv without it. */
+function takeWord(argv: string[]): [string | undefined, string[]] {
+  for (let index = 0; index < argv.length; index++) {
+    const token = argv[index] as string;
+    if (token === "--") return [undefined, argv];
+    if (!token.startsWith("-")) return [token, [...argv.slice(0, index), ...argv.slice(index + 1)]];
+    const name = token.replace(/^--?/, "").split("=")[0] ?? "";
+    const option = GLOBAL_OPTIONS[name];
+    if (!option && name !== "h") return [undefined, argv];
+    if (option?.type === "string" && !token.includes("=")) index++;
+  }
+  return [undefined, argv];
+}
+
+function parse(args: string[], options: Options) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function transportFor(values: FlagValues): Transport {
+  const target = resolveTarget(values as TargetFlags);
+  return createNodeTransport(NODE_PROTOCOLS[target.protocol], target.server, [bearerToken(target.token)]);
+}
+
+async function unary(transport: Transport, method: DescMethod, request: Message): Promise<Message> {
+  if (method.methodKind !== "unary") throw new Error(`${method.name} is not unary`);
+  return (await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, request)).message;
+}
+
+/** Every page of a List RPC, its rows joined into one response (as proto JSON). */
+async function allPages(transport: Transport, method: DescMethod, request: Message): Promise<JsonObject> {
+  const rows = rowsField(method.output);
+  const next = method.output.fields.find((field) => field.name === "next_page_token");
+  const token = method.input.fields.find((field) => field.name === "page_token");
+  if (!rows || !next || !token) throw new UsageError(`${method.name} has no pages`);
+  const collected: JsonObject[] = [];
+  for (;;) {
+    const page = jsonOf(method.output, await unary(transport, method, request));
+    collected.push(...((page[rows.jsonName] as JsonObject[] | undefined) ?? []));
+    const pageToken = page[next.jsonName];
+    if (typeof pageToken !== "string" || pageToken === "") break;
+    reflect(method.input, request).set(token, pageToken);
+  }
+  return { [rows.jsonName]: collected };
+}
+
+function printResponse(schema: DescMessage, json: JsonObject, asJson: boolean) {
+  if (asJson) return out(JSON.stringify(json, null, 2));
+  const rows = rowsField(schema);
+  if (rows?.fieldKind === "list" && rows.listKind === "message") {
+    out(table(rows.message, (json[rows.jsonName] as JsonObject[] | undefined) ?? []));
+    const next = schema.fields.find((field) => field.name === "next_page_token");
+    const token = next && json[next.jsonName];
+    if (typeof token === "string" && token !== "")
+      err(`more: --page-token ${token} (or --all for every page)`);
+    return;
+  }
+  if (Object.keys(json).length > 0) out(fields(schema, json));
+}
+
+/**
+ * A server stream until it ends or Ctrl-C. A resumable one (a response
+ * `position`, a request `after`, as WatchIssues) says where it stopped.
+ */
+async function stream(
+  transport: Transport,
+  method: DescMethod,
+  request: Message,
+  asJson: boolean,
+): Promise<number> {
+  if (method.methodKind !== "server_streaming") throw new Error(`${method.name} is not server streaming`);
+  const position = method.output.fields.find((field) => field.name === "position");
+  const resumable = position !== undefined && method.input.fields.some((field) => field.name === "after");
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  process.once("SIGINT", onInterrupt);
+  process.once("SIGTERM", onInterrupt);
+  let last: string | undefined;
+  try {
+    const response = await transport.stream(
+      method as DescMethodServerStreaming,
+      stop.signal,
+      undefined,
+      undefined,
+      once(request),
+    );
+    for await (const message of response.message) {
+      const json = jsonOf(method.output, message);
+      const at = position && json[position.jsonName];
+      if (asJson) out(JSON.stringify(json));
+      else if (carriesMessage(method.output, json)) out(line(method.output, json));
+      else if (resumable && last === undefined) err(`watching from position ${at ?? 0} (Ctrl-C to stop)`);
+      if (resumable) last = String(at ?? 0);
+    }
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+  } finally {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
+  }
+  if (resumable && last !== undefined) err(`stopped at position ${last}; resume with --after ${last}`);
+  return EXIT.ok;
+}
+
+async function* once(request: Message) {
+  yield request;
+}
+
+async function runCommand(command: Command, args: string[]): Promise<number> {
+  const options: Options = {};
+  for (const flag of command.flags) {
+    const leaf = flag.path[flag.path.length - 1];
+    if (!leaf) continue;
+    for (const name of [flag.name, ...flag.aliases])
+      options[name] = {
+        type: isBooleanFlag(leaf) ? "boolean" : "string",
+        multiple: leaf.fieldKind === "list",
+      };
+  }
+  const paged = command.method.output.fields.some((field) => field.name === "next_page_token");
+  if (paged) options.all = { type: "boolean" };
+  const { values, positionals } = parse(args, options);
+  if (values.help) {
+    out(await commandHelp(command));
+    return EXIT.ok;
+  }
+  const request = buildRequest(command, values as FlagValues, positionals);
+  const transport = transportFor(values as FlagValues);
+  const { method } = command;
+  if (method.methodKind === "server_streaming")
+    return stream(transport, method, request, values.json === true);
+  const json =
+    paged && values.all
+      ? await allPages(transport, method, request)
+      : jsonOf(method.output, await unary(transport, method, request));
+  printResponse(method.output, json, values.json === true);
+  return EXIT.ok;
+}
+
+function readData(data: string | undefined): string {
+  if (data === undefined) return "{}";
+  if (data === "-") return readFileSync(0, "utf8");
+  if (data.startsWith("@")) return readFileSync(data.slice(1), "utf8");
+  return data;
+}
+
+async function call(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { data: { type: "string", short: "d" } });
+  const [reference, ...extra] = positionals;
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (!reference) {
+    out(await callList());
+    return EXIT.ok;
+  }
+  const method = findMethod(reference);
+  if (!method) throw new UsageError(`no RPC ${reference}; \`tracker call\` lists them`);
+  if (values.help) {
+    out(await methodHelp(method));
+    return EXIT.ok;
+  }
+  const text = readData(values.data as string | undefined);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--data is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const request = parseJson(method.input, data as JsonObject);
+  const transport = transportFor(values as FlagValues);
+  if (method.methodKind === "server_streaming") return stream(transport, method, request, true);
+  out(JSON.stringify(jsonOf(method.output, await unary(transport, method, request)), null, 2));
+  return EXIT.ok;
+}
+
+async function login(args: string[]): Promise<number> {
+  const { values } = parse(args, { "token-command": { type: "string" } });
+  if (values.help) {
+    out(`Usage: tracker login --server URL [--token-command CMD | --token TOKEN] [--profile NAME] [--protocol P]
+
+Saves a profile in ${configPath()} (mode 0600), after checking it with
+UserService/GetCurrentUser. --token-command runs for a fresh token on every
+call (e.g. 'npm run -s token -- --sub alice'); --token keeps the token itself.`);
+    return EXIT.ok;
+  }
+  const server = values.server as string | undefined;
+  if (!server) throw new UsageError("login needs --server URL");
+  const token = values.token as string | undefined;
+  const tokenCommand = values["token-command"] as string | undefined;
+  if ((token === undefined) === (tokenCommand === undefined))
+    throw new UsageError("login needs one of --token-command CMD or --token TOKEN");
+  const protocol = values.protocol as string | undefined;
+  if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol))
+    throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
+  const profile: Profile = {
+    server,
+    ...(token !== undefined && { token }),
+    ...(tokenCommand !== undefined && { tokenCommand }),
+    ...(protocol !== undefined && { protocol: protocol as CliProtocol }),
+  };
+  const bearer = token ?? runTokenCommand(tokenCommand as string);
+  const transport = createNodeTransport(NODE_PROTOCOLS[profile.protocol ?? "connect"], server, [
+    bearerToken(bearer),
+  ]);
+  const whoAmI = findMethod("tracker.v1.UserService/GetCurrentUser");
+  if (whoAmI) {
+    const user = jsonOf(whoAmI.output, await unary(transport, whoAmI, parseJson(whoAmI.input, {})));
+    err(`logged in to ${server} as ${user.name}${user.email ? ` (${user.email})` : ""}`);
+  }
+  const name = (values.profile as string | undefined) ?? DEFAULT_PROFILE;
+  saveProfile(name, profile);
+  err(`profile "${name}" saved in ${configPath()}`);
+  return EXIT.ok;
+}
+
+async function main(argv: string[]): Promise<number> {
+  await loadContract();
+  const [first, rest] = takeWord(argv);
+  const wantsHelp = rest.includes("--help") || rest.includes("-h");
+  switch (first) {
+    case undefined:
+      if (wantsHelp) out(await topHelp());
+      else err(await topHelp());
+      return wantsHelp ? EXIT.ok : EXIT.usage;
+    case "help":
+      out(await topHelp());
+      return EXIT.ok;
+    case "login":
+      return login(rest);
+    case "call":
+      return call(rest);
+    case "describe": {
+      const { positionals, values } = parse(rest, {});
+      if (values.help || positionals.length === 0) {
+        out(
+          "Usage: tracker describe <Service | Service/Method | Message>, e.g. tracker describe tracker.v1.Issue",
+        );
+        return values.help ? EXIT.ok : EXIT.usage;
+      }
+      const found = findDescribable(positionals[0] as string);
+      if (!found) throw new UsageError(`nothing named ${positionals[0]} in the contract`);
+      out(await describe(found));
+      return EXIT.ok;
+    }
+    case "watch": {
+      // `tracker watch CORE` is `tracker issues watch CORE`: the contract's one watch.
+      const watch = commands().find((command) => command.verb === "watch");
+      if (!watch) throw new UsageError("the contract has no Watch RPC");
+      return runCommand(watch, rest);
+    }
+  }
+  const list = [...groups()].find(([, candidates]) =>
+    candidates.some((command) => command.group.singular === first || command.group.plural === first),
+  );
+  if (!list) throw new UsageError(`unknown command "${first}"`);
+  const [name, candidates] = list;
+  const [verb, args] = takeWord(rest);
+  if (verb === undefined) {
+    out(await groupHelp(name, candidates));
+    return wantsHelp ? EXIT.ok : EXIT.usage;
+  }
+  const command = candidates.find((candidate) => candidate.verb === verb);
+  if (!command)
+    throw new UsageError(
+      `${first} has no verb "${verb}"; it has ${candidates.map((candidate) => candidate.verb).join(", ")}`,
+    );
+  return runCommand(command, args);
+}
+
+function report(error: unknown): number {
+  if (error instanceof UsageError) {
+    err(`error: ${error.message}`);
+    err("(tracker --help, or --help after any command, says how)");
+    return EXIT.usage;
+  }
+  if (error instanceof ConnectError) {
+    err(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
+    for (const violation of fieldViolationsOf(error)) err(`  ${violation.field}: ${violation.description}`);
+    const reason = errorInfoOf(error)?.reason;
+    if (reason && reason !== codeToString(error.code).toUpperCase()) err(`  reason: ${reason}`);
+    return EXIT.rpcBase + error.code;
+  }
+  err(`error: ${error instanceof Error ? error.message : String(error)}`);
+  return EXIT.failed;
+}
+
+const code = await main(process.argv.slice(2)).catch(report);
+// Exit now: an idle HTTP/2 session would keep the process alive.
+process.stdout.write("", () => process.exit(code));

@@ -1,0 +1,101 @@
+// Where the CLI sends its calls and with which token: profiles in
+// $XDG_CONFIG_HOME/tracker/config.json (default ~/.config), written by
+// `tracker login` readable by the user alone (0600), since a profile may hold
+// a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile.
+import { execSync } from "node:child_process";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { UsageError } from "./request.js";
+
+export const PROTOCOLS = ["connect", "grpc", "grpc-web"] as const;
+export type CliProtocol = (typeof PROTOCOLS)[number];
+
+const ProfileSchema = z.object({
+  server: z.string(),
+  /** A token kept as is; prefer tokenCommand, which mints a fresh one per run. */
+  token: z.string().optional(),
+  /** A shell command printing a token, e.g. `npm run -s token -- --sub alice`. */
+  tokenCommand: z.string().optional(),
+  protocol: z.enum(PROTOCOLS).optional(),
+});
+export type Profile = z.infer<typeof ProfileSchema>;
+
+const ConfigSchema = z.object({ profiles: z.record(z.string(), ProfileSchema).default({}) });
+type Config = z.infer<typeof ConfigSchema>;
+
+export const DEFAULT_PROFILE = "default";
+
+export function configPath(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_CONFIG_HOME || join(homedir(), ".config");
+  return join(base, "tracker", "config.json");
+}
+
+function readConfig(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return { profiles: {} };
+  }
+  const parsed = ConfigSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new Error(`${path} is not a tracker config: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export function saveProfile(name: string, profile: Profile, path = configPath()): void {
+  const config = readConfig(path);
+  config.profiles[name] = profile;
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
+  // writeFileSync's mode applies only when it creates the file.
+  chmodSync(path, 0o600);
+}
+
+export interface Target {
+  server: string;
+  protocol: CliProtocol;
+  /** The bearer token, run for if it comes from a command; undefined: none. */
+  token: () => string | undefined;
+}
+
+export interface TargetFlags {
+  server?: string | undefined;
+  token?: string | undefined;
+  profile?: string | undefined;
+  protocol?: string | undefined;
+}
+
+export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Target {
+  const name = flags.profile ?? env.TRACKER_PROFILE ?? DEFAULT_PROFILE;
+  const profile = readConfig(configPath(env)).profiles[name];
+  if (flags.profile && !profile) throw new UsageError(`no profile "${flags.profile}" in ${configPath(env)}`);
+  const server = flags.server ?? env.TRACKER_SERVER ?? profile?.server;
+  if (!server)
+    throw new UsageError("no server: run `tracker login --server URL`, or set --server or TRACKER_SERVER");
+  const protocol = flags.protocol ?? profile?.protocol ?? "connect";
+  if (!(PROTOCOLS as readonly string[]).includes(protocol))
+    throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
+  const fixed = flags.token ?? env.TRACKER_TOKEN ?? profile?.token;
+  const command = fixed === undefined ? profile?.tokenCommand : undefined;
+  let minted: string | undefined;
+  return {
+    server: server.replace(/\/+$/, ""),
+    protocol: protocol as CliProtocol,
+    token: () => {
+      if (fixed !== undefined) return fixed || undefined;
+      if (command === undefined) return undefined;
+      minted ??= runTokenCommand(command);
+      return minted;
+    },
+  };
+}
+
+export function runTokenCommand(command: string): string {
+  try {
+    return execSync(command, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] }).trim();
+  } catch {
+    throw new Error(`the token command failed: ${command}`);
+  }
+}

@@ -1,0 +1,324 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./support/server.js";
+import { tokenFor } from "./support/transports.js";
+
+// The tracker CLI as people run it: bin/tracker.mjs in a child process
+// against a real server, with its own config directory. It runs the README's
+// "Command line" tour (the grpcurl tour's equivalents), so that section
+// cannot lie.
+
+const BIN = fileURLToPath(new URL("../bin/tracker.mjs", import.meta.url));
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+
+let server: TestServer;
+let token: string;
+let configHome: string;
+beforeAll(async () => {
+  server = await startTestServer();
+  token = await tokenFor("alice");
+  configHome = mkdtempSync(join(tmpdir(), "tracker-cli-"));
+});
+afterAll(async () => {
+  await server.close();
+  rmSync(configHome, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The environment of a user who set TRACKER_SERVER and TRACKER_TOKEN (unless `env` says otherwise). */
+function environment(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.startsWith("TRACKER_")),
+  );
+  const merged = {
+    ...base,
+    XDG_CONFIG_HOME: configHome,
+    TRACKER_SERVER: server.baseUrl,
+    TRACKER_TOKEN: token,
+    ...env,
+  };
+  return Object.fromEntries(Object.entries(merged).filter(([, value]) => value !== undefined));
+}
+
+function start(args: string[], env?: Record<string, string | undefined>): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: environment(env) });
+}
+
+function tracker(args: string[], options: { env?: Record<string, string | undefined>; input?: string } = {}) {
+  return new Promise<Run>((resolve, reject) => {
+    const child = start(args, options.env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr?.on("data", (chunk) => {
+      stderr += chunk;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin?.end(options.input ?? "");
+  });
+}
+
+/** Runs and expects exit code 0, returning stdout. */
+async function ok(...args: string[]): Promise<string> {
+  const run = await tracker(args);
+  if (run.code !== 0) throw new Error(`tracker ${args.join(" ")} exited with ${run.code}: ${run.stderr}`);
+  return run.stdout;
+}
+
+const json = async (...args: string[]) => JSON.parse(await ok(...args, "--json"));
+
+/** Resolves once `read()` matches, or rejects after a while. */
+async function until(read: () => string, pattern: RegExp, what: string): Promise<RegExpMatchArray> {
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const match = read().match(pattern);
+    if (match) return match;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no ${what} in: ${read()}`);
+}
+
+function capture(child: ChildProcess) {
+  const seen = { stdout: "", stderr: "" };
+  child.stdout?.on("data", (chunk) => {
+    seen.stdout += chunk;
+  });
+  child.stderr?.on("data", (chunk) => {
+    seen.stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { seen, exited };
+}
+
+describe("tracker CLI", () => {
+  it("runs the README tour: list, describe, create, close, filter, history, get, update, watch, health", async () => {
+    // grpcurl list / describe
+    const methods = await ok("call");
+    expect(methods).toContain("IssueService/WatchIssues");
+    expect(methods).toContain("grpc.health.v1.Health");
+    const issue = await ok("describe", "tracker.v1.Issue");
+    expect(issue).toContain('"title": string  REQUIRED');
+    expect(issue).toContain("A one-line summary. Required on create, and never empty.");
+
+    // the curl tour's writes
+    expect(await ok("project", "create", "CORE", "--display-name", "Core platform")).toMatch(
+      /^name: +projects\/CORE$/m,
+    );
+    expect(
+      await ok("label", "create", "CORE", "--label-id", "bug", "--display-name", "Bug", "--color", "#d73a4a"),
+    ).toMatch(/^name: +projects\/CORE\/labels\/bug$/m);
+    const requestId = "6f1c1a8e-9a38-4a55-8c1e-2f0d4c3b7a10";
+    const create = ["issue", "create", "CORE", "--title", "Login fails on Safari", "--priority", "high"];
+    const filed = await json(...create, "--label", "bug", "--request-id", requestId);
+    expect(filed).toMatchObject({
+      name: "projects/CORE/issues/1",
+      key: "CORE-1",
+      priority: "PRIORITY_HIGH",
+      labels: ["projects/CORE/labels/bug"],
+    });
+    // a retry with the same request id files nothing twice
+    expect((await json(...create, "--label", "bug", "--request-id", requestId)).uid).toBe(filed.uid);
+    expect(await ok("comment", "create", "CORE-1", "--body", "Reproduced on Safari 18.")).toMatch(
+      /^body: +Reproduced on Safari 18\.$/m,
+    );
+    const closed = await json("issue", "close", "CORE-1", "--reason", "completed", "--etag", filed.etag);
+    expect(closed).toMatchObject({ state: "STATE_CLOSED", closeReason: "CLOSE_REASON_COMPLETED" });
+    expect(closed.closeTime).toBeDefined();
+    const found = await ok(
+      "issues",
+      "list",
+      "CORE",
+      "--state",
+      "closed",
+      "--query",
+      "safari -chrome",
+      "--order-by",
+      "priority",
+    );
+    expect(found).toMatch(/^CORE-1 +Login fails on Safari +closed +high/m);
+    const history = await ok("issue-events", "list", "projects/CORE/issues/1");
+    expect(
+      [...history.matchAll(/ (issue_created|comment_created|issue_updated) /g)].map((m) => m[1]),
+    ).toEqual(["issue_created", "comment_created", "issue_updated"]);
+    expect(await ok("project", "get", "CORE")).toMatch(/^display_name: +Core platform$/m);
+
+    // the grpcurl tour: get, update (the mask is the fields given), filtered list
+    expect(await ok("issue", "get", "CORE-1")).toMatch(/^state: +closed$/m);
+    const reopened = await json("issue", "update", "CORE-1", "--state", "open");
+    expect(reopened.state).toBe("STATE_OPEN");
+    expect(reopened.closeReason).toBeUndefined();
+    const open = await json("issues", "list", "--project", "CORE", "--state", "open", "--query", "safari");
+    expect(open.issues.map((one: { key: string }) => one.key)).toEqual(["CORE-1"]);
+
+    // the watch from the start of the history, until Ctrl-C
+    const watch = start(["watch", "CORE", "--after", "0", "--json"]);
+    const { seen, exited } = capture(watch);
+    await until(() => seen.stdout, /(KIND_ISSUE_UPDATED[\s\S]*){2}/, "second update");
+    watch.kill("SIGINT");
+    expect(await exited).toBe(0);
+    const kinds = seen.stdout
+      .trim()
+      .split("\n")
+      .map((text) => JSON.parse(text).event?.kind)
+      .filter(Boolean);
+    expect(kinds).toEqual([
+      "KIND_ISSUE_CREATED",
+      "KIND_COMMENT_CREATED",
+      "KIND_ISSUE_UPDATED",
+      "KIND_ISSUE_UPDATED",
+    ]);
+    expect(seen.stderr).toContain("resume with --after 4");
+
+    // health needs no token
+    const health = await tracker(["call", "grpc.health.v1.Health/Check"], { env: { TRACKER_TOKEN: "" } });
+    expect(JSON.parse(health.stdout)).toEqual({ status: "SERVING" });
+  }, 180_000);
+
+  it("--help on every level comes from the proto comments, with REQUIRED and enum values", async () => {
+    const top = await ok("--help");
+    expect(top).toContain("A unit of work in a project, e.g. CORE-42."); // message Issue
+    expect(top).toMatch(/get, batch-get, list, create, update, delete, undelete, watch, close, reopen/);
+    const group = await ok("issues", "--help");
+    expect(group).toContain("IssueService files, finds, changes and watches issues.");
+    expect(group).toMatch(/get +Gets an issue, also a deleted one/);
+    const list = await ok("issues", "list", "--help");
+    expect(list).toContain("Lists a project's issues matching a filter, in pages, in a chosen order.");
+    expect(list).toMatch(
+      /--project, --parent STRING {2}\(REQUIRED; also the argument\)\n +The project, e.g./,
+    );
+    expect(list).toMatch(
+      /--state open\|in_progress\|closed {2}\(repeatable, or comma-separated\)\n +Any of these states\./,
+    );
+    expect(list).toContain("Full-text search over title and body in web-search syntax");
+    const close = await ok("issue", "close", "--help");
+    expect(close).toContain("Closing (state CLOSED) needs a `close_reason`");
+    expect(close).toMatch(/--reason completed\|not_planned\|duplicate\n +Why the issue was closed/);
+    const rpc = await ok("call", "IssueService/CreateIssue", "--help");
+    expect(rpc).toContain("Files an issue. It gets the next number of its project, with no gaps;");
+    expect(rpc).toMatch(/"parent": string {2}REQUIRED\n +The project, e.g. `projects\/CORE`\./);
+    // installed as the package's bin: what `npx tracker` runs
+    const { stdout } = await promisify(execFile)("npx", ["tracker", "--help"], {
+      cwd: ROOT,
+      env: environment(),
+    });
+    expect(stdout).toBe(top);
+  }, 120_000);
+
+  it("prints tables for people and proto JSON for scripts; pages with --all or a printed token", async () => {
+    await ok("project", "create", "TABLE", "--display-name", "Tables");
+    for (const title of ["One", "Two", "Three"]) await ok("issue", "create", "TABLE", "--title", title);
+    const table = (await ok("issues", "list", "TABLE")).trimEnd().split("\n");
+    expect(table[0]).toMatch(/^KEY +TITLE +STATE +PRIORITY +ASSIGNEE +UPDATE_TIME$/);
+    expect(table.slice(1).map((row) => row.split(/ +/).slice(0, 3))).toEqual([
+      ["TABLE-3", "Three", "open"],
+      ["TABLE-2", "Two", "open"],
+      ["TABLE-1", "One", "open"],
+    ]);
+    const page = await tracker(["issues", "list", "TABLE", "--page-size", "2"]);
+    expect(page.stdout.trimEnd().split("\n")).toHaveLength(3);
+    const next = page.stderr.match(/more: --page-token (\S+)/)?.[1];
+    expect(next).toBeDefined();
+    const rest = await json("issues", "list", "TABLE", "--page-size", "2", "--page-token", next as string);
+    expect(rest.issues.map((one: { key: string }) => one.key)).toEqual(["TABLE-1"]);
+    const all = await json("issues", "list", "TABLE", "--page-size", "2", "--all");
+    expect(all.issues.map((one: { key: string }) => one.key)).toEqual(["TABLE-3", "TABLE-2", "TABLE-1"]);
+    const projects = await json("projects", "list");
+    expect(projects.projects.map((one: { name: string }) => one.name)).toContain("projects/TABLE");
+  }, 120_000);
+
+  it("takes --data as JSON, @file or stdin, and speaks every protocol", async () => {
+    await ok("project", "create", "DATA", "--display-name", "Data");
+    const file = join(configHome, "request.json");
+    writeFileSync(file, JSON.stringify({ parent: "projects/DATA", issue: { title: "From a file" } }));
+    expect(JSON.parse(await ok("call", "IssueService/CreateIssue", "--data", `@${file}`)).key).toBe("DATA-1");
+    const piped = await tracker(["call", "tracker.v1.IssueService/GetIssue", "--data", "-"], {
+      input: '{"name":"projects/DATA/issues/1"}',
+    });
+    expect(JSON.parse(piped.stdout).title).toBe("From a file");
+    for (const protocol of ["connect", "grpc", "grpc-web"])
+      expect(await ok("issue", "get", "DATA-1", "--protocol", protocol)).toMatch(/^title: +From a file$/m);
+  }, 120_000);
+
+  it("exits with 10 + the Connect code and prints the error with its field violations", async () => {
+    await ok("project", "create", "EXIT", "--display-name", "Exits");
+    await ok("issue", "create", "EXIT", "--title", "Open");
+    const missing = await tracker(["issue", "get", "EXIT-999"]);
+    expect(missing.code).toBe(15); // NOT_FOUND = 5
+    expect(missing.stderr).toMatch(/^error: not_found: projects\/EXIT\/issues\/999 does not exist$/m);
+    const invalid = await tracker(["project", "create", "bad", "--display-name", "Bad"]);
+    expect(invalid.code).toBe(13); // INVALID_ARGUMENT = 3
+    expect(invalid.stderr).toMatch(/^error: invalid_argument: /m);
+    expect(invalid.stderr).toMatch(/^ {2}project_id: does not match regex pattern/m);
+    const unclosed = await tracker(["issue", "close", "EXIT-1"]);
+    expect(unclosed.code).toBe(13);
+    expect(unclosed.stderr).toMatch(/^ {2}issue.close_reason: is required when the state is STATE_CLOSED$/m);
+    expect(unclosed.stderr).toMatch(/^ {2}reason: CLOSE_REASON_REQUIRED$/m);
+    const anonymous = await tracker(["project", "get", "EXIT"], { env: { TRACKER_TOKEN: "not-a-jwt" } });
+    expect(anonymous.code).toBe(26); // UNAUTHENTICATED = 16
+    const usage = await tracker(["issues", "list", "EXIT", "--colour", "red"]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain("--colour");
+    const badEnum = await tracker(["issues", "list", "EXIT", "--state", "done"]);
+    expect(badEnum.code).toBe(2);
+    expect(badEnum.stderr).toContain('"done" is not one of open, in_progress, closed');
+  }, 120_000);
+
+  it("watch prints an event created meanwhile and stops on SIGINT with its position", async () => {
+    await ok("project", "create", "WATCH", "--display-name", "Watched");
+    const watch = start(["watch", "WATCH"]);
+    const { seen, exited } = capture(watch);
+    await until(() => seen.stderr, /watching from position 0/, "start of the watch");
+    await ok("issue", "create", "WATCH", "--title", "Seen live");
+    await until(
+      () => seen.stdout,
+      /event\.issue=projects\/WATCH\/issues\/1 .*event\.kind=issue_created/,
+      "event",
+    );
+    watch.kill("SIGINT");
+    expect(await exited).toBe(0);
+    expect(seen.stderr).toMatch(/stopped at position 1; resume with --after 1/);
+  }, 120_000);
+
+  it("login saves a profile readable only by the user, under XDG_CONFIG_HOME, used by later calls", async () => {
+    await ok("project", "create", "LOGIN", "--display-name", "Logins");
+    const noTarget = { TRACKER_SERVER: undefined, TRACKER_TOKEN: undefined };
+    const login = await tracker(["login", "--server", server.baseUrl, "--token-command", `echo ${token}`], {
+      env: noTarget,
+    });
+    expect(login.code).toBe(0);
+    expect(login.stderr).toMatch(/logged in to .* as users\/[0-9a-f-]+ \(alice@example.com\)/);
+    const path = join(configHome, "tracker", "config.json");
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toEqual({
+      profiles: { default: { server: server.baseUrl, tokenCommand: `echo ${token}` } },
+    });
+    expect((await tracker(["project", "get", "LOGIN"], { env: noTarget })).stdout).toMatch(/projects\/LOGIN/);
+    // a second profile, by token; the env overrides a profile's token
+    const bob = await tokenFor("bob");
+    expect(
+      (
+        await tracker(["login", "--profile", "bob", "--server", server.baseUrl, "--token", bob], {
+          env: noTarget,
+        })
+      ).code,
+    ).toBe(0);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect((await tracker(["project", "get", "LOGIN", "--profile", "bob"], { env: noTarget })).code).toBe(15);
+    const overridden = await tracker(["project", "get", "LOGIN", "--profile", "bob"], {
+      env: { TRACKER_SERVER: undefined, TRACKER_TOKEN: token },
+    });
+    expect(overridden.code).toBe(0);
+  }, 120_000);
+});
