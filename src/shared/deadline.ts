@@ -16,9 +16,13 @@ export function createDeadlineInterceptor(): Interceptor {
     if (signal.aborted) return work;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
+        // Only the deadline: on shutdown the signal aborts too, and the call
+        // in flight is still answered when its work is done (the drain).
+        const reason = ConnectError.from(signal.reason);
+        if (reason.code !== Code.DeadlineExceeded) return;
         // The handler's own answer, when it comes, is no one's to hear.
         work.catch(() => {});
-        reject(ConnectError.from(signal.reason ?? new ConnectError("the call was cancelled", Code.Canceled)));
+        reject(reason);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
