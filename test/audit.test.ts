@@ -4,12 +4,13 @@ import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type AuditEvent, AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
-import { Issue_Priority, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
+import { Issue_Priority, IssueEvent_Kind, IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelation_Type, IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
+import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 import { API_FILES } from "../src/server/create-server.js";
 import { expectError } from "./support/errors.js";
 import { uniqueProjectKey, userNamed } from "./support/fixtures.js";
@@ -33,6 +34,7 @@ const as = (subject: string) => {
     relations: createClient(IssueRelationService, transport),
     audit: createClient(AuditService, transport),
     users: createClient(UserService, transport),
+    webhooks: createClient(WebhookService, transport),
   };
 };
 
@@ -137,11 +139,38 @@ describe("the audit log", () => {
     await call("/tracker.v1.LabelService/DeleteLabel", (o) =>
       alice.labels.deleteLabel({ name: label.name }, o),
     );
+    // A webhook hears the deletion and the undeletion (its host is never resolved here: nothing is sent).
+    const webhook = await call("/tracker.v1.WebhookService/CreateWebhook", (o) =>
+      alice.webhooks.createWebhook(
+        {
+          parent: project.name,
+          webhook: {
+            url: "https://hooks.example.com/tracker",
+            secret: randomUUID().repeat(2),
+            eventTypes: [IssueEvent_Kind.ISSUE_DELETED, IssueEvent_Kind.ISSUE_UNDELETED],
+          },
+        },
+        o,
+      ),
+    );
     await call("/tracker.v1.IssueService/DeleteIssue", (o) =>
       alice.issues.deleteIssue({ name: issue.name }, o),
     );
     await call("/tracker.v1.IssueService/UndeleteIssue", (o) =>
       alice.issues.undeleteIssue({ name: issue.name }, o),
+    );
+    const [delivery] = (await alice.webhooks.listWebhookDeliveries({ parent: webhook.name })).deliveries;
+    await call("/tracker.v1.WebhookService/RedeliverWebhookDelivery", (o) =>
+      alice.webhooks.redeliverWebhookDelivery({ name: delivery?.name ?? "" }, o),
+    );
+    await call("/tracker.v1.WebhookService/UpdateWebhook", (o) =>
+      alice.webhooks.updateWebhook(
+        { webhook: { name: webhook.name, active: false }, updateMask: { paths: ["active"] } },
+        o,
+      ),
+    );
+    await call("/tracker.v1.WebhookService/DeleteWebhook", (o) =>
+      alice.webhooks.deleteWebhook({ name: webhook.name }, o),
     );
     await call("/tracker.v1.MemberService/DeleteMember", (o) =>
       alice.members.deleteMember({ name: member.name }, o),
