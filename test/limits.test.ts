@@ -184,6 +184,44 @@ describe.each(PROTOCOLS)("the watch stream cap over %s", (protocol) => {
   });
 });
 
+describe("rate-limit headers", () => {
+  it("come with every answer, counting down to the refusal, which says 0", async () => {
+    const subject = newSubject();
+    const token = await tokenFor(subject);
+    const call = () =>
+      fetch(`${limited.baseUrl}/tracker.v1.UserService/GetCurrentUser`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+        body: "{}",
+      });
+    const answers = [];
+    for (let i = 0; i < 14; i++) {
+      const response = await call();
+      await response.arrayBuffer();
+      answers.push({
+        status: response.status,
+        limit: response.headers.get("x-ratelimit-limit"),
+        remaining: Number(response.headers.get("x-ratelimit-remaining")),
+        reset: Number(response.headers.get("x-ratelimit-reset")),
+        policy: response.headers.get("ratelimit-policy"),
+        ratelimit: response.headers.get("ratelimit"),
+      });
+    }
+    for (const answer of answers) {
+      expect(answer.limit).toBe("10");
+      expect(answer.policy).toBe('"user";q=10;w=2');
+      expect(answer.ratelimit).toMatch(/^"user";r=\d+;t=\d+$/);
+      expect(answer.reset).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 5);
+    }
+    const served = answers.filter((answer) => answer.status === 200);
+    const refused = answers.filter((answer) => answer.status === 429);
+    expect(served.length).toBeGreaterThanOrEqual(10);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const answer of refused) expect(answer.remaining).toBe(0);
+    expect(served[0]?.remaining ?? 0).toBeGreaterThan(served.at(-1)?.remaining ?? 0);
+  });
+});
+
 describe.each(PROTOCOLS)("deadlines over %s", (protocol) => {
   it("refuses a deadline above the server's maximum with INVALID_ARGUMENT, allows one below", async () => {
     const users = usersAs(server, newSubject(), protocol);

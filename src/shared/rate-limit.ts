@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import { Code, type Interceptor } from "@connectrpc/connect";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type pg from "pg";
 import type { Logger } from "pino";
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
@@ -132,6 +132,30 @@ export class RateLimiter {
     }
   }
 
+  /**
+   * The rate-limit headers for `key` (GitHub's `X-RateLimit-*`, and the IETF
+   * draft's `RateLimit` / `RateLimit-Policy`): the bucket's size, what it
+   * held after this process's last take plus what this process still holds
+   * of it, and the seconds until it is full. Other processes' unspent
+   * batches are not known here, so `remaining` may be a few calls high.
+   */
+  headersFor(key: string): Array<[name: string, value: string]> {
+    const batch = this.#batches.get(key);
+    const remaining = Math.max(
+      0,
+      Math.min(this.#capacity, Math.floor((batch?.bucketLeft ?? this.#capacity) + (batch?.tokens ?? 0))),
+    );
+    const secondsToFull = Math.ceil((this.#capacity - remaining) / this.limits.ratePerSecond);
+    const window = Math.ceil(this.#capacity / this.limits.ratePerSecond);
+    return [
+      ["x-ratelimit-limit", String(this.#capacity)],
+      ["x-ratelimit-remaining", String(remaining)],
+      ["x-ratelimit-reset", String(Math.ceil(Date.now() / 1000) + secondsToFull)],
+      ["ratelimit-policy", `"user";q=${this.#capacity};w=${window}`],
+      ["ratelimit", `"user";r=${remaining};t=${secondsToFull}`],
+    ];
+  }
+
   close(): void {
     clearInterval(this.#sweep);
   }
@@ -239,7 +263,18 @@ export function createRateLimitInterceptor(limiter: RateLimiter): Interceptor {
     const principal = req.contextValues.get(principalKey);
     if (!principal) return next(req);
     const retryMs = await limiter.take(principal.subject);
-    if (retryMs === undefined) return next(req);
+    const headers = limiter.headersFor(principal.subject);
+    if (retryMs === undefined) {
+      try {
+        const res = await next(req);
+        for (const [name, value] of headers) res.header.set(name, value);
+        return res;
+      } catch (error) {
+        if (error instanceof ConnectError)
+          for (const [name, value] of headers) error.metadata.set(name, value);
+        throw error;
+      }
+    }
     const error = apiError(
       Code.ResourceExhausted,
       "RATE_LIMITED",
@@ -258,6 +293,7 @@ export function createRateLimitInterceptor(limiter: RateLimiter): Interceptor {
       },
     });
     error.metadata.set("retry-after", String(Math.ceil(retryMs / 1000)));
+    for (const [name, value] of headers) error.metadata.set(name, value);
     throw error;
   };
 }
