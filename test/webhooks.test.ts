@@ -1,4 +1,6 @@
 import { createHmac, randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { fromJsonString, toJson } from "@bufbuild/protobuf";
 import { Code, createClient } from "@connectrpc/connect";
 import { sql } from "kysely";
@@ -14,6 +16,7 @@ import {
   WebhookSchema,
   WebhookService,
 } from "../gen/proto/tracker/v1/webhook_pb.js";
+import { PROJECT_IN_FLIGHT } from "../src/domain/webhooks/delivery-worker.js";
 import { MAX_PENDING_DELIVERIES } from "../src/domain/webhooks/webhook-store.js";
 import { createTestDatabase } from "./support/database.js";
 import { expectError, violatedFields } from "./support/errors.js";
@@ -486,6 +489,56 @@ describe.skipIf(!PGBOUNCER)("behind PgBouncer in transaction mode", () => {
   });
 });
 
+describe("deliveries to hostile receivers", () => {
+  it("records an answer whose body holds a NUL byte, and delivers it once", async () => {
+    const hostile = http.createServer((_request, response) => {
+      response.writeHead(200, { "content-type": "application/octet-stream" });
+      response.end(Buffer.from([0xff, 0xfe, 0x00, 0x41]));
+    });
+    await new Promise<void>((resolve) => hostile.listen(0, "127.0.0.1", resolve));
+    let requests = 0;
+    hostile.on("request", () => requests++);
+    try {
+      const url = `http://127.0.0.1:${(hostile.address() as AddressInfo).port}/nul`;
+      const { project, webhook } = await newWebhook(server, url, { kinds: [Kind.ISSUE_CREATED] });
+      await clientsFor(server).issues.createIssue({ parent: project, issue: { title: "nul" } });
+      const [delivery] = await finished(server, webhook.name, 1);
+      expect(delivery?.state).toBe(DeliveryState.DELIVERED);
+      expect(delivery?.attemptCount).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(requests).toBe(1);
+    } finally {
+      hostile.closeAllConnections();
+      await new Promise((resolve) => hostile.close(resolve));
+    }
+  });
+
+  it("does not let one project's silent endpoints keep another project's deliveries waiting", async () => {
+    const silent = await startReceiver(() => ({ status: 200, delayMs: 60_000 }));
+    const quick = await startReceiver();
+    const fair = await startTestServer({
+      settings: { ...FAST, WEBHOOK_CONCURRENCY: "4", WEBHOOK_TIMEOUT_MS: "20000" },
+    });
+    try {
+      const slow = await newWebhook(fair, silent.url, { kinds: [Kind.ISSUE_CREATED] });
+      for (let i = 0; i < 6; i++) {
+        await clientsFor(fair).issues.createIssue({ parent: slow.project, issue: { title: `slow ${i}` } });
+      }
+      await vi.waitFor(() => expect(silent.received.length).toBeGreaterThan(0), WAIT);
+      const other = await newWebhook(fair, quick.url, { kinds: [Kind.ISSUE_CREATED] });
+      await clientsFor(fair).issues.createIssue({ parent: other.project, issue: { title: "elsewhere" } });
+      // Delivered while every attempt of the silent project still hangs (they end after 20 s).
+      const [delivery] = await finished(fair, other.webhook.name, 1);
+      expect(delivery?.state).toBe(DeliveryState.DELIVERED);
+      expect(silent.received.length).toBeLessThanOrEqual(PROJECT_IN_FLIGHT);
+    } finally {
+      await fair.close();
+      await silent.close();
+      await quick.close();
+    }
+  });
+});
+
 describe("where webhooks may send", () => {
   let strict: TestServer;
   beforeAll(async () => {
@@ -523,6 +576,27 @@ describe("where webhooks may send", () => {
     expect(violatedFields(error)).toEqual(["webhook.url"]);
     expect((await webhooksOf(strict).listWebhooks({ parent: project })).webhooks).toEqual([]);
   });
+
+  it.each([
+    "http://[fe80::1%25eth0]/hook",
+    "http://[v1.fe]/hook",
+    "http://example.com:99999/hook",
+    "http://exa%00mple.com/hook",
+    "http://ex%20ample.com/hook",
+  ])(
+    "refuses %s, which the contract lets through but is no URL to connect to, with a field violation",
+    async (url) => {
+      const project = await createProject(strict);
+      const error = await expectError(
+        webhooksOf(strict).createWebhook({
+          parent: project,
+          webhook: { url, secret: newSecret(), eventTypes: [Kind.ISSUE_CREATED] },
+        }),
+        Code.InvalidArgument,
+      );
+      expect(violatedFields(error)).toEqual(["webhook.url"]);
+    },
+  );
 
   it("refuses an IPv4-mapped IPv6 address", async () => {
     const project = await createProject(strict);

@@ -43,6 +43,8 @@ export const DELIVERY_RETENTION = "30 days";
 const SWEEP_INTERVAL_MS = 3_600_000;
 /** Errors kept are cut to this many characters: they are for people, and each attempt keeps one. */
 const ERROR_CHARS = 500;
+/** Attempts one project's deliveries may have in flight at once, across every process. */
+export const PROJECT_IN_FLIGHT = 2;
 
 /** The wait before retry `attempt` (1 after the first failure): exponential backoff with full jitter. */
 export function retryDelayMs(
@@ -142,12 +144,25 @@ export class DeliveryWorker {
     const token = randomUUID();
     // The lease outlasts the attempt's deadline, so it ends before another claim.
     const leaseMs = this.settings.timeoutMs + 30_000;
+    // Fair between projects: a project's slow or silent endpoints hold at
+    // most PROJECT_IN_FLIGHT attempts at once, in every process together,
+    // and a claim takes one delivery per project (its most overdue), so one
+    // project's backlog cannot keep another's waiting.
     const { rows } = await sql<Claimed>`
-      WITH due AS (
-        SELECT d.uid FROM webhook_deliveries d
+      WITH busy AS (
+        SELECT project_uid FROM webhook_deliveries
+        WHERE state = 'pending' AND lease_token IS NOT NULL AND next_attempt_time > now()
+        GROUP BY project_uid HAVING count(*) >= ${PROJECT_IN_FLIGHT}
+      ), firsts AS (
+        SELECT DISTINCT ON (d.project_uid) d.uid, d.next_attempt_time FROM webhook_deliveries d
         JOIN webhooks w ON w.uid = d.webhook_uid AND w.active
         WHERE d.state = 'pending' AND d.next_attempt_time <= now()
-        ORDER BY d.next_attempt_time
+          AND d.project_uid NOT IN (SELECT project_uid FROM busy)
+        ORDER BY d.project_uid, d.next_attempt_time
+      ), due AS (
+        SELECT d.uid FROM webhook_deliveries d JOIN firsts f ON f.uid = d.uid
+        WHERE d.state = 'pending' AND d.next_attempt_time <= now()
+        ORDER BY f.next_attempt_time
         LIMIT ${limit}
         FOR UPDATE OF d SKIP LOCKED
       )
@@ -188,8 +203,15 @@ export class DeliveryWorker {
 
   async #record(
     delivery: Claimed,
-    outcome: { statusCode: number; body: string; error: string | undefined; durationMs: number },
+    answer: { statusCode: number; body: string; error: string | undefined; durationMs: number },
   ): Promise<void> {
+    // PostgreSQL text holds no NUL: a body or error with one would fail the
+    // update, record nothing, and send the delivery again and again.
+    const outcome = {
+      ...answer,
+      body: withoutNul(answer.body),
+      error: answer.error && withoutNul(answer.error),
+    };
     const delivered = outcome.error === undefined;
     const failed = !delivered && delivery.attempt_count >= this.settings.maxAttempts;
     const error = outcome.error?.slice(0, ERROR_CHARS) ?? null;
@@ -266,3 +288,5 @@ function headersOf(delivery: Claimed, event: EventRow, body: Buffer): Record<str
     ...signatureHeaders(delivery.secret, body, Math.floor(Date.now() / 1000)),
   };
 }
+
+const withoutNul = (text: string) => text.replaceAll("\u0000", "\uFFFD");
