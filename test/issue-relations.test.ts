@@ -6,6 +6,7 @@ import {
   IssueEvent_Kind as Kind,
   Issue_State as State,
 } from "../gen/proto/tracker/v1/issue_pb.js";
+import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { IssueRelationService, IssueRelation_Type as Type } from "../gen/proto/tracker/v1/relation_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
 import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
@@ -148,6 +149,28 @@ describe("IssueRelationService", () => {
       }),
       Code.PermissionDenied,
     );
+  });
+
+  it("relates nothing to an issue of a deleted project: FAILED_PRECONDITION, as every change there", async () => {
+    const core = await createProject(server, "alice");
+    const ops = await createProject(server, "olga");
+    await addMember(server, ops, "alice", "writer", "olga");
+    const [mine, theirs] = [await newIssue(core, "mine"), await newIssue(ops, "theirs", "olga")];
+    await createClient(
+      ProjectService,
+      transportFor("Connect binary over HTTP/2", server.baseUrl, "olga"),
+    ).deleteProject({
+      name: ops,
+    });
+    await expectError(
+      relationsAs("alice").createIssueRelation({
+        parent: mine,
+        issueRelation: { type: Type.BLOCKS, relatedIssue: theirs },
+      }),
+      Code.FailedPrecondition,
+      "PROJECT_DELETED",
+    );
+    expect(await listed(mine, "alice")).toEqual([]);
   });
 
   it("answers a related issue the caller cannot read exactly as a missing one, and lists no relation to it", async () => {

@@ -19,7 +19,13 @@ export async function findReadableIssue(
   db: Kysely<DB>,
   caller: Caller,
   name: string,
-): Promise<{ uid: string; number: string; project_uid: string; delete_time: string | null }> {
+): Promise<{
+  uid: string;
+  number: string;
+  project_uid: string;
+  delete_time: string | null;
+  project_delete_time: string | null;
+}> {
   const row = await db
     .selectFrom("issues")
     .innerJoin("projects", "projects.uid", "issues.project_uid")
@@ -29,6 +35,7 @@ export async function findReadableIssue(
         .on("members.user_uid", "=", caller.userUid),
     )
     .select(["issues.uid", "issues.number", "issues.project_uid", "issues.delete_time"])
+    .select("projects.delete_time as project_delete_time")
     .where("projects.key", "=", projectKeyOf(name))
     .where("issues.number", "=", issueNumberOf(name))
     .executeTakeFirst();

@@ -1,11 +1,11 @@
 import type { IssueRelation_Type as Type } from "../../../gen/proto/tracker/v1/relation_pb.js";
 import { IssueRelationSchema } from "../../../gen/proto/tracker/v1/relation_pb.js";
-import { DomainError, invalidArgument } from "../../domain/errors.js";
+import { DomainError, failedPrecondition, invalidArgument } from "../../domain/errors.js";
 import type { IssueRow } from "../../domain/issues/issue-mapping.js";
 import { issueDeleted } from "../../domain/issues/issue-rules.js";
 import { relationChanges, storedAs, toIssueRelation } from "../../domain/relations/relation-mapping.js";
 import { findReadableIssue, insertRelation } from "../../domain/relations/relation-store.js";
-import { issueName, issueNumberOf, projectKeyOf } from "../../domain/shared/names.js";
+import { issueName, issueNumberOf, projectKeyOf, projectName } from "../../domain/shared/names.js";
 import type { Work } from "../unit-of-work.js";
 
 /**
@@ -34,6 +34,11 @@ export async function relate(
   }
   const related = await findReadableIssue(tx, caller, relatedName);
   if (related.delete_time !== null) throw issueDeleted(relatedName, true);
+  // Nothing changes in a deleted project, its issues' relations included.
+  if (related.project_delete_time !== null) {
+    const project = projectName(projectKeyOf(relatedName));
+    throw failedPrecondition("PROJECT_DELETED", `${project} is deleted; undelete it first`, project);
+  }
   const { kind, isSubject } = storedAs(type);
   const [subject_uid, object_uid] = isSubject ? [issue.uid, related.uid] : [related.uid, issue.uid];
   const row = await insertRelation(tx, { subject_uid, object_uid, kind, creator_uid: caller.userUid });
