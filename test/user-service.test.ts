@@ -337,6 +337,18 @@ describe("UpdateUser", () => {
     expect(await users.getCurrentUser({})).toEqual(again);
   });
 
+  it("refuses a reserved handle: `me` is the caller wherever a user is named", async () => {
+    const { users } = await fresh();
+    for (const handle of ["me", "admin"]) {
+      const error = await expectError(
+        users.updateUser({ user: { name: "users/me", handle }, updateMask: handleMask }),
+        Code.InvalidArgument,
+        "HANDLE_RESERVED",
+      );
+      expect(violatedFields(error)).toEqual(["user.handle"]);
+    }
+  });
+
   it("changes nothing for an empty mask or the same handle: the same etag", async () => {
     const { users } = await fresh();
     const handle = newHandle();

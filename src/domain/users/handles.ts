@@ -7,7 +7,15 @@ const HANDLE = /^[a-z0-9]([a-z0-9]|-[a-z0-9]){0,38}$/;
 /** A handle in any case: checked before lower-casing, which maps some non-ASCII letters (K, the Kelvin sign) onto ASCII. */
 const HANDLE_ANY_CASE = /^[A-Za-z0-9]([A-Za-z0-9]|-[A-Za-z0-9]){0,38}$/;
 
-export const isHandle = (text: string) => text.length <= MAX_HANDLE_LENGTH && HANDLE.test(text);
+/**
+ * Handles no one may have: `me` is the caller wherever a user is named
+ * (`users/me`), so a user called `me` would be added in place of whoever
+ * asks; the others would pass for the service itself.
+ */
+export const RESERVED_HANDLES: ReadonlySet<string> = new Set(["me", "admin", "root", "system", "tracker"]);
+
+export const isHandle = (text: string) =>
+  text.length <= MAX_HANDLE_LENGTH && HANDLE.test(text) && !RESERVED_HANDLES.has(text);
 
 /** Lower-cases ASCII letters only, so no other character can become one. */
 export const asciiLowerCase = (text: string) => text.replace(/[A-Z]/g, (letter) => letter.toLowerCase());
@@ -21,8 +29,13 @@ export const asciiLowerCase = (text: string) => text.replace(/[A-Z]/g, (letter) 
  */
 export function handleCandidates(preferredUsername: string, email: string): string[] {
   const candidates: string[] = [];
-  if (preferredUsername.length <= MAX_HANDLE_LENGTH && HANDLE_ANY_CASE.test(preferredUsername))
-    candidates.push(asciiLowerCase(preferredUsername));
+  const preferred = asciiLowerCase(preferredUsername);
+  if (
+    preferredUsername.length <= MAX_HANDLE_LENGTH &&
+    HANDLE_ANY_CASE.test(preferredUsername) &&
+    isHandle(preferred)
+  )
+    candidates.push(preferred);
   const at = email.lastIndexOf("@");
   if (at > 0) {
     const fromEmail = asciiLowerCase(email.slice(0, at).replace(/[^A-Za-z0-9]+/g, "-"))

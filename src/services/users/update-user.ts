@@ -5,6 +5,7 @@ import { DomainError, invalidArgument, required } from "../../domain/errors.js";
 import { assertFresh } from "../../domain/shared/etag.js";
 import { resolveUserName, userName } from "../../domain/shared/names.js";
 import { maskedFields } from "../../domain/shared/update-mask.js";
+import { RESERVED_HANDLES } from "../../domain/users/handles.js";
 import { toUser } from "../../domain/users/user-mapping.js";
 import { changeHandle, lockUser } from "../../domain/users/user-store.js";
 import { callerOf } from "../../shared/caller.js";
@@ -38,6 +39,9 @@ export const updateUser =
       // An empty mask, or the handle the user already has, changes nothing (AIP-134).
       if (!fields.has("handle") || user.handle === before.handle) return before;
       const handle = required(user.handle, "user.handle");
+      if (RESERVED_HANDLES.has(handle)) {
+        throw invalidArgument("user.handle", `"${handle}" is reserved`, "HANDLE_RESERVED");
+      }
       const after = toUser(await changeHandle(tx, row.uid, handle, work.bump()));
       await work.audit({ resource: after.name, schema: UserSchema, before, after });
       return after;
