@@ -427,3 +427,191 @@ async function runJourney(
   // Nothing went wrong along the way that the page had to report.
   expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
 }
+
+/** A fresh page signed in as `subject` (over Connect), showing `path`. */
+async function signedInPage(subject: string, path = "/"): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: "light" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  const separator = path.includes("?") ? "&" : "?";
+  await page.goto(`${webUrl}${path}${separator}api=${encodeURIComponent(link.url)}`);
+  await page.getByLabel("Access token").fill(await tokenFor(subject));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await textOf(page.getByTestId("current-user")).toContain(subject);
+  return { page, problems };
+}
+
+/** A project of alice's with bob as a writer, and its key. */
+async function teamProject(prefix: string) {
+  const key = `${prefix}${Date.now().toString(36).toUpperCase().slice(-6)}`;
+  const project = `projects/${key}`;
+  const alice = await apiAs("alice");
+  const bob = await apiAs("bob");
+  await alice.projects.createProject({ projectId: key, project: { displayName: `Team ${key}` } });
+  const { name: bobName } = await bob.users.getCurrentUser({});
+  const { name: aliceName } = await alice.users.getCurrentUser({});
+  await alice.members.createMember({ parent: project, member: { user: bobName, role: Member_Role.WRITER } });
+  return { key, project, alice, bob, aliceName, bobName };
+}
+
+describe.skipIf(!haveChromium)("the board for a team", () => {
+  it("creates labels, sets them and the assignee, and filters by both and across projects", async () => {
+    const { project, alice, aliceName, bobName } = await teamProject("L");
+    const first = await alice.issues.createIssue({ parent: project, issue: { title: "Crash on save" } });
+    const second = await alice.issues.createIssue({ parent: project, issue: { title: "Typo in footer" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      await countOf(rows).toBe(2);
+      const toolbar = page.getByRole("search");
+      const labelFilter = toolbar.getByRole("combobox", { name: /^Label/ });
+      const assigneeFilter = toolbar.getByRole("combobox", { name: /^Assignee/ });
+
+      // A label with a colour, made on the board.
+      await page.getByRole("button", { name: "New label" }).click();
+      const dialog = page.getByRole("dialog", { name: "New label" });
+      await dialog.getByLabel("Name").fill("Needs design");
+      await dialog.getByLabel("Colour").fill("#1d76db");
+      await dialog.getByRole("button", { name: "Create label" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      const { labels } = await alice.labels.listLabels({ parent: project });
+      expect(labels.map((label) => [label.name, label.displayName, label.color])).toEqual([
+        [`${project}/labels/needs-design`, "Needs design", "#1d76db"],
+      ]);
+
+      // Set on an issue from its panel: the API has it, the list and panel show it.
+      await rows.filter({ hasText: "Crash on save" }).click();
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-title")).toBe("Crash on save");
+      await detail.getByRole("checkbox", { name: "Needs design" }).check();
+      await textOf(detail.getByTestId("issue-labels")).toBe("Needs design");
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).labels, { timeout: UI_TIMEOUT })
+        .toEqual([`${project}/labels/needs-design`]);
+      await textOf(rows.filter({ hasText: "Crash on save" }).getByTestId("label-chip")).toBe("Needs design");
+
+      // Assigned to bob, shown by handle.
+      await detail.getByLabel("Assignee").selectOption({ label: "@bob" });
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).assignee, {
+          timeout: UI_TIMEOUT,
+        })
+        .toBe(bobName);
+      await textOf(rows.filter({ hasText: "Crash on save" }).getByTestId("issue-row-assignee")).toBe("@bob");
+
+      // Filter by label: only the labelled issue; then unset the label again.
+      await labelFilter.selectOption({ label: "Needs design" });
+      await countOf(rows).toBe(1);
+      await detail.getByRole("checkbox", { name: "Needs design" }).uncheck();
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).labels, { timeout: UI_TIMEOUT })
+        .toEqual([]);
+      await countOf(rows).toBe(0);
+      await labelFilter.selectOption({ label: "Any label" });
+      await countOf(rows).toBe(2);
+
+      // "Assigned to me": one issue assigned to alice elsewhere.
+      const current = await alice.issues.getIssue({ name: second.name });
+      await alice.issues.updateIssue({
+        issue: { name: second.name, assignee: aliceName, etag: current.etag },
+        updateMask: { paths: ["assignee"] },
+      });
+      await assigneeFilter.selectOption({ label: "Assigned to me" });
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Typo in footer");
+      await assigneeFilter.selectOption({ label: "Unassigned" });
+      await countOf(rows).toBe(0);
+      await assigneeFilter.selectOption({ label: "Anyone" });
+      await countOf(rows).toBe(2);
+
+      // "My issues" across projects: alice's issue in another project too.
+      const other = await teamProject("M");
+      await other.alice.issues.createIssue({
+        parent: other.project,
+        issue: { title: "Elsewhere, mine", assignee: "users/me" },
+      });
+      await page.getByRole("button", { name: "My issues" }).click();
+      await expect
+        .poll(async () => (await rows.getByTestId("issue-row-title").allTextContents()).sort(), {
+          timeout: UI_TIMEOUT,
+        })
+        .toEqual(["Elsewhere, mine", "Typo in footer"]);
+      expect(await page.getByRole("button", { name: "My issues" }).getAttribute("aria-pressed")).toBe("true");
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-labels").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("keeps filters and the open issue in the address, says once that an issue is missing, hides the protocol switch", async () => {
+    const { project, alice } = await teamProject("U");
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug", color: "#d73a4a" },
+    });
+    const bug = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Flaky login", labels: [`${project}/labels/bug`], priority: Issue_Priority.HIGH },
+    });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Flaky search" } });
+    await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Slow export", labels: [`${project}/labels/bug`] },
+    });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const toolbar = page.getByRole("search");
+      await countOf(rows).toBe(3);
+      // The developer's protocol switch is not in a user's top bar.
+      expect(await page.getByTestId("debug-protocol").count()).toBe(0);
+
+      await page.getByLabel("Search issues").fill("flaky");
+      await toolbar.getByRole("combobox", { name: /^Label/ }).selectOption({ label: "Bug" });
+      await page.getByRole("checkbox", { name: "Closed" }).check();
+      await countOf(rows).toBe(1);
+      await rows.first().click();
+      await textOf(page.getByTestId("issue-title")).toBe("Flaky login");
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT }).toBe(`/${bug.name}`);
+      const query = new URL(page.url()).searchParams;
+      expect([query.get("q"), query.get("label"), query.get("state")]).toEqual([
+        "flaky",
+        "bug",
+        "open,in-progress,closed",
+      ]);
+
+      // A reload (or the link sent to a colleague) shows the same.
+      await page.reload();
+      await textOf(page.getByTestId("issue-title")).toBe("Flaky login");
+      await countOf(rows).toBe(1);
+      expect(await page.getByLabel("Search issues").inputValue()).toBe("flaky");
+      expect(await toolbar.getByRole("combobox", { name: /^Label/ }).inputValue()).toBe("bug");
+      expect(await page.getByRole("checkbox", { name: "Closed" }).isChecked()).toBe(true);
+
+      // An issue that does not exist: one error, no comment box, no toast.
+      await page.goto(`${webUrl}/${project}/issues/999`);
+      const missing = page.getByTestId("issue-error");
+      await textOf(missing).toContain("Issue not found");
+      expect(await page.getByTestId("issue-detail").getByLabel("Add a comment").count()).toBe(0);
+      expect(await page.getByTestId("error-toast").count()).toBe(0);
+      expect(await page.getByRole("alert").filter({ hasText: "not found" }).count()).toBe(1);
+
+      // With ?debug the switch is there.
+      await page.goto(`${webUrl}/${project}?debug`);
+      await page.getByTestId("debug-protocol").waitFor({ state: "visible" });
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-address").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+});

@@ -2,7 +2,9 @@
 // swallowed), close or reopen it, and discuss it; live events refresh it.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  Code,
   type Comment,
+  ConnectError,
   type Issue,
   Issue_CloseReason,
   Issue_Priority,
@@ -11,15 +13,24 @@ import {
   IssueEvent_Kind,
   type IssueSchema,
   isConflict,
+  type Label,
+  type Member,
 } from "../../client/index.js";
 import { field, h, mount } from "./dom.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
 import type { Session } from "./session.js";
-import { closeReasonSelect, initials, prioritySelect } from "./widgets.js";
+import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
+
+/** What an issue can be set to in its project: its labels, and its members to assign. */
+export interface ProjectData {
+  labels: Label[];
+  members: Member[];
+}
 
 /** What the panel needs from the board around it. */
 export interface Board {
+  projectData(project: string): Promise<ProjectData>;
   readonly session: Session;
   fail(error: unknown): void;
   info(message: string): void;
@@ -48,6 +59,7 @@ export class IssuePanel {
   });
   private readonly commentHeading = h("h3", null, "Comments");
   issue: Issue | undefined;
+  private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
   private mode: Mode = "view";
   private closing = false;
@@ -112,19 +124,38 @@ export class IssuePanel {
   /** Fetches the issue and its comments; leaves an edit in progress alone. */
   async reload() {
     try {
-      const [issue, comments] = await Promise.all([
+      const [issue, comments, data] = await Promise.all([
         this.clients.issues.getIssue({ name: this.name }),
         this.listComments(),
+        this.app.projectData(this.name.split("/").slice(0, 2).join("/")),
       ]);
       this.loaded = true;
       this.comments = comments;
+      this.data = data;
       this.renderComments();
       if (this.mode === "edit") return;
       this.issue = issue;
       this.renderView();
     } catch (error) {
-      if (!this.loaded) mount(this.head, h("p", { class: "form-error" }, describeError(error)));
-      this.app.fail(error);
+      // Never loaded (a wrong link, or an issue gone): one error in place of the whole
+      // panel, no comment box; once shown, a failed refresh is only reported.
+      if (this.loaded || ConnectError.from(error).code === Code.Unauthenticated) {
+        this.app.fail(error);
+        return;
+      }
+      mount(
+        this.element,
+        h(
+          "div",
+          { class: "empty", role: "alert", "data-testid": "issue-error" },
+          h(
+            "h2",
+            null,
+            ConnectError.from(error).code === Code.NotFound ? "Issue not found" : "Could not load the issue",
+          ),
+          h("p", { class: "muted" }, describeError(error)),
+        ),
+      );
     }
   }
 
@@ -198,7 +229,17 @@ export class IssuePanel {
           ),
           h("span", { class: "muted small", title: updated.title }, `updated ${updated.text}`),
         ),
+        issue.labels.length > 0 &&
+          h(
+            "div",
+            { class: "badges", "data-testid": "issue-labels" },
+            issue.labels.map((name) => {
+              const label = this.data.labels.find((known) => known.name === name);
+              return label ? labelChip(label) : null;
+            }),
+          ),
       ),
+      this.peopleAndLabels(issue),
       h(
         "div",
         { class: "issue-actions" },
@@ -227,6 +268,68 @@ export class IssuePanel {
       issue.body
         ? h("div", { class: "issue-body", "data-testid": "issue-body" }, issue.body)
         : h("p", { class: "issue-body muted" }, "No description."),
+    );
+  }
+
+  /** The assignee, from the project's members, and the labels, from the project's. */
+  private peopleAndLabels(issue: Issue): HTMLElement {
+    const assignee = h(
+      "select",
+      {
+        onchange: () => {
+          const chosen = assignee.selectedOptions[0]?.textContent ?? "";
+          void this.update(
+            { name: issue.name, etag: issue.etag, assignee: assignee.value },
+            ["assignee"],
+            [["Assignee", chosen]],
+          );
+        },
+      },
+      h("option", { value: "" }, "Unassigned"),
+      // A former member still assigned stays visible.
+      issue.assignee && !this.data.members.some((member) => member.user === issue.assignee)
+        ? h("option", { value: issue.assignee, selected: true }, this.app.userSpan(issue.assignee))
+        : null,
+      this.data.members.map((member) => {
+        const option = h("option", { value: member.user, selected: member.user === issue.assignee }, "…");
+        void this.app.userName(member.user).then((name) => {
+          option.textContent = name;
+        });
+        return option;
+      }),
+    );
+    const boxes = this.data.labels.map((label) =>
+      h(
+        "label",
+        { class: "label-option" },
+        h("input", {
+          type: "checkbox",
+          checked: issue.labels.includes(label.name),
+          onchange: (event: Event) => {
+            const on = (event.target as HTMLInputElement).checked;
+            const labels = on
+              ? [...issue.labels, label.name].sort()
+              : issue.labels.filter((name) => name !== label.name);
+            void this.update(
+              { name: issue.name, etag: issue.etag, labels },
+              ["labels"],
+              [["Labels", labels.map((name) => name.slice(name.lastIndexOf("/") + 1)).join(", ")]],
+            );
+          },
+        }),
+        labelChip(label),
+      ),
+    );
+    return h(
+      "div",
+      { class: "issue-fields" },
+      field("Assignee", assignee),
+      h(
+        "fieldset",
+        { class: "label-options" },
+        h("legend", { class: "field-label" }, "Labels"),
+        boxes.length ? boxes : h("span", { class: "muted small" }, "No labels in this project yet."),
+      ),
     );
   }
 
