@@ -311,7 +311,7 @@ async function runJourney(
   const issueName = `${project}/issues/1`;
 
   // Edit it: title, state and priority, with the etag read.
-  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByRole("button", { name: "Edit", exact: true }).click();
   await detail.getByLabel("Title").fill("Login fails on Safari 18");
   await detail.getByLabel("State").selectOption({ label: "In progress" });
   await detail.getByLabel("Priority").selectOption({ label: "Urgent" });
@@ -381,7 +381,7 @@ async function runJourney(
   await textOf(detail.getByTestId("issue-body")).toBe("Also broken on iPadOS.");
 
   // A conflict: someone saves while we edit; our save is refused and we are told.
-  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByRole("button", { name: "Edit", exact: true }).click();
   await detail.getByLabel("Title").fill("My edit that loses the race");
   const current = await alice.issues.getIssue({ name: issueName });
   await alice.issues.updateIssue({
@@ -609,6 +609,79 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       expect(problems).toEqual([]);
     } catch (error) {
       await screenshot(page, "failure-address").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("renders Markdown safely, and lets people edit and delete their own comments", async () => {
+    const { project, alice, bob } = await teamProject("C");
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: {
+        title: "Markdown everywhere",
+        body: [
+          "Some **bold** and a [link](https://example.com/docs).",
+          "",
+          '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">',
+          "",
+          "![tracking pixel](https://tracker.invalid/pixel.png) ![logo](/favicon.svg)",
+          "",
+          '<a href="javascript:window.pwned=3">click</a>',
+        ].join("\n"),
+      },
+    });
+    await bob.comments.createComment({ parent: issue.name, comment: { body: "Bob's *view*" } });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    const remoteRequests: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().includes("tracker.invalid")) remoteRequests.push(req.url());
+    });
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const body = detail.getByTestId("issue-body");
+      await textOf(body.locator("strong")).toBe("bold");
+      const link = body.getByRole("link", { name: "link" });
+      expect(await link.getAttribute("href")).toBe("https://example.com/docs");
+      expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+      expect(await body.locator("script").count()).toBe(0);
+      expect(await body.locator("[onerror]").count()).toBe(0);
+      expect(await body.locator('[href^="javascript:"]').count()).toBe(0);
+      // The remote image became a link; the one from this origin shows.
+      expect(await body.locator('img[src*="tracker.invalid"]').count()).toBe(0);
+      await textOf(body.locator(".blocked-image")).toBe("Image not loaded: tracking pixel");
+      expect(await body.locator('img[src="/favicon.svg"]').count()).toBe(1);
+      expect(await page.evaluate("typeof window.pwned")).toBe("undefined");
+      expect(remoteRequests).toEqual([]);
+
+      // Comments: Markdown too; only one's own can be edited or deleted.
+      const comments = detail.getByTestId("comment");
+      await textOf(comments.first().locator("em")).toBe("view");
+      await detail.getByLabel("Add a comment").fill("First *draft*");
+      await detail.getByRole("button", { name: "Comment", exact: true }).click();
+      await countOf(comments).toBe(2);
+      const bobs = comments.filter({ hasText: "Bob's" });
+      // By position: while edited, its text is in a textarea, which hasText does not see.
+      const mine = comments.nth(1);
+      await textOf(mine).toContain("First draft");
+      expect(await bobs.getByRole("button", { name: "Edit comment" }).count()).toBe(0);
+      await mine.getByRole("button", { name: "Edit comment" }).click();
+      await mine.getByLabel("Edit your comment").fill("Final **text**");
+      await mine.getByRole("button", { name: "Save comment" }).click();
+      await textOf(comments.filter({ hasText: "Final" }).locator("strong")).toBe("text");
+      const listed = async () =>
+        (await alice.comments.listComments({ parent: issue.name })).comments.map((comment) => comment.body);
+      expect(await listed()).toEqual(["Bob's *view*", "Final **text**"]);
+
+      page.once("dialog", (dialog) => void dialog.accept());
+      await comments.filter({ hasText: "Final" }).getByRole("button", { name: "Delete comment" }).click();
+      await countOf(comments).toBe(1);
+      await expect.poll(listed, { timeout: UI_TIMEOUT }).toEqual(["Bob's *view*"]);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-comments").catch(() => {});
       throw error;
     } finally {
       await page.context().close();

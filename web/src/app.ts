@@ -160,6 +160,10 @@ class App implements Board {
     return this.session.clients;
   }
 
+  get currentUserName(): string | undefined {
+    return this.me?.name;
+  }
+
   get project(): string | undefined {
     return this.session.project;
   }

@@ -19,6 +19,7 @@ import {
 import { field, h, mount } from "./dom.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
+import { renderMarkdown } from "./markdown.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
 
@@ -30,6 +31,8 @@ export interface ProjectData {
 
 /** What the panel needs from the board around it. */
 export interface Board {
+  /** `users/{uid}` of who is signed in. */
+  readonly currentUserName: string | undefined;
   projectData(project: string): Promise<ProjectData>;
   readonly session: Session;
   fail(error: unknown): void;
@@ -61,6 +64,8 @@ export class IssuePanel {
   issue: Issue | undefined;
   private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
+  /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
+  private editingComment: string | undefined;
   private mode: Mode = "view";
   private closing = false;
   loaded = false;
@@ -132,7 +137,7 @@ export class IssuePanel {
       this.loaded = true;
       this.comments = comments;
       this.data = data;
-      this.renderComments();
+      if (!this.editingComment) this.renderComments();
       if (this.mode === "edit") return;
       this.issue = issue;
       this.renderView();
@@ -176,7 +181,7 @@ export class IssuePanel {
       void this.listComments()
         .then((comments) => {
           this.comments = comments;
-          this.renderComments();
+          if (!this.editingComment) this.renderComments();
         })
         .catch((error) => this.app.fail(error));
       return;
@@ -266,7 +271,7 @@ export class IssuePanel {
       ),
       this.closing && !closed ? this.closeForm() : null,
       issue.body
-        ? h("div", { class: "issue-body", "data-testid": "issue-body" }, issue.body)
+        ? h("div", { class: "issue-body markdown", "data-testid": "issue-body" }, renderMarkdown(issue.body))
         : h("p", { class: "issue-body muted" }, "No description."),
     );
   }
@@ -342,6 +347,8 @@ export class IssuePanel {
       this.comments.length === 0 && h("li", { class: "muted small no-comments" }, "No comments yet."),
       this.comments.map((comment) => {
         const written = when(comment.createTime);
+        const own = comment.author === this.app.currentUserName;
+        const editing = own && comment.name === this.editingComment;
         return h(
           "li",
           { class: "comment", "data-testid": "comment" },
@@ -354,8 +361,37 @@ export class IssuePanel {
               { class: "comment-meta" },
               this.app.userSpan(comment.author),
               h("time", { class: "muted small", title: written.title }, ` ${written.text}`),
+              own && !editing
+                ? h(
+                    "span",
+                    { class: "comment-actions" },
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "button subtle small",
+                        onclick: () => {
+                          this.editingComment = comment.name;
+                          this.renderComments();
+                        },
+                      },
+                      "Edit comment",
+                    ),
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "button subtle small",
+                        onclick: () => void this.deleteComment(comment),
+                      },
+                      "Delete comment",
+                    ),
+                  )
+                : null,
             ),
-            h("div", { class: "comment-body" }, comment.body),
+            editing
+              ? this.commentEditor(comment)
+              : h("div", { class: "comment-body markdown" }, renderMarkdown(comment.body)),
           ),
         );
       }),
@@ -366,6 +402,66 @@ export class IssuePanel {
         const avatar = this.commentList.children[index]?.querySelector(".avatar");
         if (avatar) avatar.textContent = initials(name);
       });
+    }
+  }
+
+  private commentEditor(comment: Comment): HTMLFormElement {
+    const body = h("textarea", { rows: 3, required: true, maxLength: 65536, value: comment.body });
+    const save = h("button", { type: "submit", class: "button primary" }, "Save comment");
+    const form = h(
+      "form",
+      {
+        class: "comment-edit",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          save.disabled = true;
+          try {
+            // With the etag read: an edit made meanwhile elsewhere is refused, not overwritten.
+            const updated = await this.clients.comments.updateComment({
+              comment: { name: comment.name, body: body.value, etag: comment.etag },
+              updateMask: { paths: ["body"] },
+            });
+            this.comments = this.comments.map((known) => (known.name === updated.name ? updated : known));
+            this.editingComment = undefined;
+            this.renderComments();
+          } catch (error) {
+            this.app.fail(error);
+            save.disabled = false;
+          }
+        },
+      },
+      field("Edit your comment", body),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button subtle",
+            onclick: () => {
+              this.editingComment = undefined;
+              this.renderComments();
+            },
+          },
+          "Cancel",
+        ),
+        save,
+      ),
+    );
+    queueMicrotask(() => body.focus());
+    return form;
+  }
+
+  private async deleteComment(comment: Comment) {
+    if (!window.confirm("Delete this comment? This cannot be undone.")) return;
+    try {
+      await this.clients.comments.deleteComment({ name: comment.name, etag: comment.etag });
+      this.comments = this.comments.filter((known) => known.name !== comment.name);
+      this.renderComments();
+      this.app.info("Comment deleted");
+    } catch (error) {
+      this.app.fail(error);
     }
   }
 
