@@ -501,6 +501,12 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
         .toBe(bobName);
       await textOf(rows.filter({ hasText: "Crash on save" }).getByTestId("issue-row-assignee")).toBe("@bob");
 
+      // Both changes are in the issue's history, by whom and from what to what.
+      const history = detail.getByTestId("history");
+      await textOf(history.getByTestId("history-event").first()).toContain("@alice opened the issue");
+      await textOf(history).toContain("labels from none to Needs design");
+      await textOf(history).toContain("assignee from none to @bob");
+
       // Filter by label: only the labelled issue; then unset the label again.
       await labelFilter.selectOption({ label: "Needs design" });
       await countOf(rows).toBe(1);

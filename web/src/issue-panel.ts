@@ -18,6 +18,7 @@ import {
 } from "../../client/index.js";
 import { field, h, mount } from "./dom.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
+import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
 import { renderMarkdown } from "./markdown.js";
 import type { Session } from "./session.js";
@@ -61,6 +62,7 @@ export class IssuePanel {
     "aria-label": "Comments",
   });
   private readonly commentHeading = h("h3", null, "Comments");
+  private readonly history = h("section", { class: "history", "aria-label": "History" });
   issue: Issue | undefined;
   private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
@@ -118,6 +120,7 @@ export class IssuePanel {
         this.commentList,
         form,
       ),
+      this.history,
     );
     mount(this.head, h("div", { class: "skeleton" }, "Loading…"));
   }
@@ -134,6 +137,7 @@ export class IssuePanel {
         this.listComments(),
         this.app.projectData(this.name.split("/").slice(0, 2).join("/")),
       ]);
+      void this.loadHistory();
       this.loaded = true;
       this.comments = comments;
       this.data = data;
@@ -164,6 +168,20 @@ export class IssuePanel {
     }
   }
 
+  /** The latest 200 events at most, oldest first: a timeline, not an audit export. */
+  private async loadHistory() {
+    try {
+      const page = await this.clients.issues.listIssueEvents({ parent: this.name, pageSize: 200 });
+      mount(
+        this.history,
+        h("h3", null, "History"),
+        historyList(page.events, { labels: this.data.labels, userSpan: (name) => this.app.userSpan(name) }),
+      );
+    } catch (error) {
+      this.app.fail(error);
+    }
+  }
+
   private async listComments(): Promise<Comment[]> {
     const comments: Comment[] = [];
     let pageToken = "";
@@ -177,6 +195,7 @@ export class IssuePanel {
 
   /** A live event about this issue. */
   onEvent(event: IssueEvent) {
+    void this.loadHistory();
     if (!ISSUE_KINDS.has(event.kind)) {
       void this.listComments()
         .then((comments) => {
@@ -644,6 +663,7 @@ export class IssuePanel {
       this.closing = false;
       mount(this.notice);
       this.renderView();
+      void this.loadHistory();
       this.app.info(`Saved ${updated.key}`);
       void this.app.refreshList();
     } catch (error) {
