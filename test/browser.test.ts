@@ -693,4 +693,65 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       await page.context().close();
     }
   }, 40_000);
+
+  it("lets admins add members by handle or e-mail, change their role and remove them", async () => {
+    const { project, alice, bobName } = await teamProject("P");
+    const carol = await (await apiAs("carol")).users.getCurrentUser({});
+    const dave = await (await apiAs("dave")).users.getCurrentUser({});
+    const roles = async () =>
+      Object.fromEntries(
+        (await alice.members.listMembers({ parent: project })).members.map((member) => [
+          member.user,
+          member.role,
+        ]),
+      );
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await page.getByRole("button", { name: "Members" }).click();
+      const dialog = page.getByRole("dialog", { name: "Members" });
+      const members = dialog.getByTestId("member");
+      await countOf(members).toBe(2);
+      await dialog.getByLabel("Handle or e-mail").fill(`@${carol.handle}`);
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(members).toBe(3);
+      await dialog.getByLabel("Handle or e-mail").fill("Dave@Example.com");
+      await dialog.getByRole("combobox", { name: /^Their role/ }).selectOption({ label: "Reader" });
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(members).toBe(4);
+      expect(await roles()).toMatchObject({
+        [carol.name]: Member_Role.WRITER,
+        [dave.name]: Member_Role.READER,
+        [bobName]: Member_Role.WRITER,
+      });
+
+      await dialog.getByRole("combobox", { name: "Role of @bob" }).selectOption({ label: "Admin" });
+      await expect
+        .poll(async () => (await roles())[bobName], { timeout: UI_TIMEOUT })
+        .toBe(Member_Role.ADMIN);
+      page.once("dialog", (confirm) => void confirm.accept());
+      await dialog.getByRole("button", { name: "Remove @dave" }).click();
+      await countOf(members).toBe(3);
+      expect((await roles())[dave.name]).toBeUndefined();
+      // A handle nobody has is told in the dialog.
+      await dialog.getByLabel("Handle or e-mail").fill("nobody-here");
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await textOf(dialog.getByRole("alert")).toMatch(/not found/i);
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-members").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+    // Someone who is not an admin does not get the button.
+    const { page: carolsPage } = await signedInPage("carol", `/${project}`);
+    try {
+      await countOf(carolsPage.getByTestId("issue-count")).toBe(1);
+      await textOf(carolsPage.getByTestId("issue-count")).toBe("0 issues");
+      expect(await carolsPage.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
+    } finally {
+      await carolsPage.context().close();
+    }
+  }, 40_000);
 });

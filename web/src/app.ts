@@ -9,6 +9,7 @@ import {
   type IssueEvent,
   type Label,
   type Member,
+  Member_Role,
   type Project,
   type TrackerProtocol,
   type User,
@@ -147,6 +148,7 @@ class App implements Board {
   private detailEl = h("section");
   private labelFilter = h("select");
   private mineButton = h("button");
+  private membersButton = h("button");
   private projectFilters = h("div");
 
   constructor(
@@ -343,6 +345,12 @@ class App implements Board {
         h("span", null, label),
       ),
     );
+    // Only a project's admins manage its members; shown once that is known.
+    this.membersButton = h(
+      "button",
+      { type: "button", class: "button subtle", hidden: true, onclick: () => this.openMembers() },
+      "Members",
+    );
     this.mineButton = h(
       "button",
       {
@@ -447,6 +455,7 @@ class App implements Board {
             { type: "button", class: "button subtle", onclick: () => this.openNewProject() },
             "New project",
           ),
+          this.membersButton,
         ),
         this.mineButton,
         h("div", { class: "spacer" }),
@@ -614,6 +623,9 @@ class App implements Board {
       return;
     }
     if (project !== this.project) return;
+    this.membersButton.hidden = !data.members.some(
+      (member) => member.user === this.me?.name && member.role === Member_Role.ADMIN,
+    );
     mount(
       this.labelFilter,
       h("option", { value: "" }, "Any label"),
@@ -975,6 +987,97 @@ class App implements Board {
     );
   }
 
+  /** The project's members: add by handle or e-mail, change a role, remove. */
+  private openMembers() {
+    const parent = this.project;
+    if (!parent) return;
+    const table = h("ul", { class: "member-list", "data-testid": "members", "aria-label": "Members" });
+    const rowError = h("p", { class: "form-error", role: "alert" });
+    const act = async (change: () => Promise<unknown>) => {
+      rowError.textContent = "";
+      try {
+        await change();
+      } catch (error) {
+        rowError.textContent = describeError(error);
+      }
+      await render(true);
+    };
+    const render = async (fresh = false) => {
+      let data: ProjectData;
+      try {
+        data = await this.projectData(parent, fresh);
+      } catch (error) {
+        rowError.textContent = describeError(error);
+        return;
+      }
+      mount(
+        table,
+        data.members.map((member) => {
+          const role = roleSelect(member.role);
+          role.addEventListener(
+            "change",
+            () =>
+              void act(() =>
+                this.clients.members.updateMember({
+                  member: { name: member.name, role: Number(role.value), etag: member.etag },
+                  updateMask: { paths: ["role"] },
+                }),
+              ),
+          );
+          const who = this.userSpan(member.user);
+          const row = h(
+            "li",
+            { class: "member-row", "data-testid": "member" },
+            who,
+            h("label", { class: "inline-field" }, h("span", { class: "visually-hidden" }, "Role"), role),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button subtle",
+                onclick: () => {
+                  if (!window.confirm(`Remove ${who.textContent} from the project?`)) return;
+                  void act(() => this.clients.members.deleteMember({ name: member.name, etag: member.etag }));
+                },
+              },
+              "Remove",
+            ),
+          );
+          // The select and button are named after the person once known.
+          void this.userName(member.user).then((name) => {
+            role.setAttribute("aria-label", `Role of ${name}`);
+            row.querySelector("button")?.setAttribute("aria-label", `Remove ${name}`);
+          });
+          return row;
+        }),
+      );
+    };
+    const who = h("input", {
+      required: true,
+      maxLength: 320,
+      autocomplete: "off",
+      placeholder: "ada-lovelace or ada@example.com",
+    });
+    const role = roleSelect(Member_Role.WRITER);
+    void render();
+    this.dialog(
+      "Members",
+      [table, rowError, field("Handle or e-mail", who), field("Their role", role)],
+      "Add member",
+      async () => {
+        const value = who.value.trim().replace(/^@/, "");
+        await this.clients.members.createMember({
+          parent,
+          member: { role: Number(role.value) },
+          userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
+          requestId: newRequestId(),
+        });
+        who.value = "";
+        await render(true);
+      },
+    );
+  }
+
   private openNewLabel() {
     const parent = this.project;
     if (!parent) return;
@@ -1072,4 +1175,17 @@ async function fetchProjectData(clients: Session["clients"], project: string): P
     pageToken = page.nextPageToken;
   } while (pageToken && members.length < 1000);
   return { labels, members };
+}
+
+function roleSelect(selected: Member_Role): HTMLSelectElement {
+  const roles: Array<[Member_Role, string]> = [
+    [Member_Role.READER, "Reader"],
+    [Member_Role.WRITER, "Writer"],
+    [Member_Role.ADMIN, "Admin"],
+  ];
+  return h(
+    "select",
+    null,
+    roles.map(([value, label]) => h("option", { value: String(value), selected: value === selected }, label)),
+  );
 }
