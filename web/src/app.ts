@@ -147,6 +147,7 @@ class App implements Board {
   private loadMore = h("button");
   private detailEl = h("section");
   private labelFilter = h("select");
+  private searchInput = h("input");
   private mineButton = h("button");
   private membersButton = h("button");
   private projectFilters = h("div");
@@ -172,6 +173,7 @@ class App implements Board {
 
   start() {
     window.addEventListener("popstate", () => void this.applyRoute());
+    document.addEventListener("keydown", (event) => this.onKey(event));
     if (this.session.token) void this.enter();
     else this.renderSignIn();
   }
@@ -322,6 +324,7 @@ class App implements Board {
     this.liveStatus = h("span", { class: "live", role: "status", "data-testid": "live-status" }, "Offline");
     const search = h("input", {
       type: "search",
+      "aria-keyshortcuts": "/",
       placeholder: "Search title and description…",
       value: this.filters.query,
       oninput: debounce(() => {
@@ -417,6 +420,7 @@ class App implements Board {
       },
       ORDERS.map(([value, label]) => h("option", { value, selected: value === this.filters.orderBy }, label)),
     );
+    this.searchInput = search;
     this.listEl = h("ul", { class: "issue-list", "data-testid": "issue-list", "aria-label": "Issues" });
     this.listSummary = h("span", { class: "muted", "data-testid": "issue-count" });
     this.loadMore = h(
@@ -477,6 +481,17 @@ class App implements Board {
             h("span", { class: "user-name" }, me.displayName || me.email || me.uid),
             me.email && h("span", { class: "user-email" }, me.email),
           ),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button subtle",
+            "aria-keyshortcuts": "?",
+            title: "Keyboard shortcuts (?)",
+            onclick: () => this.openShortcuts(),
+          },
+          "Shortcuts",
         ),
         h("button", { type: "button", class: "button subtle", onclick: () => this.signOut() }, "Sign out"),
       ),
@@ -758,6 +773,10 @@ class App implements Board {
       );
       return;
     }
+    // A refresh (live updates) must not take the keyboard's place in the list away.
+    const focused = this.listEl.contains(document.activeElement)
+      ? document.activeElement?.getAttribute("href")
+      : undefined;
     mount(
       this.listEl,
       this.issues.map((issue) => {
@@ -814,6 +833,10 @@ class App implements Board {
         );
       }),
     );
+    if (focused)
+      this.listEl
+        .querySelector<HTMLAnchorElement>(`.issue-row[href="${CSS.escape(focused)}"]`)
+        ?.focus({ preventScroll: true });
   }
 
   private knownLabel(name: string): Label | undefined {
@@ -896,6 +919,83 @@ class App implements Board {
       span.textContent = text;
     });
     return span;
+  }
+
+  // ---- Keyboard ----
+
+  private onKey(event: KeyboardEvent) {
+    if (!this.me || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    // A dialog handles its own keys (Esc closes it).
+    if (document.querySelector("dialog[open]")) return;
+    const target = event.target as HTMLElement;
+    const typing = target.closest("input, textarea, select, [contenteditable]") !== null;
+    if (event.key === "Escape") {
+      if (typing) target.blur();
+      else if (this.panel) this.closeIssue();
+      return;
+    }
+    if (typing) return;
+    const rows = [...this.listEl.querySelectorAll<HTMLAnchorElement>(".issue-row")];
+    const at = rows.indexOf(document.activeElement as HTMLAnchorElement);
+    switch (event.key) {
+      case "c":
+        this.openNewIssue();
+        break;
+      case "/":
+        this.searchInput.focus();
+        break;
+      case "j":
+        rows[Math.min(at + 1, rows.length - 1)]?.focus();
+        break;
+      case "k":
+        rows[Math.max(at - 1, 0)]?.focus();
+        break;
+      case "?":
+        this.openShortcuts();
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  }
+
+  private closeIssue() {
+    const project = this.project;
+    const open = this.panel?.name;
+    this.renderEmptyDetail();
+    if (project) navigate(project);
+    // Back in the list where the issue was.
+    this.listEl.querySelector<HTMLAnchorElement>(`.issue-row[href="/${open}"]`)?.focus();
+  }
+
+  private openShortcuts() {
+    const keys: Array<[string, string]> = [
+      ["c", "New issue"],
+      ["/", "Search"],
+      ["j / k", "Next / previous issue in the list"],
+      ["Enter", "Open the issue"],
+      ["Esc", "Close the issue (or leave a field, or a dialog)"],
+      ["?", "This help"],
+    ];
+    const id = uniqueId("dialog-title");
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": id, "data-testid": "shortcuts" },
+      h("h2", { id }, "Keyboard shortcuts"),
+      h(
+        "dl",
+        { class: "shortcuts" },
+        keys.map(([key, what]) => [h("dt", null, h("kbd", null, key)), h("dd", null, what)]),
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "button primary", onclick: () => dialog.close() }, "Close"),
+      ),
+    );
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   // ---- Dialogs ------------------------------------------------------------
