@@ -19,6 +19,7 @@ import {
   createTrackerTransport,
   Issue_Priority,
   Issue_State,
+  IssueRelation_Type,
   Member_Role,
   type TrackerClients,
   type TrackerProtocol,
@@ -826,6 +827,43 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       await page.context().close();
     }
   }, 30_000);
+
+  it("shows an issue's parent, sub-issues and relations as links, also when they change", async () => {
+    const { project, alice, bob } = await teamProject("R");
+    const epic = await alice.issues.createIssue({ parent: project, issue: { title: "Checkout epic" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Card form", parent: epic.name } });
+    const blocked = await alice.issues.createIssue({ parent: project, issue: { title: "Launch" } });
+    await alice.relations.createIssueRelation({
+      parent: epic.name,
+      issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: blocked.name },
+    });
+    const { page, problems } = await signedInPage("alice", `/${epic.name}`);
+    try {
+      const links = page.getByTestId("links");
+      await textOf(links.getByTestId("sub-issues")).toContain("Card form");
+      await textOf(links.getByTestId("relations")).toBe(`Blocks ${blocked.key} Launch`);
+      // Someone relates another issue meanwhile: it shows without a reload.
+      const other = await bob.issues.createIssue({ parent: project, issue: { title: "Pricing page" } });
+      await bob.relations.createIssueRelation({
+        parent: epic.name,
+        issueRelation: { type: IssueRelation_Type.RELATES_TO, relatedIssue: other.name },
+      });
+      await countOf(links.getByTestId("relations").getByTestId("link")).toBe(2);
+      await links.getByRole("link", { name: /Card form/ }).click();
+      await textOf(page.getByTestId("issue-title")).toBe("Card form");
+      await textOf(page.getByTestId("links")).toContain(`Parent issue${epic.key} Checkout epic`);
+      await page.goto(`${webUrl}/${blocked.name}`);
+      await textOf(page.getByTestId("links").getByTestId("relations")).toBe(
+        `Blocked by ${epic.key} Checkout epic`,
+      );
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-relations").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
 
   it("has no serious or critical accessibility problems (axe-core) on its main views", async () => {
     const { project, alice } = await teamProject("A");

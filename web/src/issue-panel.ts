@@ -11,6 +11,8 @@ import {
   Issue_State,
   type IssueEvent,
   IssueEvent_Kind,
+  type IssueRelation,
+  IssueRelation_Type,
   type IssueSchema,
   isConflict,
   type Label,
@@ -35,6 +37,7 @@ export interface Board {
   /** `users/{uid}` of who is signed in. */
   readonly currentUserName: string | undefined;
   projectData(project: string): Promise<ProjectData>;
+  openIssue(name: string): Promise<void>;
   readonly session: Session;
   fail(error: unknown): void;
   info(message: string): void;
@@ -63,6 +66,11 @@ export class IssuePanel {
   });
   private readonly commentHeading = h("h3", null, "Comments");
   private readonly history = h("section", { class: "history", "aria-label": "History" });
+  private readonly links = h("section", {
+    class: "links",
+    "aria-label": "Related issues",
+    "data-testid": "links",
+  });
   issue: Issue | undefined;
   private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
@@ -113,6 +121,7 @@ export class IssuePanel {
       this.element,
       this.notice,
       this.head,
+      this.links,
       h(
         "section",
         { class: "discussion", "aria-label": "Discussion" },
@@ -138,6 +147,7 @@ export class IssuePanel {
         this.app.projectData(this.name.split("/").slice(0, 2).join("/")),
       ]);
       void this.loadHistory();
+      void this.loadLinks(issue);
       this.loaded = true;
       this.comments = comments;
       this.data = data;
@@ -165,6 +175,72 @@ export class IssuePanel {
           h("p", { class: "muted" }, describeError(error)),
         ),
       );
+    }
+  }
+
+  /** Its parent, sub-issues and relations, each with its key and title, as links. */
+  private async loadLinks(issue: Issue) {
+    try {
+      const [subIssues, relations, parent] = await Promise.all([
+        this.clients.issues.listIssues({
+          parent: this.name.split("/").slice(0, 2).join("/"),
+          pageSize: 100,
+          orderBy: "sub_issue_order",
+          filter: { parent: this.name },
+        }),
+        this.clients.relations.listIssueRelations({ parent: this.name, pageSize: 100 }),
+        issue.parent ? this.clients.issues.getIssue({ name: issue.parent }) : undefined,
+      ]);
+      const related = await Promise.all(
+        relations.issueRelations.map(async (relation) => ({
+          relation,
+          // Shown to us, so readable; a race with its deletion leaves just the name.
+          issue: await this.clients.issues.getIssue({ name: relation.relatedIssue }).catch(() => undefined),
+        })),
+      );
+      const item = (name: string, target: Issue | undefined, prefix?: string) =>
+        h(
+          "li",
+          { "data-testid": "link" },
+          prefix && h("span", { class: "muted" }, `${prefix} `),
+          h(
+            "a",
+            {
+              href: `/${name}`,
+              onclick: (event: MouseEvent) => {
+                if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+                event.preventDefault();
+                void this.app.openIssue(name);
+              },
+            },
+            target ? `${target.key} ${target.title}` : name,
+          ),
+          target && target.state === Issue_State.CLOSED && h("span", { class: "muted small" }, " (closed)"),
+        );
+      mount(
+        this.links,
+        parent && [h("h3", null, "Parent issue"), h("ul", { class: "link-list" }, item(parent.name, parent))],
+        subIssues.issues.length > 0 && [
+          h("h3", null, `Sub-issues (${subIssues.issues.length})`),
+          h(
+            "ul",
+            { class: "link-list", "data-testid": "sub-issues" },
+            subIssues.issues.map((sub) => item(sub.name, sub)),
+          ),
+        ],
+        related.length > 0 && [
+          h("h3", null, "Relations"),
+          h(
+            "ul",
+            { class: "link-list", "data-testid": "relations" },
+            related.map(({ relation, issue: target }) =>
+              item(relation.relatedIssue, target, relationLabel(relation)),
+            ),
+          ),
+        ],
+      );
+    } catch (error) {
+      this.app.fail(error);
     }
   }
 
@@ -196,6 +272,10 @@ export class IssuePanel {
   /** A live event about this issue. */
   onEvent(event: IssueEvent) {
     void this.loadHistory();
+    if (event.kind === IssueEvent_Kind.RELATION_CREATED || event.kind === IssueEvent_Kind.RELATION_DELETED) {
+      if (this.issue) void this.loadLinks(this.issue);
+      return;
+    }
     if (!ISSUE_KINDS.has(event.kind)) {
       void this.listComments()
         .then((comments) => {
@@ -741,5 +821,20 @@ export class IssuePanel {
     this.closing = false;
     await this.reload();
     this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
+  }
+}
+
+function relationLabel(relation: IssueRelation): string {
+  switch (relation.type) {
+    case IssueRelation_Type.BLOCKS:
+      return "Blocks";
+    case IssueRelation_Type.BLOCKED_BY:
+      return "Blocked by";
+    case IssueRelation_Type.DUPLICATE_OF:
+      return "Duplicate of";
+    case IssueRelation_Type.DUPLICATED_BY:
+      return "Duplicated by";
+    default:
+      return "Relates to";
   }
 }
