@@ -683,6 +683,8 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       // Comments: Markdown too; only one's own can be edited or deleted.
       const comments = detail.getByTestId("comment");
       await textOf(comments.first().locator("em")).toBe("view");
+      // Its avatar has the initial of the @handle, not of the "@".
+      await textOf(comments.first().locator(".avatar")).toBe("B");
       await detail.getByLabel("Add a comment").fill("First *draft*");
       await detail.getByRole("button", { name: "Comment", exact: true }).click();
       await countOf(comments).toBe(2);

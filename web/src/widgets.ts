@@ -25,6 +25,7 @@ export function closeReasonSelect(selected: Issue_CloseReason): HTMLSelectElemen
 
 export function initials(name: string): string {
   const words = name
+    .replace(/^@/, "")
     .replace(/@.*/, "")
     .split(/[\s._-]+/)
     .filter(Boolean);
