@@ -765,11 +765,21 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
     } finally {
       await page.context().close();
     }
-    // Someone who is not an admin does not get the button.
-    const { page: carolsPage } = await signedInPage("carol", `/${project}`);
+    // Someone who is not an admin does not get the button; a reader cannot assign or label.
+    await alice.members.updateMember({
+      member: { name: `${project}/members/${carol.uid}`, role: Member_Role.READER },
+      updateMask: { paths: ["role"] },
+    });
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Read only" } });
+    const { page: carolsPage } = await signedInPage("carol", `/${issue.name}`);
     try {
-      await countOf(carolsPage.getByTestId("issue-count")).toBe(1);
-      await textOf(carolsPage.getByTestId("issue-count")).toBe("0 issues");
+      await textOf(carolsPage.getByTestId("issue-count")).toBe("1 issue");
+      await textOf(carolsPage.getByTestId("issue-title")).toBe("Read only");
+      await expect
+        .poll(() => carolsPage.getByTestId("issue-detail").getByLabel("Assignee").isDisabled(), {
+          timeout: UI_TIMEOUT,
+        })
+        .toBe(true);
       expect(await carolsPage.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
     } finally {
       await carolsPage.context().close();

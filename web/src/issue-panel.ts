@@ -17,6 +17,7 @@ import {
   isConflict,
   type Label,
   type Member,
+  Member_Role,
 } from "../../client/index.js";
 import { field, h, mount } from "./dom.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
@@ -392,22 +393,22 @@ export class IssuePanel {
       h("option", { value: "" }, "Unassigned"),
       // A former member still assigned stays visible.
       issue.assignee && !this.data.members.some((member) => member.user === issue.assignee)
-        ? h("option", { value: issue.assignee, selected: true }, this.app.userSpan(issue.assignee))
+        ? this.userOption(issue.assignee, true)
         : null,
-      this.data.members.map((member) => {
-        const option = h("option", { value: member.user, selected: member.user === issue.assignee }, "…");
-        void this.app.userName(member.user).then((name) => {
-          option.textContent = name;
-        });
-        return option;
-      }),
+      this.data.members.map((member) => this.userOption(member.user, member.user === issue.assignee)),
     );
+    // A reader may look, not change: the controls say so instead of failing on use.
+    const reader = this.data.members.some(
+      (member) => member.user === this.app.currentUserName && member.role === Member_Role.READER,
+    );
+    assignee.disabled = reader;
     const boxes = this.data.labels.map((label) =>
       h(
         "label",
         { class: "label-option" },
         h("input", {
           type: "checkbox",
+          disabled: reader,
           checked: issue.labels.includes(label.name),
           onchange: (event: Event) => {
             const on = (event.target as HTMLInputElement).checked;
@@ -435,6 +436,14 @@ export class IssuePanel {
         boxes.length ? boxes : h("span", { class: "muted small" }, "No labels in this project yet."),
       ),
     );
+  }
+
+  private userOption(user: string, selected: boolean): HTMLOptionElement {
+    const option = h("option", { value: user, selected }, "…");
+    void this.app.userName(user).then((name) => {
+      option.textContent = name;
+    });
+    return option;
   }
 
   private renderComments() {
