@@ -33,6 +33,7 @@ import { IssueService } from "../gen/proto/tracker/v1/issue_pb.js";
 import { LabelService } from "../gen/proto/tracker/v1/label_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
+import { IssueRelationService } from "../gen/proto/tracker/v1/relation_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { WebhookService } from "../gen/proto/tracker/v1/webhook_pb.js";
 
@@ -44,6 +45,7 @@ export * from "../gen/proto/tracker/v1/issue_pb.js";
 export * from "../gen/proto/tracker/v1/label_pb.js";
 export * from "../gen/proto/tracker/v1/member_pb.js";
 export * from "../gen/proto/tracker/v1/project_pb.js";
+export * from "../gen/proto/tracker/v1/relation_pb.js";
 export * from "../gen/proto/tracker/v1/user_pb.js";
 export * from "../gen/proto/tracker/v1/webhook_pb.js";
 export { type Client, Code, ConnectError, createClient, type Interceptor, type Transport };
@@ -149,6 +151,7 @@ export function createTrackerClients(transport: Transport) {
     members: createClient(MemberService, transport),
     labels: createClient(LabelService, transport),
     issues: createClient(IssueService, transport),
+    relations: createClient(IssueRelationService, transport),
     comments: createClient(CommentService, transport),
     users: createClient(UserService, transport),
     audit: createClient(AuditService, transport),

@@ -5,7 +5,7 @@
 // served by src/server/web-app.ts from another origin than the API, so CORS is
 // exercised too.
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -19,6 +19,7 @@ import {
   createTrackerTransport,
   Issue_Priority,
   Issue_State,
+  IssueRelation_Type,
   Member_Role,
   type TrackerClients,
   type TrackerProtocol,
@@ -311,7 +312,7 @@ async function runJourney(
   const issueName = `${project}/issues/1`;
 
   // Edit it: title, state and priority, with the etag read.
-  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByRole("button", { name: "Edit", exact: true }).click();
   await detail.getByLabel("Title").fill("Login fails on Safari 18");
   await detail.getByLabel("State").selectOption({ label: "In progress" });
   await detail.getByLabel("Priority").selectOption({ label: "Urgent" });
@@ -381,7 +382,7 @@ async function runJourney(
   await textOf(detail.getByTestId("issue-body")).toBe("Also broken on iPadOS.");
 
   // A conflict: someone saves while we edit; our save is refused and we are told.
-  await detail.getByRole("button", { name: "Edit" }).click();
+  await detail.getByRole("button", { name: "Edit", exact: true }).click();
   await detail.getByLabel("Title").fill("My edit that loses the race");
   const current = await alice.issues.getIssue({ name: issueName });
   await alice.issues.updateIssue({
@@ -427,3 +428,524 @@ async function runJourney(
   // Nothing went wrong along the way that the page had to report.
   expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
 }
+
+const AXE_SOURCE = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.min.js"), "utf8");
+
+/** axe-core's serious and critical findings on the page as it is: "rule: element (why)" each. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  // Evaluated over the DevTools protocol, which the page's CSP does not govern (a script tag it would).
+  await page.evaluate(AXE_SOURCE);
+  // Colours mid-transition (after a colour-scheme switch) are not what anyone reads.
+  await page.evaluate(
+    "for (const animation of document.getAnimations()) if (animation instanceof CSSTransition) animation.finish()",
+  );
+  const violations = (await page.evaluate(
+    "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ') + ' (' + n.failureSummary + ')') })))",
+  )) as Array<{ id: string; impact: string; nodes: string[] }>;
+  return violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .flatMap((violation) => violation.nodes.map((node) => `${violation.id}: ${node}`));
+}
+
+/** A fresh page signed in as `subject` (over Connect), showing `path`. */
+async function signedInPage(subject: string, path = "/"): Promise<{ page: Page; problems: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: "light" });
+  const page = await context.newPage();
+  page.setDefaultTimeout(UI_TIMEOUT);
+  const problems: string[] = [];
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  const separator = path.includes("?") ? "&" : "?";
+  await page.goto(`${webUrl}${path}${separator}api=${encodeURIComponent(link.url)}`);
+  await page.getByLabel("Access token").fill(await tokenFor(subject));
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await textOf(page.getByTestId("current-user")).toContain(subject);
+  return { page, problems };
+}
+
+/** A project of alice's with bob as a writer, and its key. */
+async function teamProject(prefix: string) {
+  const key = `${prefix}${Date.now().toString(36).toUpperCase().slice(-6)}`;
+  const project = `projects/${key}`;
+  const alice = await apiAs("alice");
+  const bob = await apiAs("bob");
+  await alice.projects.createProject({ projectId: key, project: { displayName: `Team ${key}` } });
+  const { name: bobName } = await bob.users.getCurrentUser({});
+  const { name: aliceName } = await alice.users.getCurrentUser({});
+  await alice.members.createMember({ parent: project, member: { user: bobName, role: Member_Role.WRITER } });
+  return { key, project, alice, bob, aliceName, bobName };
+}
+
+describe.skipIf(!haveChromium)("the board for a team", () => {
+  it("creates labels, sets them and the assignee, and filters by both and across projects", async () => {
+    const { project, alice, aliceName, bobName } = await teamProject("L");
+    const first = await alice.issues.createIssue({ parent: project, issue: { title: "Crash on save" } });
+    const second = await alice.issues.createIssue({ parent: project, issue: { title: "Typo in footer" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      await countOf(rows).toBe(2);
+      const toolbar = page.getByRole("search");
+      const labelFilter = toolbar.getByRole("combobox", { name: /^Label/ });
+      const assigneeFilter = toolbar.getByRole("combobox", { name: /^Assignee/ });
+
+      // A label with a colour, made on the board.
+      await page.getByRole("button", { name: "New label" }).click();
+      const dialog = page.getByRole("dialog", { name: "New label" });
+      await dialog.getByLabel("Name").fill("Needs design");
+      await dialog.getByLabel("Colour").fill("#1d76db");
+      await dialog.getByRole("button", { name: "Create label" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      const { labels } = await alice.labels.listLabels({ parent: project });
+      expect(labels.map((label) => [label.name, label.displayName, label.color])).toEqual([
+        [`${project}/labels/needs-design`, "Needs design", "#1d76db"],
+      ]);
+
+      // Set on an issue from its panel: the API has it, the list and panel show it.
+      await rows.filter({ hasText: "Crash on save" }).click();
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-title")).toBe("Crash on save");
+      await detail.getByRole("checkbox", { name: "Needs design" }).check();
+      await textOf(detail.getByTestId("issue-labels")).toBe("Needs design");
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).labels, { timeout: UI_TIMEOUT })
+        .toEqual([`${project}/labels/needs-design`]);
+      await textOf(rows.filter({ hasText: "Crash on save" }).getByTestId("label-chip")).toBe("Needs design");
+
+      // Assigned to bob, shown by handle.
+      await detail.getByLabel("Assignee").selectOption({ label: "@bob" });
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).assignee, {
+          timeout: UI_TIMEOUT,
+        })
+        .toBe(bobName);
+      await textOf(rows.filter({ hasText: "Crash on save" }).getByTestId("issue-row-assignee")).toBe("@bob");
+
+      // Both changes are in the issue's history, by whom and from what to what.
+      const history = detail.getByTestId("history");
+      await textOf(history.getByTestId("history-event").first()).toContain("@alice opened the issue");
+      await textOf(history).toContain("labels from none to Needs design");
+      await textOf(history).toContain("assignee from none to @bob");
+
+      // Filter by label: only the labelled issue; then unset the label again.
+      await labelFilter.selectOption({ label: "Needs design" });
+      await countOf(rows).toBe(1);
+      await detail.getByRole("checkbox", { name: "Needs design" }).uncheck();
+      await expect
+        .poll(async () => (await alice.issues.getIssue({ name: first.name })).labels, { timeout: UI_TIMEOUT })
+        .toEqual([]);
+      await countOf(rows).toBe(0);
+      await labelFilter.selectOption({ label: "Any label" });
+      await countOf(rows).toBe(2);
+
+      // "Assigned to me": one issue assigned to alice elsewhere.
+      const current = await alice.issues.getIssue({ name: second.name });
+      await alice.issues.updateIssue({
+        issue: { name: second.name, assignee: aliceName, etag: current.etag },
+        updateMask: { paths: ["assignee"] },
+      });
+      await assigneeFilter.selectOption({ label: "Assigned to me" });
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Typo in footer");
+      await assigneeFilter.selectOption({ label: "Unassigned" });
+      await countOf(rows).toBe(0);
+      await assigneeFilter.selectOption({ label: "Anyone" });
+      await countOf(rows).toBe(2);
+
+      // "My issues" across projects: alice's issue in another project too.
+      const other = await teamProject("M");
+      await other.alice.issues.createIssue({
+        parent: other.project,
+        issue: { title: "Elsewhere, mine", assignee: "users/me" },
+      });
+      await page.getByRole("button", { name: "My issues" }).click();
+      await expect
+        .poll(async () => (await rows.getByTestId("issue-row-title").allTextContents()).sort(), {
+          timeout: UI_TIMEOUT,
+        })
+        .toEqual(expect.arrayContaining(["Elsewhere, mine", "Typo in footer"]));
+      // Other tests here assign alice too: what matters is that bob's issue is not among hers.
+      expect(await rows.filter({ hasText: "Crash on save" }).count()).toBe(0);
+      expect(await page.getByRole("button", { name: "My issues" }).getAttribute("aria-pressed")).toBe("true");
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-labels").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("keeps filters and the open issue in the address, says once that an issue is missing, hides the protocol switch", async () => {
+    const { project, alice } = await teamProject("U");
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug", color: "#d73a4a" },
+    });
+    const bug = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Flaky login", labels: [`${project}/labels/bug`], priority: Issue_Priority.HIGH },
+    });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Flaky search" } });
+    await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Slow export", labels: [`${project}/labels/bug`] },
+    });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const toolbar = page.getByRole("search");
+      await countOf(rows).toBe(3);
+      // The developer's protocol switch is not in a user's top bar.
+      expect(await page.getByTestId("debug-protocol").count()).toBe(0);
+
+      await page.getByLabel("Search issues").fill("flaky");
+      await toolbar.getByRole("combobox", { name: /^Label/ }).selectOption({ label: "Bug" });
+      await page.getByRole("checkbox", { name: "Closed" }).check();
+      await countOf(rows).toBe(1);
+      await rows.first().click();
+      await textOf(page.getByTestId("issue-title")).toBe("Flaky login");
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT }).toBe(`/${bug.name}`);
+      const query = new URL(page.url()).searchParams;
+      expect([query.get("q"), query.get("label"), query.get("state")]).toEqual([
+        "flaky",
+        "bug",
+        "open,in-progress,closed",
+      ]);
+
+      // A reload (or the link sent to a colleague) shows the same.
+      await page.reload();
+      await textOf(page.getByTestId("issue-title")).toBe("Flaky login");
+      await countOf(rows).toBe(1);
+      expect(await page.getByLabel("Search issues").inputValue()).toBe("flaky");
+      expect(await toolbar.getByRole("combobox", { name: /^Label/ }).inputValue()).toBe("bug");
+      expect(await page.getByRole("checkbox", { name: "Closed" }).isChecked()).toBe(true);
+
+      // An issue that does not exist: one error, no comment box, no toast.
+      await page.goto(`${webUrl}/${project}/issues/999`);
+      const missing = page.getByTestId("issue-error");
+      await textOf(missing).toContain("Issue not found");
+      expect(await page.getByTestId("issue-detail").getByLabel("Add a comment").count()).toBe(0);
+      expect(await page.getByTestId("error-toast").count()).toBe(0);
+      expect(await page.getByRole("alert").filter({ hasText: "not found" }).count()).toBe(1);
+
+      // With ?debug the switch is there.
+      await page.goto(`${webUrl}/${project}?debug`);
+      await page.getByTestId("debug-protocol").waitFor({ state: "visible" });
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-address").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("renders Markdown safely, and lets people edit and delete their own comments", async () => {
+    const { project, alice, bob } = await teamProject("C");
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: {
+        title: "Markdown everywhere",
+        body: [
+          "Some **bold** and a [link](https://example.com/docs).",
+          "",
+          '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">',
+          "",
+          "![tracking pixel](https://tracker.invalid/pixel.png) ![logo](/favicon.svg)",
+          "",
+          '<a href="javascript:window.pwned=3">click</a>',
+        ].join("\n"),
+      },
+    });
+    await bob.comments.createComment({ parent: issue.name, comment: { body: "Bob's *view*" } });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    const remoteRequests: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().includes("tracker.invalid")) remoteRequests.push(req.url());
+    });
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const body = detail.getByTestId("issue-body");
+      await textOf(body.locator("strong")).toBe("bold");
+      const link = body.getByRole("link", { name: "link" });
+      expect(await link.getAttribute("href")).toBe("https://example.com/docs");
+      expect(await link.getAttribute("rel")).toBe("noopener noreferrer");
+      expect(await body.locator("script").count()).toBe(0);
+      expect(await body.locator("[onerror]").count()).toBe(0);
+      expect(await body.locator('[href^="javascript:"]').count()).toBe(0);
+      // The remote image became a link; the one from this origin shows.
+      expect(await body.locator('img[src*="tracker.invalid"]').count()).toBe(0);
+      await textOf(body.locator(".blocked-image")).toBe("Image not loaded: tracking pixel");
+      expect(await body.locator('img[src="/favicon.svg"]').count()).toBe(1);
+      expect(await page.evaluate("typeof window.pwned")).toBe("undefined");
+      expect(remoteRequests).toEqual([]);
+
+      // Comments: Markdown too; only one's own can be edited or deleted.
+      const comments = detail.getByTestId("comment");
+      await textOf(comments.first().locator("em")).toBe("view");
+      // Its avatar has the initial of the @handle, not of the "@".
+      await textOf(comments.first().locator(".avatar")).toBe("B");
+      await detail.getByLabel("Add a comment").fill("First *draft*");
+      await detail.getByRole("button", { name: "Comment", exact: true }).click();
+      await countOf(comments).toBe(2);
+      const bobs = comments.filter({ hasText: "Bob's" });
+      // By position: while edited, its text is in a textarea, which hasText does not see.
+      const mine = comments.nth(1);
+      await textOf(mine).toContain("First draft");
+      expect(await bobs.getByRole("button", { name: "Edit comment" }).count()).toBe(0);
+      await mine.getByRole("button", { name: "Edit comment" }).click();
+      await mine.getByLabel("Edit your comment").fill("Final **text**");
+      await mine.getByRole("button", { name: "Save comment" }).click();
+      await textOf(comments.filter({ hasText: "Final" }).locator("strong")).toBe("text");
+      const listed = async () =>
+        (await alice.comments.listComments({ parent: issue.name })).comments.map((comment) => comment.body);
+      expect(await listed()).toEqual(["Bob's *view*", "Final **text**"]);
+
+      page.once("dialog", (dialog) => void dialog.accept());
+      await comments.filter({ hasText: "Final" }).getByRole("button", { name: "Delete comment" }).click();
+      await countOf(comments).toBe(1);
+      await expect.poll(listed, { timeout: UI_TIMEOUT }).toEqual(["Bob's *view*"]);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-comments").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("lets admins add members by handle or e-mail, change their role and remove them", async () => {
+    const { project, alice, bobName } = await teamProject("P");
+    const carol = await (await apiAs("carol")).users.getCurrentUser({});
+    const dave = await (await apiAs("dave")).users.getCurrentUser({});
+    const roles = async () =>
+      Object.fromEntries(
+        (await alice.members.listMembers({ parent: project })).members.map((member) => [
+          member.user,
+          member.role,
+        ]),
+      );
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await page.getByRole("button", { name: "Members" }).click();
+      const dialog = page.getByRole("dialog", { name: "Members" });
+      const members = dialog.getByTestId("member");
+      await countOf(members).toBe(2);
+      await dialog.getByLabel("Handle or e-mail").fill(`@${carol.handle}`);
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(members).toBe(3);
+      await dialog.getByLabel("Handle or e-mail").fill("Dave@Example.com");
+      await dialog.getByRole("combobox", { name: /^Their role/ }).selectOption({ label: "Reader" });
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(members).toBe(4);
+      expect(await roles()).toMatchObject({
+        [carol.name]: Member_Role.WRITER,
+        [dave.name]: Member_Role.READER,
+        [bobName]: Member_Role.WRITER,
+      });
+
+      await dialog.getByRole("combobox", { name: "Role of @bob" }).selectOption({ label: "Admin" });
+      await expect
+        .poll(async () => (await roles())[bobName], { timeout: UI_TIMEOUT })
+        .toBe(Member_Role.ADMIN);
+      page.once("dialog", (confirm) => void confirm.accept());
+      await dialog.getByRole("button", { name: "Remove @dave" }).click();
+      await countOf(members).toBe(3);
+      expect((await roles())[dave.name]).toBeUndefined();
+      // A handle nobody has is told in the dialog.
+      await dialog.getByLabel("Handle or e-mail").fill("nobody-here");
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await textOf(dialog.getByRole("alert")).toMatch(/not found/i);
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-members").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+    // Someone who is not an admin does not get the button; a reader cannot assign or label.
+    await alice.members.updateMember({
+      member: { name: `${project}/members/${carol.uid}`, role: Member_Role.READER },
+      updateMask: { paths: ["role"] },
+    });
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Read only" } });
+    const { page: carolsPage } = await signedInPage("carol", `/${issue.name}`);
+    try {
+      await textOf(carolsPage.getByTestId("issue-count")).toBe("1 issue");
+      await textOf(carolsPage.getByTestId("issue-title")).toBe("Read only");
+      await expect
+        .poll(() => carolsPage.getByTestId("issue-detail").getByLabel("Assignee").isDisabled(), {
+          timeout: UI_TIMEOUT,
+        })
+        .toBe(true);
+      expect(await carolsPage.getByRole("button", { name: "Members" }).isVisible()).toBe(false);
+    } finally {
+      await carolsPage.context().close();
+    }
+  }, 40_000);
+
+  it("is driven from the keyboard, with a help overlay", async () => {
+    const { project, alice } = await teamProject("K");
+    for (const title of ["Oldest", "Middle", "Newest"])
+      await alice.issues.createIssue({ parent: project, issue: { title } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    /** The issue row the keyboard is on, or "". */
+    const focused = () =>
+      page.evaluate(
+        "document.activeElement?.matches('.issue-row') ? document.activeElement.textContent : ''",
+      );
+    try {
+      const rows = page.getByTestId("issue-row");
+      await countOf(rows).toBe(3);
+      await page.keyboard.press("?");
+      const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+      await textOf(help).toContain("New issue");
+      await page.keyboard.press("Escape");
+      await help.waitFor({ state: "hidden" });
+
+      await page.keyboard.press("/");
+      await expect.poll(() => page.evaluate("document.activeElement?.getAttribute('type')")).toBe("search");
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("j");
+      await expect.poll(focused).toContain("Newest");
+      await page.keyboard.press("j");
+      await page.keyboard.press("j");
+      await expect.poll(focused).toContain("Oldest");
+      // A live update re-renders the list; the keyboard's place in it stays.
+      const newest = await alice.issues.getIssue({ name: `${project}/issues/3` });
+      await alice.issues.updateIssue({
+        issue: { name: newest.name, priority: Issue_Priority.HIGH, etag: newest.etag },
+        updateMask: { paths: ["priority"] },
+      });
+      await countOf(rows.getByRole("img", { name: "Priority: High" })).toBe(1);
+      expect(await focused()).toContain("Oldest");
+      await page.keyboard.press("k");
+      await expect.poll(focused).toContain("Middle");
+      await page.keyboard.press("Enter");
+      await textOf(page.getByTestId("issue-title")).toBe("Middle");
+      await expect.poll(() => new URL(page.url()).pathname).toBe(`/${project}/issues/2`);
+      await page.keyboard.press("Escape");
+      await page.getByRole("heading", { name: "Pick an issue" }).waitFor();
+      await expect.poll(() => new URL(page.url()).pathname).toBe(`/${project}`);
+      await page.keyboard.press("c");
+      await page.getByRole("dialog", { name: "New issue" }).waitFor();
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-keyboard").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+
+  it("shows an issue's parent, sub-issues and relations as links, also when they change", async () => {
+    const { project, alice, bob } = await teamProject("R");
+    const epic = await alice.issues.createIssue({ parent: project, issue: { title: "Checkout epic" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Card form", parent: epic.name } });
+    const blocked = await alice.issues.createIssue({ parent: project, issue: { title: "Launch" } });
+    await alice.relations.createIssueRelation({
+      parent: epic.name,
+      issueRelation: { type: IssueRelation_Type.BLOCKS, relatedIssue: blocked.name },
+    });
+    const { page, problems } = await signedInPage("alice", `/${epic.name}`);
+    try {
+      const links = page.getByTestId("links");
+      await textOf(links.getByTestId("sub-issues")).toContain("Card form");
+      await textOf(links.getByTestId("relations")).toBe(`Blocks ${blocked.key} Launch`);
+      // Someone relates another issue meanwhile: it shows without a reload.
+      const other = await bob.issues.createIssue({ parent: project, issue: { title: "Pricing page" } });
+      await bob.relations.createIssueRelation({
+        parent: epic.name,
+        issueRelation: { type: IssueRelation_Type.RELATES_TO, relatedIssue: other.name },
+      });
+      await countOf(links.getByTestId("relations").getByTestId("link")).toBe(2);
+      await links.getByRole("link", { name: /Card form/ }).click();
+      await textOf(page.getByTestId("issue-title")).toBe("Card form");
+      await textOf(page.getByTestId("links")).toContain(`Parent issue${epic.key} Checkout epic`);
+      await page.goto(`${webUrl}/${blocked.name}`);
+      await textOf(page.getByTestId("links").getByTestId("relations")).toBe(
+        `Blocked by ${epic.key} Checkout epic`,
+      );
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-relations").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("has no serious or critical accessibility problems (axe-core) on its main views", async () => {
+    const { project, alice } = await teamProject("A");
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug", color: "#d73a4a" },
+    });
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "docs",
+      label: { displayName: "Docs", color: "#fef2c0" },
+    });
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: {
+        title: "Accessible",
+        body: "A *body* with a [link](https://example.com).",
+        labels: [`${project}/labels/bug`, `${project}/labels/docs`],
+        assignee: "users/me",
+      },
+    });
+    await alice.comments.createComment({ parent: issue.name, comment: { body: "A comment" } });
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 860 },
+      colorScheme: "light",
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+    try {
+      await page.goto(`${webUrl}/?api=${encodeURIComponent(link.url)}`);
+      await page.getByLabel("Access token").waitFor();
+      const views: Record<string, string[]> = { "sign-in": await seriousViolations(page) };
+      await page.getByLabel("Access token").fill(await tokenFor("alice"));
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.goto(`${webUrl}/${issue.name}`);
+      await textOf(page.getByTestId("history")).toContain("opened the issue");
+      await textOf(page.getByTestId("comment")).toContain("A comment");
+      views.board = await seriousViolations(page);
+      await page.emulateMedia({ colorScheme: "dark" });
+      views["board, dark"] = await seriousViolations(page);
+      await page.emulateMedia({ colorScheme: "light" });
+      await page.getByRole("button", { name: "My issues" }).click();
+      await countOf(page.getByTestId("issue-row").filter({ hasText: "Accessible" })).toBe(1);
+      views["my issues"] = await seriousViolations(page);
+      await page.getByRole("button", { name: "New issue" }).click();
+      await page.getByRole("dialog", { name: "New issue" }).waitFor();
+      views["new issue"] = await seriousViolations(page);
+      await page.keyboard.press("Escape");
+      await page.getByRole("button", { name: "Members" }).click();
+      await countOf(page.getByTestId("member")).toBe(2);
+      views.members = await seriousViolations(page);
+      await page.keyboard.press("Escape");
+      await page.keyboard.press("?");
+      await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+      views.shortcuts = await seriousViolations(page);
+      await screenshot(page, "team-shortcuts");
+      expect(views).toEqual({
+        "sign-in": [],
+        board: [],
+        "board, dark": [],
+        "my issues": [],
+        "new issue": [],
+        members: [],
+        shortcuts: [],
+      });
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+});

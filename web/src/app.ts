@@ -7,6 +7,9 @@ import {
   Issue_Priority,
   Issue_State,
   type IssueEvent,
+  type Label,
+  type Member,
+  Member_Role,
   type Project,
   type TrackerProtocol,
   type User,
@@ -14,10 +17,10 @@ import {
 import { field, h, mount, uniqueId } from "./dom.js";
 import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
-import { type Board, IssuePanel } from "./issue-panel.js";
+import { type Board, IssuePanel, type ProjectData } from "./issue-panel.js";
 import { Session } from "./session.js";
 import { type WatchStatus, watchProject } from "./watch.js";
-import { debounce, initials, prioritySelect } from "./widgets.js";
+import { debounce, initials, labelChip, labelIdFor, prioritySelect } from "./widgets.js";
 
 const ORDERS: Array<[string, string]> = [
   ["number desc", "Newest"],
@@ -25,6 +28,64 @@ const ORDERS: Array<[string, string]> = [
   ["priority", "Priority"],
   ["number", "Oldest"],
 ];
+
+type Assignee = "" | "me" | "none";
+
+/** The list's filters, also kept in the address's query string so a reload or a link keeps them. */
+interface Filters {
+  states: Set<Issue_State>;
+  priority: Issue_Priority;
+  query: string;
+  orderBy: string;
+  /** A label id of the project shown (`bug`), or "". */
+  label: string;
+  assignee: Assignee;
+  /** Every project's issues assigned to the caller instead of one project's. */
+  mine: boolean;
+}
+
+const DEFAULT_STATES = [Issue_State.OPEN, Issue_State.IN_PROGRESS];
+
+function filtersFromUrl(): Filters {
+  const query = new URLSearchParams(window.location.search);
+  const states = (query.get("state") ?? "")
+    .split(",")
+    .map((wanted) => STATES.find(([, label]) => slug(label) === wanted)?.[0])
+    .filter((state) => state !== undefined);
+  const priority = PRIORITIES.find(([, label]) => slug(label) === query.get("priority"))?.[0];
+  const orderBy = ORDERS.find(([value]) => value === query.get("sort"))?.[0];
+  const assignee = query.get("assignee");
+  return {
+    states: new Set(states.length ? states : DEFAULT_STATES),
+    priority: priority ?? Issue_Priority.UNSPECIFIED,
+    query: (query.get("q") ?? "").slice(0, 200),
+    orderBy: orderBy ?? "number desc",
+    label: /^[a-z][a-z0-9-]{0,62}$/.test(query.get("label") ?? "") ? (query.get("label") as string) : "",
+    assignee: assignee === "me" || assignee === "none" ? assignee : "",
+    mine: query.get("view") === "mine",
+  };
+}
+
+/** The filters that differ from the defaults, merged into the current query string (which may hold others, e.g. `debug`). */
+function writeFiltersToUrl(filters: Filters) {
+  const url = new URL(window.location.href);
+  const set = (key: string, value: string) => {
+    if (value) url.searchParams.set(key, value);
+    else url.searchParams.delete(key);
+  };
+  const states = STATES.filter(([state]) => filters.states.has(state)).map(([, label]) => slug(label));
+  const defaultStates = STATES.filter(([state]) => DEFAULT_STATES.includes(state)).map(([, label]) =>
+    slug(label),
+  );
+  set("view", filters.mine ? "mine" : "");
+  set("q", filters.query);
+  set("state", states.join(",") === defaultStates.join(",") ? "" : states.join(","));
+  set("priority", filters.priority ? slug(priorityLabel(filters.priority)) : "");
+  set("label", filters.label);
+  set("assignee", filters.assignee);
+  set("sort", filters.orderBy === "number desc" ? "" : filters.orderBy);
+  if (url.href !== window.location.href) window.history.replaceState(null, "", url);
+}
 
 export function startApp(root: HTMLElement) {
   new App(root, new Session()).start();
@@ -71,12 +132,12 @@ class App implements Board {
   private stopWatch: (() => void) | undefined;
   private readonly userNames = new Map<string, Promise<string>>();
   private panel: IssuePanel | undefined;
-  private filters = {
-    states: new Set([Issue_State.OPEN, Issue_State.IN_PROGRESS]),
-    priority: Issue_Priority.UNSPECIFIED,
-    query: "",
-    orderBy: "number desc",
-  };
+  private readonly filters = filtersFromUrl();
+  /** Each project's labels and members, fetched once (again after a change here). */
+  private readonly projectDataCache = new Map<string, Promise<ProjectData>>();
+  private readonly knownData = new Map<string, ProjectData>();
+  /** The developer's protocol switch shows in the top bar only with `?debug`. */
+  private readonly debug = new URLSearchParams(window.location.search).has("debug");
 
   // The board's parts, built once per sign-in.
   private projectSelect = h("select");
@@ -85,6 +146,11 @@ class App implements Board {
   private listSummary = h("span");
   private loadMore = h("button");
   private detailEl = h("section");
+  private labelFilter = h("select");
+  private searchInput = h("input");
+  private mineButton = h("button");
+  private membersButton = h("button");
+  private projectFilters = h("div");
 
   constructor(
     private readonly root: HTMLElement,
@@ -97,12 +163,17 @@ class App implements Board {
     return this.session.clients;
   }
 
+  get currentUserName(): string | undefined {
+    return this.me?.name;
+  }
+
   get project(): string | undefined {
     return this.session.project;
   }
 
   start() {
     window.addEventListener("popstate", () => void this.applyRoute());
+    document.addEventListener("keydown", (event) => this.onKey(event));
     if (this.session.token) void this.enter();
     else this.renderSignIn();
   }
@@ -244,11 +315,16 @@ class App implements Board {
     const me = this.me as User;
     this.projectSelect = h("select", {
       "data-testid": "project-select",
-      onchange: () => void this.selectProject(this.projectSelect.value),
+      onchange: () => {
+        // Picking a project leaves "My issues" for that project's list.
+        if (this.filters.mine) this.showMine(false);
+        void this.selectProject(this.projectSelect.value);
+      },
     });
     this.liveStatus = h("span", { class: "live", role: "status", "data-testid": "live-status" }, "Offline");
     const search = h("input", {
       type: "search",
+      "aria-keyshortcuts": "/",
       placeholder: "Search title and description…",
       value: this.filters.query,
       oninput: debounce(() => {
@@ -272,6 +348,55 @@ class App implements Board {
         h("span", null, label),
       ),
     );
+    // Only a project's admins manage its members; shown once that is known.
+    this.membersButton = h(
+      "button",
+      { type: "button", class: "button subtle", hidden: true, onclick: () => this.openMembers() },
+      "Members",
+    );
+    this.mineButton = h(
+      "button",
+      {
+        type: "button",
+        class: "button subtle",
+        "aria-pressed": String(this.filters.mine),
+        onclick: () => this.showMine(!this.filters.mine),
+      },
+      "My issues",
+    );
+    this.labelFilter = h("select", {
+      onchange: () => {
+        this.filters.label = this.labelFilter.value;
+        void this.refreshList();
+      },
+    });
+    const assignee = h(
+      "select",
+      {
+        onchange: () => {
+          this.filters.assignee = assignee.value as Assignee;
+          void this.refreshList();
+        },
+      },
+      (
+        [
+          ["", "Anyone"],
+          ["me", "Assigned to me"],
+          ["none", "Unassigned"],
+        ] as const
+      ).map(([value, label]) => h("option", { value, selected: value === this.filters.assignee }, label)),
+    );
+    this.projectFilters = h(
+      "div",
+      { class: "toolbar-row", hidden: this.filters.mine },
+      h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Label"), this.labelFilter),
+      h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Assignee"), assignee),
+      h(
+        "button",
+        { type: "button", class: "button subtle", onclick: () => this.openNewLabel() },
+        "New label",
+      ),
+    );
     const priority = h(
       "select",
       {
@@ -281,7 +406,9 @@ class App implements Board {
         },
       },
       h("option", { value: String(Issue_Priority.UNSPECIFIED) }, "Any priority"),
-      PRIORITIES.map(([value, label]) => h("option", { value: String(value) }, label)),
+      PRIORITIES.map(([value, label]) =>
+        h("option", { value: String(value), selected: value === this.filters.priority }, label),
+      ),
     );
     const order = h(
       "select",
@@ -293,6 +420,7 @@ class App implements Board {
       },
       ORDERS.map(([value, label]) => h("option", { value, selected: value === this.filters.orderBy }, label)),
     );
+    this.searchInput = search;
     this.listEl = h("ul", { class: "issue-list", "data-testid": "issue-list", "aria-label": "Issues" });
     this.listSummary = h("span", { class: "muted", "data-testid": "issue-count" });
     this.loadMore = h(
@@ -331,15 +459,18 @@ class App implements Board {
             { type: "button", class: "button subtle", onclick: () => this.openNewProject() },
             "New project",
           ),
+          this.membersButton,
         ),
+        this.mineButton,
         h("div", { class: "spacer" }),
         this.liveStatus,
-        h(
-          "label",
-          { class: "inline-field" },
-          h("span", { class: "field-label" }, "Protocol"),
-          this.protocolSelect(),
-        ),
+        this.debug &&
+          h(
+            "label",
+            { class: "inline-field", "data-testid": "debug-protocol" },
+            h("span", { class: "field-label" }, "Protocol"),
+            this.protocolSelect(),
+          ),
         h(
           "div",
           { class: "user", "data-testid": "current-user", title: me.email },
@@ -350,6 +481,17 @@ class App implements Board {
             h("span", { class: "user-name" }, me.displayName || me.email || me.uid),
             me.email && h("span", { class: "user-email" }, me.email),
           ),
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button subtle",
+            "aria-keyshortcuts": "?",
+            title: "Keyboard shortcuts (?)",
+            onclick: () => this.openShortcuts(),
+          },
+          "Shortcuts",
         ),
         h("button", { type: "button", class: "button subtle", onclick: () => this.signOut() }, "Sign out"),
       ),
@@ -375,6 +517,7 @@ class App implements Board {
               ),
               h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Sort"), order),
             ),
+            this.projectFilters,
           ),
           h(
             "div",
@@ -456,12 +599,14 @@ class App implements Board {
 
   private async selectProject(name: string, issue?: string) {
     const changed = name !== this.project || !this.stopWatch;
+    if (this.project && name !== this.project) this.filters.label = "";
     this.session.project = name;
     this.projectSelect.value = name;
     if (changed) {
       this.restartWatch();
       this.issues = [];
       mount(this.listEl);
+      void this.fillLabelFilter();
     }
     navigate(issue ?? name);
     if (issue) void this.openIssue(issue, false);
@@ -479,6 +624,41 @@ class App implements Board {
     }
     if (route.issue) await this.openIssue(route.issue, false);
     else this.renderEmptyDetail();
+  }
+
+  /** The label filter's choices: the project's labels. */
+  private async fillLabelFilter() {
+    const project = this.project;
+    if (!project) return;
+    let data: ProjectData;
+    try {
+      data = await this.projectData(project);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (project !== this.project) return;
+    this.membersButton.hidden = !data.members.some(
+      (member) => member.user === this.me?.name && member.role === Member_Role.ADMIN,
+    );
+    mount(
+      this.labelFilter,
+      h("option", { value: "" }, "Any label"),
+      data.labels.map((label) => {
+        const id = label.name.slice(label.name.lastIndexOf("/") + 1);
+        return h("option", { value: id, selected: id === this.filters.label }, label.displayName);
+      }),
+    );
+  }
+
+  /** "My issues": the caller's assigned issues in every project, or back to the project's. */
+  private showMine(mine: boolean) {
+    this.filters.mine = mine;
+    this.mineButton.setAttribute("aria-pressed", String(mine));
+    this.projectFilters.hidden = mine;
+    this.issues = [];
+    mount(this.listEl);
+    void this.refreshList();
   }
 
   // ---- Live updates -------------------------------------------------------
@@ -540,9 +720,11 @@ class App implements Board {
     const flash = this.flash;
     this.flash = new Set();
     this.listEl.setAttribute("aria-busy", "true");
+    const { mine, label, assignee } = this.filters;
+    writeFiltersToUrl(this.filters);
     try {
       const page = await this.clients.issues.listIssues({
-        parent,
+        parent: mine ? "projects/-" : parent,
         pageSize: 50,
         pageToken: more ? this.nextPageToken : "",
         orderBy: this.filters.orderBy,
@@ -550,8 +732,14 @@ class App implements Board {
           states: [...this.filters.states],
           priorities: this.filters.priority ? [this.filters.priority] : [],
           query: this.filters.query,
+          labels: !mine && label ? [`${parent}/labels/${label}`] : [],
+          assignees: mine || assignee === "me" ? ["users/me"] : [],
+          unassigned: !mine && assignee === "none",
         },
       });
+      // Every row's labels are known before it shows.
+      const projects = new Set(page.issues.map((issue) => projectOf(issue.name)));
+      await Promise.all([...projects].map((project) => this.projectData(project).catch(() => undefined)));
       if (seq !== this.listSeq) return;
       this.issues = more ? [...this.issues, ...page.issues] : page.issues;
       this.nextPageToken = page.nextPageToken;
@@ -565,10 +753,16 @@ class App implements Board {
 
   private renderList(flash: Set<string>) {
     const count = this.issues.length;
-    this.listSummary.textContent = `${count}${this.nextPageToken ? "+" : ""} issue${count === 1 ? "" : "s"}`;
+    this.listSummary.textContent = `${count}${this.nextPageToken ? "+" : ""} issue${count === 1 ? "" : "s"}${this.filters.mine ? " assigned to you" : ""}`;
     this.loadMore.hidden = !this.nextPageToken;
     if (count === 0) {
-      const filtered = this.filters.query || this.filters.priority || this.filters.states.size < 3;
+      const filtered =
+        this.filters.query ||
+        this.filters.priority ||
+        this.filters.states.size < 3 ||
+        this.filters.label ||
+        this.filters.assignee ||
+        this.filters.mine;
       mount(
         this.listEl,
         h(
@@ -579,6 +773,10 @@ class App implements Board {
       );
       return;
     }
+    // A refresh (live updates) must not take the keyboard's place in the list away.
+    const focused = this.listEl.contains(document.activeElement)
+      ? document.activeElement?.getAttribute("href")
+      : undefined;
     mount(
       this.listEl,
       this.issues.map((issue) => {
@@ -613,13 +811,36 @@ class App implements Board {
               role: "img",
             }),
             h("span", { class: "issue-key" }, issue.key),
-            h("span", { class: "issue-title", "data-testid": "issue-row-title" }, issue.title),
+            h(
+              "span",
+              { class: "issue-title-cell" },
+              h("span", { class: "issue-title", "data-testid": "issue-row-title" }, issue.title),
+              issue.labels.map((name) => {
+                const label = this.knownLabel(name);
+                return label && labelChip(label);
+              }),
+            ),
+            issue.assignee
+              ? h(
+                  "span",
+                  { class: "muted small issue-assignee", "data-testid": "issue-row-assignee" },
+                  this.userSpan(issue.assignee),
+                )
+              : h("span", { class: "issue-assignee" }),
             h("span", { class: `badge state-${slug(state)}` }, state),
             h("time", { class: "muted small", title: updated.title }, updated.text),
           ),
         );
       }),
     );
+    if (focused)
+      this.listEl
+        .querySelector<HTMLAnchorElement>(`.issue-row[href="${CSS.escape(focused)}"]`)
+        ?.focus({ preventScroll: true });
+  }
+
+  private knownLabel(name: string): Label | undefined {
+    return this.knownData.get(projectOf(name))?.labels.find((label) => label.name === name);
   }
 
   private markSelected(name: string | undefined) {
@@ -664,16 +885,31 @@ class App implements Board {
   /** Someone's display name, from `users/{uid}`, looked up once. */
   userName(name: string): Promise<string> {
     if (!name) return Promise.resolve("nobody");
-    if (name === this.me?.name) return Promise.resolve(this.me.displayName || this.me.email || "you");
+    if (name === this.me?.name) return Promise.resolve(personName(this.me));
     let found = this.userNames.get(name);
     if (!found) {
       found = this.clients.users
         .getUser({ name })
-        .then((user) => user.displayName || user.email || name.slice(-8))
+        .then((user) => personName(user) || name.slice(-8))
         .catch(() => `user ${name.slice(-8)}`);
       this.userNames.set(name, found);
     }
     return found;
+  }
+
+  /** A project's labels and members, fetched once; `fresh` fetches them again. */
+  projectData(project: string, fresh = false): Promise<ProjectData> {
+    let data = fresh ? undefined : this.projectDataCache.get(project);
+    if (!data) {
+      data = fetchProjectData(this.clients, project).then((fetched) => {
+        this.knownData.set(project, fetched);
+        return fetched;
+      });
+      // A failure is not kept: the next call asks again.
+      data.catch(() => this.projectDataCache.delete(project));
+      this.projectDataCache.set(project, data);
+    }
+    return data;
   }
 
   /** A span that shows a user's name once known. */
@@ -683,6 +919,83 @@ class App implements Board {
       span.textContent = text;
     });
     return span;
+  }
+
+  // ---- Keyboard ----
+
+  private onKey(event: KeyboardEvent) {
+    if (!this.me || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    // A dialog handles its own keys (Esc closes it).
+    if (document.querySelector("dialog[open]")) return;
+    const target = event.target as HTMLElement;
+    const typing = target.closest("input, textarea, select, [contenteditable]") !== null;
+    if (event.key === "Escape") {
+      if (typing) target.blur();
+      else if (this.panel) this.closeIssue();
+      return;
+    }
+    if (typing) return;
+    const rows = [...this.listEl.querySelectorAll<HTMLAnchorElement>(".issue-row")];
+    const at = rows.indexOf(document.activeElement as HTMLAnchorElement);
+    switch (event.key) {
+      case "c":
+        this.openNewIssue();
+        break;
+      case "/":
+        this.searchInput.focus();
+        break;
+      case "j":
+        rows[Math.min(at + 1, rows.length - 1)]?.focus();
+        break;
+      case "k":
+        rows[Math.max(at - 1, 0)]?.focus();
+        break;
+      case "?":
+        this.openShortcuts();
+        break;
+      default:
+        return;
+    }
+    event.preventDefault();
+  }
+
+  private closeIssue() {
+    const project = this.project;
+    const open = this.panel?.name;
+    this.renderEmptyDetail();
+    if (project) navigate(project);
+    // Back in the list where the issue was.
+    this.listEl.querySelector<HTMLAnchorElement>(`.issue-row[href="/${open}"]`)?.focus();
+  }
+
+  private openShortcuts() {
+    const keys: Array<[string, string]> = [
+      ["c", "New issue"],
+      ["/", "Search"],
+      ["j / k", "Next / previous issue in the list"],
+      ["Enter", "Open the issue"],
+      ["Esc", "Close the issue (or leave a field, or a dialog)"],
+      ["?", "This help"],
+    ];
+    const id = uniqueId("dialog-title");
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": id, "data-testid": "shortcuts" },
+      h("h2", { id }, "Keyboard shortcuts"),
+      h(
+        "dl",
+        { class: "shortcuts" },
+        keys.map(([key, what]) => [h("dt", null, h("kbd", null, key)), h("dd", null, what)]),
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "button primary", onclick: () => dialog.close() }, "Close"),
+      ),
+    );
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
   }
 
   // ---- Dialogs ------------------------------------------------------------
@@ -774,6 +1087,123 @@ class App implements Board {
     );
   }
 
+  /** The project's members: add by handle or e-mail, change a role, remove. */
+  private openMembers() {
+    const parent = this.project;
+    if (!parent) return;
+    const table = h("ul", { class: "member-list", "data-testid": "members", "aria-label": "Members" });
+    const rowError = h("p", { class: "form-error", role: "alert" });
+    const act = async (change: () => Promise<unknown>) => {
+      rowError.textContent = "";
+      try {
+        await change();
+      } catch (error) {
+        rowError.textContent = describeError(error);
+      }
+      await render(true);
+    };
+    const render = async (fresh = false) => {
+      let data: ProjectData;
+      try {
+        data = await this.projectData(parent, fresh);
+      } catch (error) {
+        rowError.textContent = describeError(error);
+        return;
+      }
+      mount(
+        table,
+        data.members.map((member) => {
+          const role = roleSelect(member.role);
+          role.addEventListener(
+            "change",
+            () =>
+              void act(() =>
+                this.clients.members.updateMember({
+                  member: { name: member.name, role: Number(role.value), etag: member.etag },
+                  updateMask: { paths: ["role"] },
+                }),
+              ),
+          );
+          const who = this.userSpan(member.user);
+          const row = h(
+            "li",
+            { class: "member-row", "data-testid": "member" },
+            who,
+            h("label", { class: "inline-field" }, h("span", { class: "visually-hidden" }, "Role"), role),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button subtle",
+                onclick: () => {
+                  if (!window.confirm(`Remove ${who.textContent} from the project?`)) return;
+                  void act(() => this.clients.members.deleteMember({ name: member.name, etag: member.etag }));
+                },
+              },
+              "Remove",
+            ),
+          );
+          // The select and button are named after the person once known.
+          void this.userName(member.user).then((name) => {
+            role.setAttribute("aria-label", `Role of ${name}`);
+            row.querySelector("button")?.setAttribute("aria-label", `Remove ${name}`);
+          });
+          return row;
+        }),
+      );
+    };
+    const who = h("input", {
+      required: true,
+      maxLength: 320,
+      autocomplete: "off",
+      placeholder: "ada-lovelace or ada@example.com",
+    });
+    const role = roleSelect(Member_Role.WRITER);
+    void render();
+    this.dialog(
+      "Members",
+      [table, rowError, field("Handle or e-mail", who), field("Their role", role)],
+      "Add member",
+      async () => {
+        const value = who.value.trim().replace(/^@/, "");
+        await this.clients.members.createMember({
+          parent,
+          member: { role: Number(role.value) },
+          userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
+          requestId: newRequestId(),
+        });
+        who.value = "";
+        await render(true);
+      },
+    );
+  }
+
+  private openNewLabel() {
+    const parent = this.project;
+    if (!parent) return;
+    const name = h("input", { required: true, maxLength: 50, autocomplete: "off", placeholder: "Bug" });
+    const color = h("input", { type: "color", value: "#d73a4a" });
+    const description = h("input", { maxLength: 500, autocomplete: "off" });
+    this.dialog(
+      "New label",
+      [field("Name", name), field("Colour", color), field("Description", description)],
+      "Create label",
+      async (close) => {
+        const label = await this.clients.labels.createLabel({
+          parent,
+          labelId: labelIdFor(name.value.trim()),
+          label: { displayName: name.value.trim(), color: color.value, description: description.value },
+          requestId: newRequestId(),
+        });
+        close();
+        this.info(`Created the label ${label.displayName}`);
+        await this.projectData(parent, true);
+        await this.fillLabelFilter();
+        await this.panel?.reload();
+      },
+    );
+  }
+
   private openNewIssue() {
     const parent = this.project;
     if (!parent) {
@@ -818,4 +1248,44 @@ function parseRoute(): { project?: string; issue?: string } {
 function navigate(name: string) {
   const path = `/${name}`;
   if (window.location.pathname !== path) window.history.pushState(null, "", path + window.location.search);
+}
+
+/** `projects/CORE` of `projects/CORE/issues/4` or `projects/CORE/labels/bug`. */
+function projectOf(name: string): string {
+  return name.split("/").slice(0, 2).join("/");
+}
+
+/** How people are named on the board: `@handle`, else their display name or e-mail. */
+function personName(user: User): string {
+  return user.handle ? `@${user.handle}` : user.displayName || user.email;
+}
+
+async function fetchProjectData(clients: Session["clients"], project: string): Promise<ProjectData> {
+  const labels: Label[] = [];
+  const members: Member[] = [];
+  let pageToken = "";
+  do {
+    const page = await clients.labels.listLabels({ parent: project, pageSize: 200, pageToken });
+    labels.push(...page.labels);
+    pageToken = page.nextPageToken;
+  } while (pageToken && labels.length < 1000);
+  do {
+    const page = await clients.members.listMembers({ parent: project, pageSize: 200, pageToken });
+    members.push(...page.members);
+    pageToken = page.nextPageToken;
+  } while (pageToken && members.length < 1000);
+  return { labels, members };
+}
+
+function roleSelect(selected: Member_Role): HTMLSelectElement {
+  const roles: Array<[Member_Role, string]> = [
+    [Member_Role.READER, "Reader"],
+    [Member_Role.WRITER, "Writer"],
+    [Member_Role.ADMIN, "Admin"],
+  ];
+  return h(
+    "select",
+    null,
+    roles.map(([value, label]) => h("option", { value: String(value), selected: value === selected }, label)),
+  );
 }

@@ -2,24 +2,43 @@
 // swallowed), close or reopen it, and discuss it; live events refresh it.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
+  Code,
   type Comment,
+  ConnectError,
   type Issue,
   Issue_CloseReason,
   Issue_Priority,
   Issue_State,
   type IssueEvent,
   IssueEvent_Kind,
+  type IssueRelation,
+  IssueRelation_Type,
   type IssueSchema,
   isConflict,
+  type Label,
+  type Member,
+  Member_Role,
 } from "../../client/index.js";
 import { field, h, mount } from "./dom.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
+import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
+import { renderMarkdown } from "./markdown.js";
 import type { Session } from "./session.js";
-import { closeReasonSelect, initials, prioritySelect } from "./widgets.js";
+import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
+
+/** What an issue can be set to in its project: its labels, and its members to assign. */
+export interface ProjectData {
+  labels: Label[];
+  members: Member[];
+}
 
 /** What the panel needs from the board around it. */
 export interface Board {
+  /** `users/{uid}` of who is signed in. */
+  readonly currentUserName: string | undefined;
+  projectData(project: string): Promise<ProjectData>;
+  openIssue(name: string): Promise<void>;
   readonly session: Session;
   fail(error: unknown): void;
   info(message: string): void;
@@ -47,8 +66,17 @@ export class IssuePanel {
     "aria-label": "Comments",
   });
   private readonly commentHeading = h("h3", null, "Comments");
+  private readonly history = h("section", { class: "history", "aria-label": "History" });
+  private readonly links = h("section", {
+    class: "links",
+    "aria-label": "Related issues",
+    "data-testid": "links",
+  });
   issue: Issue | undefined;
+  private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
+  /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
+  private editingComment: string | undefined;
   private mode: Mode = "view";
   private closing = false;
   loaded = false;
@@ -94,6 +122,7 @@ export class IssuePanel {
       this.element,
       this.notice,
       this.head,
+      this.links,
       h(
         "section",
         { class: "discussion", "aria-label": "Discussion" },
@@ -101,6 +130,7 @@ export class IssuePanel {
         this.commentList,
         form,
       ),
+      this.history,
     );
     mount(this.head, h("div", { class: "skeleton" }, "Loading…"));
   }
@@ -112,18 +142,119 @@ export class IssuePanel {
   /** Fetches the issue and its comments; leaves an edit in progress alone. */
   async reload() {
     try {
-      const [issue, comments] = await Promise.all([
+      const [issue, comments, data] = await Promise.all([
         this.clients.issues.getIssue({ name: this.name }),
         this.listComments(),
+        this.app.projectData(this.name.split("/").slice(0, 2).join("/")),
       ]);
+      void this.loadHistory();
+      void this.loadLinks(issue);
       this.loaded = true;
       this.comments = comments;
-      this.renderComments();
+      this.data = data;
+      if (!this.editingComment) this.renderComments();
       if (this.mode === "edit") return;
       this.issue = issue;
       this.renderView();
     } catch (error) {
-      if (!this.loaded) mount(this.head, h("p", { class: "form-error" }, describeError(error)));
+      // Never loaded (a wrong link, or an issue gone): one error in place of the whole
+      // panel, no comment box; once shown, a failed refresh is only reported.
+      if (this.loaded || ConnectError.from(error).code === Code.Unauthenticated) {
+        this.app.fail(error);
+        return;
+      }
+      mount(
+        this.element,
+        h(
+          "div",
+          { class: "empty", role: "alert", "data-testid": "issue-error" },
+          h(
+            "h2",
+            null,
+            ConnectError.from(error).code === Code.NotFound ? "Issue not found" : "Could not load the issue",
+          ),
+          h("p", { class: "muted" }, describeError(error)),
+        ),
+      );
+    }
+  }
+
+  /** Its parent, sub-issues and relations, each with its key and title, as links. */
+  private async loadLinks(issue: Issue) {
+    try {
+      const [subIssues, relations, parent] = await Promise.all([
+        this.clients.issues.listIssues({
+          parent: this.name.split("/").slice(0, 2).join("/"),
+          pageSize: 100,
+          orderBy: "sub_issue_order",
+          filter: { parent: this.name },
+        }),
+        this.clients.relations.listIssueRelations({ parent: this.name, pageSize: 100 }),
+        issue.parent ? this.clients.issues.getIssue({ name: issue.parent }) : undefined,
+      ]);
+      const related = await Promise.all(
+        relations.issueRelations.map(async (relation) => ({
+          relation,
+          // Shown to us, so readable; a race with its deletion leaves just the name.
+          issue: await this.clients.issues.getIssue({ name: relation.relatedIssue }).catch(() => undefined),
+        })),
+      );
+      const item = (name: string, target: Issue | undefined, prefix?: string) =>
+        h(
+          "li",
+          { "data-testid": "link" },
+          prefix && h("span", { class: "muted" }, `${prefix} `),
+          h(
+            "a",
+            {
+              href: `/${name}`,
+              onclick: (event: MouseEvent) => {
+                if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+                event.preventDefault();
+                void this.app.openIssue(name);
+              },
+            },
+            target ? `${target.key} ${target.title}` : name,
+          ),
+          target && target.state === Issue_State.CLOSED && h("span", { class: "muted small" }, " (closed)"),
+        );
+      mount(
+        this.links,
+        parent && [h("h3", null, "Parent issue"), h("ul", { class: "link-list" }, item(parent.name, parent))],
+        subIssues.issues.length > 0 && [
+          h("h3", null, `Sub-issues (${subIssues.issues.length})`),
+          h(
+            "ul",
+            { class: "link-list", "data-testid": "sub-issues" },
+            subIssues.issues.map((sub) => item(sub.name, sub)),
+          ),
+        ],
+        related.length > 0 && [
+          h("h3", null, "Relations"),
+          h(
+            "ul",
+            { class: "link-list", "data-testid": "relations" },
+            related.map(({ relation, issue: target }) =>
+              item(relation.relatedIssue, target, relationLabel(relation)),
+            ),
+          ),
+        ],
+      );
+    } catch (error) {
+      this.app.fail(error);
+    }
+  }
+
+  /** The latest 200 events at most, oldest first: a timeline, not an audit export. */
+  private async loadHistory() {
+    try {
+      const page = await this.clients.issues.listIssueEvents({ parent: this.name, pageSize: 200 });
+      mount(
+        this.history,
+        h("h3", null, "History"),
+        historyList(page.events, { labels: this.data.labels, userSpan: (name) => this.app.userSpan(name) }),
+      );
+    } catch (error) {
       this.app.fail(error);
     }
   }
@@ -141,11 +272,16 @@ export class IssuePanel {
 
   /** A live event about this issue. */
   onEvent(event: IssueEvent) {
+    void this.loadHistory();
+    if (event.kind === IssueEvent_Kind.RELATION_CREATED || event.kind === IssueEvent_Kind.RELATION_DELETED) {
+      if (this.issue) void this.loadLinks(this.issue);
+      return;
+    }
     if (!ISSUE_KINDS.has(event.kind)) {
       void this.listComments()
         .then((comments) => {
           this.comments = comments;
-          this.renderComments();
+          if (!this.editingComment) this.renderComments();
         })
         .catch((error) => this.app.fail(error));
       return;
@@ -198,7 +334,17 @@ export class IssuePanel {
           ),
           h("span", { class: "muted small", title: updated.title }, `updated ${updated.text}`),
         ),
+        issue.labels.length > 0 &&
+          h(
+            "div",
+            { class: "badges", "data-testid": "issue-labels" },
+            issue.labels.map((name) => {
+              const label = this.data.labels.find((known) => known.name === name);
+              return label ? labelChip(label) : null;
+            }),
+          ),
       ),
+      this.peopleAndLabels(issue),
       h(
         "div",
         { class: "issue-actions" },
@@ -225,9 +371,79 @@ export class IssuePanel {
       ),
       this.closing && !closed ? this.closeForm() : null,
       issue.body
-        ? h("div", { class: "issue-body", "data-testid": "issue-body" }, issue.body)
+        ? h("div", { class: "issue-body markdown", "data-testid": "issue-body" }, renderMarkdown(issue.body))
         : h("p", { class: "issue-body muted" }, "No description."),
     );
+  }
+
+  /** The assignee, from the project's members, and the labels, from the project's. */
+  private peopleAndLabels(issue: Issue): HTMLElement {
+    const assignee = h(
+      "select",
+      {
+        onchange: () => {
+          const chosen = assignee.selectedOptions[0]?.textContent ?? "";
+          void this.update(
+            { name: issue.name, etag: issue.etag, assignee: assignee.value },
+            ["assignee"],
+            [["Assignee", chosen]],
+          );
+        },
+      },
+      h("option", { value: "" }, "Unassigned"),
+      // A former member still assigned stays visible.
+      issue.assignee && !this.data.members.some((member) => member.user === issue.assignee)
+        ? this.userOption(issue.assignee, true)
+        : null,
+      this.data.members.map((member) => this.userOption(member.user, member.user === issue.assignee)),
+    );
+    // A reader may look, not change: the controls say so instead of failing on use.
+    const reader = this.data.members.some(
+      (member) => member.user === this.app.currentUserName && member.role === Member_Role.READER,
+    );
+    assignee.disabled = reader;
+    const boxes = this.data.labels.map((label) =>
+      h(
+        "label",
+        { class: "label-option" },
+        h("input", {
+          type: "checkbox",
+          disabled: reader,
+          checked: issue.labels.includes(label.name),
+          onchange: (event: Event) => {
+            const on = (event.target as HTMLInputElement).checked;
+            const labels = on
+              ? [...issue.labels, label.name].sort()
+              : issue.labels.filter((name) => name !== label.name);
+            void this.update(
+              { name: issue.name, etag: issue.etag, labels },
+              ["labels"],
+              [["Labels", labels.map((name) => name.slice(name.lastIndexOf("/") + 1)).join(", ")]],
+            );
+          },
+        }),
+        labelChip(label),
+      ),
+    );
+    return h(
+      "div",
+      { class: "issue-fields" },
+      field("Assignee", assignee),
+      h(
+        "fieldset",
+        { class: "label-options" },
+        h("legend", { class: "field-label" }, "Labels"),
+        boxes.length ? boxes : h("span", { class: "muted small" }, "No labels in this project yet."),
+      ),
+    );
+  }
+
+  private userOption(user: string, selected: boolean): HTMLOptionElement {
+    const option = h("option", { value: user, selected }, "…");
+    void this.app.userName(user).then((name) => {
+      option.textContent = name;
+    });
+    return option;
   }
 
   private renderComments() {
@@ -239,6 +455,8 @@ export class IssuePanel {
       this.comments.length === 0 && h("li", { class: "muted small no-comments" }, "No comments yet."),
       this.comments.map((comment) => {
         const written = when(comment.createTime);
+        const own = comment.author === this.app.currentUserName;
+        const editing = own && comment.name === this.editingComment;
         return h(
           "li",
           { class: "comment", "data-testid": "comment" },
@@ -251,8 +469,37 @@ export class IssuePanel {
               { class: "comment-meta" },
               this.app.userSpan(comment.author),
               h("time", { class: "muted small", title: written.title }, ` ${written.text}`),
+              own && !editing
+                ? h(
+                    "span",
+                    { class: "comment-actions" },
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "button subtle small",
+                        onclick: () => {
+                          this.editingComment = comment.name;
+                          this.renderComments();
+                        },
+                      },
+                      "Edit comment",
+                    ),
+                    h(
+                      "button",
+                      {
+                        type: "button",
+                        class: "button subtle small",
+                        onclick: () => void this.deleteComment(comment),
+                      },
+                      "Delete comment",
+                    ),
+                  )
+                : null,
             ),
-            h("div", { class: "comment-body" }, comment.body),
+            editing
+              ? this.commentEditor(comment)
+              : h("div", { class: "comment-body markdown" }, renderMarkdown(comment.body)),
           ),
         );
       }),
@@ -263,6 +510,66 @@ export class IssuePanel {
         const avatar = this.commentList.children[index]?.querySelector(".avatar");
         if (avatar) avatar.textContent = initials(name);
       });
+    }
+  }
+
+  private commentEditor(comment: Comment): HTMLFormElement {
+    const body = h("textarea", { rows: 3, required: true, maxLength: 65536, value: comment.body });
+    const save = h("button", { type: "submit", class: "button primary" }, "Save comment");
+    const form = h(
+      "form",
+      {
+        class: "comment-edit",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          save.disabled = true;
+          try {
+            // With the etag read: an edit made meanwhile elsewhere is refused, not overwritten.
+            const updated = await this.clients.comments.updateComment({
+              comment: { name: comment.name, body: body.value, etag: comment.etag },
+              updateMask: { paths: ["body"] },
+            });
+            this.comments = this.comments.map((known) => (known.name === updated.name ? updated : known));
+            this.editingComment = undefined;
+            this.renderComments();
+          } catch (error) {
+            this.app.fail(error);
+            save.disabled = false;
+          }
+        },
+      },
+      field("Edit your comment", body),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            class: "button subtle",
+            onclick: () => {
+              this.editingComment = undefined;
+              this.renderComments();
+            },
+          },
+          "Cancel",
+        ),
+        save,
+      ),
+    );
+    queueMicrotask(() => body.focus());
+    return form;
+  }
+
+  private async deleteComment(comment: Comment) {
+    if (!window.confirm("Delete this comment? This cannot be undone.")) return;
+    try {
+      await this.clients.comments.deleteComment({ name: comment.name, etag: comment.etag });
+      this.comments = this.comments.filter((known) => known.name !== comment.name);
+      this.renderComments();
+      this.app.info("Comment deleted");
+    } catch (error) {
+      this.app.fail(error);
     }
   }
 
@@ -445,6 +752,7 @@ export class IssuePanel {
       this.closing = false;
       mount(this.notice);
       this.renderView();
+      void this.loadHistory();
       this.app.info(`Saved ${updated.key}`);
       void this.app.refreshList();
     } catch (error) {
@@ -522,5 +830,20 @@ export class IssuePanel {
     this.closing = false;
     await this.reload();
     this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
+  }
+}
+
+function relationLabel(relation: IssueRelation): string {
+  switch (relation.type) {
+    case IssueRelation_Type.BLOCKS:
+      return "Blocks";
+    case IssueRelation_Type.BLOCKED_BY:
+      return "Blocked by";
+    case IssueRelation_Type.DUPLICATE_OF:
+      return "Duplicate of";
+    case IssueRelation_Type.DUPLICATED_BY:
+      return "Duplicated by";
+    default:
+      return "Relates to";
   }
 }
