@@ -4,7 +4,7 @@
 // through the project's own Node client (client/node.ts), so they carry the
 // bearer and consistency tokens like every other client.
 import "../src/node-version.js";
-import { readFileSync } from "node:fs";
+import { closeSync, openSync, readSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type {
   DescMessage,
@@ -195,11 +195,25 @@ async function runCommand(command: Command, args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** The most --data may hold: the server's message limit is smaller still. */
+const MAX_DATA_BYTES = 16 * 1024 * 1024;
+
 function readData(data: string | undefined): string {
   if (data === undefined) return "{}";
-  if (data === "-") return readFileSync(0, "utf8");
-  if (data.startsWith("@")) return readFileSync(data.slice(1), "utf8");
-  return data;
+  if (data !== "-" && !data.startsWith("@")) return data;
+  // Read to a bound, so --data @/dev/zero is refused instead of filling memory.
+  const fd = data === "-" ? 0 : openSync(data.slice(1), "r");
+  try {
+    const buffer = Buffer.alloc(MAX_DATA_BYTES + 1);
+    let length = 0;
+    for (let read = -1; read !== 0 && length <= MAX_DATA_BYTES; length += read) {
+      read = readSync(fd, buffer, length, buffer.length - length, null);
+    }
+    if (length > MAX_DATA_BYTES) throw new UsageError(`--data holds more than ${MAX_DATA_BYTES} bytes`);
+    return buffer.subarray(0, length).toString("utf8");
+  } finally {
+    if (fd !== 0) closeSync(fd);
+  }
 }
 
 async function call(args: string[]): Promise<number> {
@@ -221,7 +235,8 @@ async function call(args: string[]): Promise<number> {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--data is not JSON: ${error instanceof Error ? error.message : String(error)}`);
+    // Not the parser's message: it quotes the input, which may be a file never meant to be shown.
+    throw new UsageError(`--data is not JSON${error instanceof SyntaxError ? "" : `: ${String(error)}`}`);
   }
   const request = parseJson(method.input, data as JsonObject);
   const transport = transportFor(values as FlagValues);

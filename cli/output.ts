@@ -49,9 +49,23 @@ function columnsOf(schema: DescMessage): DescField[] {
 }
 
 /** One value as people read it: enums in lower case without their prefix, times to the second. */
+/**
+ * Control characters (but line breaks and tabs) and bidirectional overrides
+ * written out as `\u…`: a body someone else wrote must not retitle the
+ * terminal, clear it, or hide text by escape sequences.
+ */
+const printable = (text: string) =>
+  text.replace(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu, (char) =>
+    char === "\n" || char === "\t" ? char : `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+
 export function cell(field: DescField, value: JsonValue | undefined): string {
+  return printable(rawCell(field, value));
+}
+
+function rawCell(field: DescField, value: JsonValue | undefined): string {
   if (value === undefined || value === null) return "";
-  if (Array.isArray(value)) return value.map((item) => cell(field, item)).join(", ");
+  if (Array.isArray(value)) return value.map((item) => rawCell(field, item)).join(", ");
   if (typeof value === "object") return JSON.stringify(value);
   const text = String(value);
   const desc =

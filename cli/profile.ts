@@ -39,7 +39,13 @@ function readConfig(path: string): Config {
   } catch {
     return { profiles: {} };
   }
-  const parsed = ConfigSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not JSON: fix or remove it`);
+  }
+  const parsed = ConfigSchema.safeParse(json);
   if (!parsed.success) throw new Error(`${path} is not a tracker config: ${parsed.error.message}`);
   return parsed.data;
 }
