@@ -10,8 +10,10 @@
 //
 // The transport carries the latest consistency token it was sent back on
 // later calls (consistencyTokens), so behind a read replica a client reads
-// its own writes.
+// its own writes, and tries safe calls again after UNAVAILABLE (retries),
+// with the same request_id.
 
+import { MethodOptions_IdempotencyLevel as Idempotency } from "@bufbuild/protobuf/wkt";
 import {
   type Client,
   Code,
@@ -74,6 +76,8 @@ export interface TrackerTransportOptions {
   fetch?: typeof globalThis.fetch;
   /** Default timeout of every call, in milliseconds (streams included). */
   defaultTimeoutMs?: number;
+  /** How safe calls are tried again after UNAVAILABLE (see `retries`); `false`: never. */
+  retries?: RetryOptions | false;
 }
 
 /** Adds `Authorization: Bearer <token>` to every request that has none. */
@@ -120,10 +124,54 @@ export function consistencyTokens(): Interceptor {
   };
 }
 
+export interface RetryOptions {
+  /** Tries in all, the first included (default 3). */
+  attempts?: number;
+  /** The first retry waits up to this long, each next one up to twice as long (default 250 ms). */
+  baseDelayMs?: number;
+}
+
+const REQUEST_ID_FIELD = "request_id";
+
+/**
+ * Tries a unary call again when it failed with UNAVAILABLE (the server, or
+ * its database, was away for a moment), if trying again is safe: a read
+ * (`NO_SIDE_EFFECTS` or `IDEMPOTENT` in the contract), or a write that takes
+ * a `request_id` (AIP-155). Such a write gets a random `request_id` if it
+ * has none, before the first try, so every try is the same request: if the
+ * first was done but its answer lost, the server replays that answer instead
+ * of doing it twice. Waits are random up to an exponential bound (full
+ * jitter); a cancelled or timed-out call is not retried. Streams are not
+ * retried here: WatchIssues resumes from its last position instead.
+ */
+export function retries(options: RetryOptions = {}): Interceptor {
+  const attempts = Math.max(1, options.attempts ?? 3);
+  const baseDelayMs = options.baseDelayMs ?? 250;
+  return (next) => async (req) => {
+    if (req.stream) return next(req);
+    const requestId = req.method.input.fields.find((field) => field.name === REQUEST_ID_FIELD);
+    const safe = requestId !== undefined || req.method.idempotency !== Idempotency.IDEMPOTENCY_UNKNOWN;
+    if (!safe) return next(req);
+    const message = req.message as Record<string, unknown>;
+    if (requestId && !message[requestId.localName]) message[requestId.localName] = crypto.randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await next(req);
+      } catch (error) {
+        const code = ConnectError.from(error).code;
+        if (code !== Code.Unavailable || attempt >= attempts || req.signal.aborted) throw error;
+        const delay = Math.random() * baseDelayMs * 2 ** (attempt - 1);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  };
+}
+
 /** A transport to the tracker API over Connect or gRPC-Web, on fetch. */
 export function createTrackerTransport(options: TrackerTransportOptions): Transport {
   const protocol = options.protocol ?? "connect";
   const interceptors = [
+    ...(options.retries === false ? [] : [retries(options.retries)]),
     ...(options.token === undefined ? [] : [bearerToken(options.token)]),
     consistencyTokens(),
     ...(options.interceptors ?? []),
