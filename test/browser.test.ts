@@ -435,9 +435,11 @@ const AXE_SOURCE = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.m
 async function seriousViolations(page: Page): Promise<string[]> {
   // Evaluated over the DevTools protocol, which the page's CSP does not govern (a script tag it would).
   await page.evaluate(AXE_SOURCE);
-  // Colours mid-transition (after a colour-scheme switch) are not what anyone reads.
+  // Colours mid-transition (after a colour-scheme switch) or mid-animation (a
+  // row fading in after a live update) are not what anyone reads: finish them
+  // (an endless one, a spinner, cannot finish, and is left as it is).
   await page.evaluate(
-    "for (const animation of document.getAnimations()) if (animation instanceof CSSTransition) animation.finish()",
+    "for (const animation of document.getAnimations()) { try { animation.finish() } catch {} }",
   );
   const violations = (await page.evaluate(
     "axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ') + ' (' + n.failureSummary + ')') })))",
