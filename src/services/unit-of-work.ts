@@ -14,6 +14,7 @@ import type { Caller } from "../domain/shared/caller.js";
 import { assertFresh, type NewRevision } from "../domain/shared/etag.js";
 import { once } from "../domain/shared/idempotency.js";
 import { appendIssueEvent, type FieldChange } from "../domain/shared/issue-events.js";
+import { answeredWithin } from "../shared/answered-within.js";
 import { callerOf } from "../shared/caller.js";
 import { CONSISTENCY_TOKEN_HEADER, consistencyTokenOf } from "../shared/consistency-token.js";
 import { toConnectError } from "../shared/errors.js";
@@ -239,11 +240,12 @@ export async function read<Response>(
   try {
     // One connection, so the token is checked on the server that then serves the read.
     served = await answeredWithin(
-      REPLICA_READ_TIMEOUT_MS,
       replica.db.connection().execute(async (db) => {
         if (token !== undefined && !(await replica.hasReplayed(db, token))) return undefined;
         return { response: await handler({ db, caller }) };
       }),
+      REPLICA_READ_TIMEOUT_MS,
+      () => new ConnectError(`no answer within ${REPLICA_READ_TIMEOUT_MS} ms`, Code.Unavailable),
     );
   } catch (error) {
     if (error instanceof DomainError) {
@@ -276,16 +278,6 @@ export async function read<Response>(
  * goes to the primary. Reads that may lag are pages, bounded in rows and bytes.
  */
 const REPLICA_READ_TIMEOUT_MS = 5_000;
-
-/** `work`'s outcome, or UNAVAILABLE after `ms`; the work itself goes on until its statement ends. */
-function answeredWithin<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ConnectError(`no answer within ${ms} ms`, Code.Unavailable)), ms);
-  });
-  work.catch(() => {});
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Runs the handler with its Work, and refuses to commit a change that was

@@ -6,6 +6,7 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from "rate-limiter-flexible";
 import { RetryInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
+import { answeredWithin } from "./answered-within.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
 
@@ -84,6 +85,7 @@ interface LocalBatch {
  */
 export class RateLimiter {
   readonly #capacity: number;
+  readonly #policy: string;
   readonly #batches = new Map<string, LocalBatch>();
   readonly #fallback: BurstyRateLimiter;
   readonly #sweep: NodeJS.Timeout;
@@ -96,6 +98,8 @@ export class RateLimiter {
     private readonly logger: Logger,
   ) {
     this.#capacity = limits.ratePerSecond + limits.burst;
+    // The same for every caller: the bucket's size, and the seconds it takes to fill.
+    this.#policy = `"user";q=${this.#capacity};w=${Math.ceil(this.#capacity / limits.ratePerSecond)}`;
     this.#fallback = new BurstyRateLimiter(
       new RateLimiterMemory({ keyPrefix: "rate", points: limits.ratePerSecond, duration: 1 }),
       new RateLimiterMemory({ keyPrefix: "burst", points: limits.burst, duration: 10 }),
@@ -146,12 +150,11 @@ export class RateLimiter {
       Math.min(this.#capacity, Math.floor((batch?.bucketLeft ?? this.#capacity) + (batch?.tokens ?? 0))),
     );
     const secondsToFull = Math.ceil((this.#capacity - remaining) / this.limits.ratePerSecond);
-    const window = Math.ceil(this.#capacity / this.limits.ratePerSecond);
     return [
       ["x-ratelimit-limit", String(this.#capacity)],
       ["x-ratelimit-remaining", String(remaining)],
       ["x-ratelimit-reset", String(Math.ceil(Date.now() / 1000) + secondsToFull)],
-      ["ratelimit-policy", `"user";q=${this.#capacity};w=${window}`],
+      ["ratelimit-policy", this.#policy],
       ["ratelimit", `"user";r=${remaining};t=${secondsToFull}`],
     ];
   }
@@ -170,7 +173,7 @@ export class RateLimiter {
     let answer: { granted: number; tokens: number } | undefined;
     try {
       answer = (
-        await withTimeout(
+        await answeredWithin(
           this.pool.query<{ granted: number; tokens: number }>(TAKE_SQL, [
             bucketKey(key),
             want,
@@ -178,6 +181,7 @@ export class RateLimiter {
             this.#capacity,
           ]),
           STORE_TIMEOUT_MS,
+          () => new Error(`no answer within ${STORE_TIMEOUT_MS} ms`),
         )
       ).rows[0];
       if (!answer) throw new Error("the bucket upsert returned no row");
@@ -244,14 +248,6 @@ function bucketKey(subject: string): string {
   return subject.length <= 200
     ? subject
     : `sha256:${createHash("sha256").update(subject).digest("base64url")}`;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -9,6 +9,7 @@ import { type EventRow, KINDS, toIssueEvent } from "../issue-events/issue-event-
 import { postOnce } from "./webhook-http.js";
 import { storedAttempt, webhookName } from "./webhook-mapping.js";
 import { signatureHeaders } from "./webhook-signature.js";
+import { eventOfDelivery } from "./webhook-store.js";
 import type { TargetPolicy } from "./webhook-targets.js";
 
 // The delivery worker of one server process. Every process runs one; they
@@ -181,12 +182,7 @@ export class DeliveryWorker {
   async #attempt(delivery: Claimed): Promise<void> {
     const started = Date.now();
     try {
-      const event = await this.db
-        .selectFrom("issue_events")
-        .selectAll()
-        .where("project_uid", "=", delivery.project_uid)
-        .where("sequence", "=", delivery.event_sequence)
-        .executeTakeFirstOrThrow();
+      const event = await eventOfDelivery(this.db, delivery);
       const body = Buffer.from(payloadOf(delivery, event));
       const outcome = await postOnce(delivery.url, headersOf(delivery, event, body), body, {
         targets: this.settings.targets,

@@ -209,7 +209,10 @@ export async function queueRedelivery(tx: Transaction<DB>, delivery: DeliveryRow
 }
 
 /** The event a delivery sends. */
-export function eventOfDelivery(db: Kysely<DB>, delivery: DeliveryRow): Promise<EventRow> {
+export function eventOfDelivery(
+  db: Kysely<DB>,
+  delivery: Pick<DeliveryRow, "project_uid" | "event_sequence">,
+): Promise<EventRow> {
   return db
     .selectFrom("issue_events")
     .selectAll()
