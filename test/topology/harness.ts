@@ -399,10 +399,16 @@ export async function exposeSynchronously(replication: Replication, network: Hos
   await replication.primary.stop();
   await replication.primary.start();
   await replication.standby.start();
-  const [sync] = await replication.primary.query<{ sync_state: string }>(
-    "SELECT sync_state FROM pg_stat_replication",
-  );
-  if (sync?.sync_state !== "sync") throw new Error(`the standby is not synchronous: ${sync?.sync_state}`);
+  // A standby just started reports "async" while it catches up, then "sync".
+  let state: string | undefined;
+  for (const deadline = Date.now() + 15_000; state !== "sync" && Date.now() < deadline; ) {
+    const [sync] = await replication.primary.query<{ sync_state: string }>(
+      "SELECT sync_state FROM pg_stat_replication",
+    );
+    state = sync?.sync_state;
+    if (state !== "sync") await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  if (state !== "sync") throw new Error(`the standby is not synchronous: ${state}`);
 }
 
 /**
