@@ -450,7 +450,11 @@ async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 /** A fresh page signed in as `subject` (over Connect), showing `path`. */
-async function signedInPage(subject: string, path = "/"): Promise<{ page: Page; problems: string[] }> {
+async function signedInPage(
+  subject: string,
+  path = "/",
+  protocol: TrackerProtocol = "connect",
+): Promise<{ page: Page; problems: string[] }> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme: "light" });
   const page = await context.newPage();
   page.setDefaultTimeout(UI_TIMEOUT);
@@ -458,6 +462,10 @@ async function signedInPage(subject: string, path = "/"): Promise<{ page: Page; 
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
   const separator = path.includes("?") ? "&" : "?";
   await page.goto(`${webUrl}${path}${separator}api=${encodeURIComponent(link.url)}`);
+  if (protocol !== "connect") {
+    await page.getByText("Connection").click();
+    await page.getByLabel("Protocol").selectOption({ value: protocol });
+  }
   await page.getByLabel("Access token").fill(await tokenFor(subject));
   await page.getByRole("button", { name: "Sign in" }).click();
   await textOf(page.getByTestId("current-user")).toContain(subject);
@@ -568,6 +576,12 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       // Other tests here assign alice too: what matters is that bob's issue is not among hers.
       expect(await rows.filter({ hasText: "Crash on save" }).count()).toBe(0);
       expect(await page.getByRole("button", { name: "My issues" }).getAttribute("aria-pressed")).toBe("true");
+      // Live across projects: bob assigns her an issue in the other project, and it shows unasked.
+      await other.bob.issues.createIssue({
+        parent: other.project,
+        issue: { title: "Assigned while she looks", assignee: other.aliceName },
+      });
+      await textOf(rows.getByTestId("issue-row-title")).toContain("Assigned while she looks");
       expect(problems).toEqual([]);
       expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
     } catch (error) {
@@ -950,4 +964,272 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       await context.close();
     }
   }, 60_000);
+});
+
+describe.skipIf(!haveChromium)("a small team's week", () => {
+  // Three people run a week of work on the board alone, each in their own
+  // browser, over gRPC-Web (the other tests of the team's flows speak
+  // Connect). Nobody calls the API: it is read only at the end, to check that
+  // what the board showed is what was stored.
+  it("sets up, plans, works, triages and closes issues through the board only, over gRPC-Web", async () => {
+    const suffix = Date.now().toString(36).slice(-6);
+    const [ann, ben, cy] = ["ann", "ben", "cy"].map((name) => `${name}${suffix}`) as [string, string, string];
+    const key = `WK${suffix.toUpperCase()}`;
+    const project = `projects/${key}`;
+    const sessions = await Promise.all(
+      [ann, ben, cy].map((subject) => signedInPage(subject, "/", "grpc-web")),
+    );
+    const [annPage, benPage, cyPage] = sessions.map((session) => session.page) as [Page, Page, Page];
+    /** The content type of every API call the pages made. */
+    const contentTypes = new Set<string>();
+    for (const page of [annPage, benPage, cyPage])
+      page.on("request", (req) => {
+        if (req.url().startsWith(`${link.url}/tracker.v1.`) && req.method() === "POST")
+          contentTypes.add(req.headers()["content-type"] ?? "");
+      });
+    const rowsOf = (page: Page) => page.getByTestId("issue-row");
+    const detailOf = (page: Page) => page.getByTestId("issue-detail");
+    const open = async (page: Page, title: string) => {
+      await rowsOf(page).filter({ hasText: title }).first().click();
+      await textOf(detailOf(page).getByTestId("issue-title")).toBe(title);
+    };
+    const fileIssue = async (page: Page, title: string, body: string, priority: string) => {
+      await page.getByRole("button", { name: "New issue" }).click();
+      const dialog = page.getByRole("dialog", { name: "New issue" });
+      await dialog.getByLabel("Title").fill(title);
+      await dialog.getByLabel("Description").fill(body);
+      await dialog.getByLabel("Priority").selectOption({ label: priority });
+      await dialog.getByRole("button", { name: "Create issue" }).click();
+      await textOf(detailOf(page).getByTestId("issue-title")).toBe(title);
+    };
+    try {
+      // Monday. Ann makes the project, its labels, and brings Ben and Cy in
+      // (they signed in once, so they have handles).
+      await annPage.getByRole("button", { name: "New project" }).first().click();
+      const projectDialog = annPage.getByRole("dialog", { name: "New project" });
+      await projectDialog.getByLabel("Key").fill(key);
+      await projectDialog.getByLabel("Name").fill("Checkout");
+      await projectDialog.getByRole("button", { name: "Create project" }).click();
+      await inputValueOf(annPage.getByTestId("project-select")).toBe(project);
+      for (const [name, colour] of [
+        ["Bug", "#d73a4a"],
+        ["Feature", "#0e8a16"],
+      ] as const) {
+        await annPage.getByRole("button", { name: "New label" }).click();
+        const dialog = annPage.getByRole("dialog", { name: "New label" });
+        await dialog.getByLabel("Name").fill(name);
+        await dialog.getByLabel("Colour").fill(colour);
+        await dialog.getByRole("button", { name: "Create label" }).click();
+        await dialog.waitFor({ state: "hidden" });
+      }
+      await annPage.getByRole("button", { name: "Members" }).click();
+      const members = annPage.getByRole("dialog", { name: "Members" });
+      await members.getByLabel("Handle or e-mail").fill(`@${ben}`);
+      await members.getByRole("button", { name: "Add member" }).click();
+      await members.getByLabel("Handle or e-mail").fill(`${cy}@example.com`);
+      await members.getByRole("button", { name: "Add member" }).click();
+      await countOf(members.getByTestId("member")).toBe(3);
+      await members.getByRole("button", { name: "Cancel" }).click();
+
+      await fileIssue(annPage, "Checkout epic", "Everything for **checkout v2**.", "High");
+      await fileIssue(annPage, "Card form validation", "Reject expired cards.", "Medium");
+      await fileIssue(annPage, "Receipt e-mail", "Send a receipt after payment.", "Low");
+      await countOf(rowsOf(annPage)).toBe(3);
+
+      // Tuesday. Ben finds the project (no reload), takes the card form,
+      // labels it, and talks about it; Ann sees each change as it happens.
+      await expect
+        .poll(
+          async () => {
+            await benPage.reload();
+            await textOf(benPage.getByTestId("current-user")).toContain(ben);
+            return benPage.getByTestId("project-select").inputValue();
+          },
+          { timeout: UI_TIMEOUT },
+        )
+        .toBe(project);
+      await countOf(rowsOf(benPage)).toBe(3);
+      await open(benPage, "Card form validation");
+      const benDetail = detailOf(benPage);
+      await benDetail.getByLabel("Assignee").selectOption({ label: `@${ben}` });
+      await textOf(
+        rowsOf(benPage).filter({ hasText: "Card form validation" }).getByTestId("issue-row-assignee"),
+      ).toBe(`@${ben}`);
+      await benDetail.getByRole("checkbox", { name: "Bug" }).check();
+      await textOf(benDetail.getByTestId("issue-labels")).toBe("Bug");
+      await benDetail.getByLabel("Add a comment").fill("On it: Luhn check *first*.");
+      await benDetail.getByRole("button", { name: "Comment", exact: true }).click();
+      const benComment = benDetail.getByTestId("comment").first();
+      await textOf(benComment.locator("em")).toBe("first");
+      await benComment.getByRole("button", { name: "Edit comment" }).click();
+      await benComment.getByLabel("Edit your comment").fill("On it: Luhn check, then expiry.");
+      await benComment.getByRole("button", { name: "Save comment" }).click();
+      await textOf(benDetail.getByTestId("comment")).toContain("then expiry");
+      const annRow = rowsOf(annPage).filter({ hasText: "Card form validation" });
+      await textOf(annRow.getByTestId("issue-row-assignee")).toBe(`@${ben}`);
+      await textOf(annRow.getByTestId("label-chip")).toBe("Bug");
+      await benPage.getByRole("button", { name: "My issues" }).click();
+      await countOf(rowsOf(benPage)).toBe(1);
+      await textOf(rowsOf(benPage)).toContain("Card form validation");
+
+      // Wednesday. Ann plans the epic: the card form moves under it, a new
+      // sub-issue is filed from it, and it blocks the receipt.
+      await open(annPage, "Checkout epic");
+      const annDetail = detailOf(annPage);
+      const cardForm = `${key}-2`;
+      await annDetail.getByLabel("Sub-issue", { exact: true }).fill(cardForm);
+      await annDetail.getByRole("button", { name: "Add sub-issue" }).click();
+      const links = annDetail.getByTestId("links");
+      await textOf(links.getByTestId("sub-issues").getByTestId("link")).toBe(
+        `${cardForm} Card form validation`,
+      );
+      await annDetail.getByLabel("Sub-issue", { exact: true }).fill("Apple Pay button");
+      await annDetail.getByRole("button", { name: "Add sub-issue" }).click();
+      await textOf(links.getByTestId("sub-issues").getByTestId("link")).toBe(
+        `${cardForm} Card form validation | ${key}-4 Apple Pay button`,
+      );
+      await links.getByRole("combobox", { name: /^Relation/ }).selectOption({ label: "Blocks" });
+      await links.getByLabel("Issue", { exact: true }).fill("3");
+      await links.getByRole("button", { name: "Link", exact: true }).click();
+      await textOf(links.getByTestId("relations")).toBe(`Blocks ${key}-3 Receipt e-mail`);
+      // A key that names nothing is told beside the form, not as a crash.
+      await links.getByLabel("Issue", { exact: true }).fill(`${key}-99`);
+      await links.getByRole("button", { name: "Link", exact: true }).click();
+      await textOf(links.getByRole("form", { name: "Link an issue" }).getByRole("alert")).toMatch(
+        /not found/i,
+      );
+      await annPage.getByRole("checkbox", { name: "Closed" }).check();
+      await countOf(rowsOf(annPage)).toBe(4);
+
+      // Ben files what turns out to be the same bug, and closes it as a
+      // duplicate of the card form, by its key.
+      await benPage.getByRole("button", { name: "My issues" }).click();
+      await fileIssue(benPage, "Expired cards accepted", "Seen in production.", "High");
+      await benDetail.getByRole("button", { name: "Close issue" }).click();
+      const closeForm = benDetail.getByRole("form", { name: "Close issue" });
+      await closeForm.getByLabel("Close reason").selectOption({ label: "Duplicate" });
+      await closeForm.getByLabel("Duplicate of").fill(cardForm.toLowerCase());
+      await closeForm.getByRole("button", { name: "Confirm close" }).click();
+      await textOf(benDetail.getByTestId("issue-state")).toBe("Closed");
+      await textOf(benDetail.getByTestId("relations")).toBe(`Duplicate of ${cardForm} Card form validation`);
+
+      // Thursday. Cy joins the work: Ann hands over the receipt, and it
+      // appears in Cy's "My issues" by itself.
+      await cyPage.reload();
+      await inputValueOf(cyPage.getByTestId("project-select")).toBe(project);
+      await cyPage.getByRole("button", { name: "My issues" }).click();
+      await textOf(cyPage.getByTestId("issue-count")).toContain("0 issues");
+      await open(annPage, "Receipt e-mail");
+      await annDetail.getByLabel("Assignee").selectOption({ label: `@${cy}` });
+      await countOf(rowsOf(cyPage)).toBe(1);
+      await open(cyPage, "Receipt e-mail");
+      await textOf(detailOf(cyPage).getByTestId("relations")).toBe(`Blocked by ${key}-1 Checkout epic`);
+      // Triage: Ann's bug list is a link she can send; it opens as she left it.
+      await annPage
+        .getByRole("search")
+        .getByRole("combobox", { name: /^Label/ })
+        .selectOption({ label: "Bug" });
+      await countOf(rowsOf(annPage)).toBe(1);
+      const triage = annPage.url();
+      await cyPage.goto(triage);
+      await countOf(rowsOf(cyPage)).toBe(1);
+      await textOf(rowsOf(cyPage)).toContain("Card form validation");
+      await open(cyPage, "Card form validation");
+
+      // Friday. Ben finishes the card form; everyone's board shows it closed,
+      // and its history tells the week.
+      await benPage.getByRole("button", { name: "My issues" }).click();
+      await open(benPage, "Card form validation");
+      await benDetail.getByRole("button", { name: "Close issue" }).click();
+      await benDetail
+        .getByRole("form", { name: "Close issue" })
+        .getByRole("button", { name: "Confirm close" })
+        .click();
+      await textOf(benDetail.getByTestId("issue-state")).toBe("Closed");
+      await textOf(detailOf(cyPage).getByTestId("issue-state")).toBe("Closed");
+      await open(annPage, "Card form validation");
+      const history = annDetail.getByTestId("history");
+      await textOf(history).toContain(`@${ann} opened the issue`);
+      await textOf(history).toContain(`assignee from none to @${ben}`);
+      await textOf(history).toContain("labels from none to Bug");
+      await textOf(history).toContain("Closed");
+      // Cy's week is done: Ann makes her a reader, and her board no longer offers changes.
+      await annPage.getByRole("button", { name: "Members" }).click();
+      await annPage
+        .getByRole("dialog", { name: "Members" })
+        .getByRole("combobox", { name: `Role of @${cy}` })
+        .selectOption({
+          label: "Reader",
+        });
+      await annPage.getByRole("dialog", { name: "Members" }).getByRole("button", { name: "Cancel" }).click();
+      await cyPage.reload();
+      await expect
+        .poll(() => detailOf(cyPage).getByLabel("Assignee").isDisabled(), { timeout: UI_TIMEOUT })
+        .toBe(true);
+      // Once its links are in, none of them offers a change.
+      await textOf(detailOf(cyPage).getByTestId("relations")).toBe(
+        `Duplicated by ${key}-5 Expired cards accepted (closed)`,
+      );
+      expect(await detailOf(cyPage).getByRole("form", { name: "Link an issue" }).count()).toBe(0);
+      expect(
+        await detailOf(cyPage)
+          .getByRole("button", { name: /^Remove/ })
+          .count(),
+      ).toBe(0);
+
+      // What the board showed is what the API stored.
+      const api = await apiAs(ann);
+      const { issues } = await api.issues.listIssues({
+        parent: project,
+        orderBy: "number",
+        filter: { states: [Issue_State.OPEN, Issue_State.CLOSED] },
+      });
+      const names = Object.fromEntries(
+        await Promise.all(
+          [ben, cy].map(async (who) => [who, (await (await apiAs(who)).users.getCurrentUser({})).name]),
+        ),
+      );
+      expect(
+        issues.map((issue) => [
+          issue.key,
+          issue.title,
+          issue.state,
+          issue.assignee,
+          issue.parent,
+          issue.labels,
+        ]),
+      ).toEqual([
+        [`${key}-1`, "Checkout epic", Issue_State.OPEN, "", "", []],
+        [
+          `${key}-2`,
+          "Card form validation",
+          Issue_State.CLOSED,
+          names[ben],
+          `${project}/issues/1`,
+          [`${project}/labels/bug`],
+        ],
+        [`${key}-3`, "Receipt e-mail", Issue_State.OPEN, names[cy], "", []],
+        [`${key}-4`, "Apple Pay button", Issue_State.OPEN, "", `${project}/issues/1`, []],
+        [`${key}-5`, "Expired cards accepted", Issue_State.CLOSED, "", "", []],
+      ]);
+      const duplicate = await api.relations.listIssueRelations({ parent: `${project}/issues/5` });
+      expect(duplicate.issueRelations.map((relation) => [relation.type, relation.relatedIssue])).toEqual([
+        [IssueRelation_Type.DUPLICATE_OF, `${project}/issues/2`],
+      ]);
+      // Every call went over gRPC-Web, and nobody saw an error.
+      expect([...contentTypes].length).toBeGreaterThan(0);
+      for (const type of contentTypes) expect(type).toMatch(/^application\/grpc-web/);
+      for (const { page, problems } of sessions) {
+        expect(problems).toEqual([]);
+        expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+      }
+    } catch (error) {
+      await Promise.all(
+        sessions.map(({ page }, index) => screenshot(page, `failure-week-${index}`).catch(() => {})),
+      );
+      throw error;
+    } finally {
+      await Promise.all(sessions.map(({ page }) => page.context().close()));
+    }
+  }, 120_000);
 });

@@ -18,6 +18,7 @@ import { field, h, mount, uniqueId } from "./dom.js";
 import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
 import { type Board, IssuePanel, type ProjectData } from "./issue-panel.js";
+import { projectOf } from "./names.js";
 import { Session } from "./session.js";
 import { type WatchStatus, watchProject } from "./watch.js";
 import { debounce, initials, labelChip, labelIdFor, prioritySelect } from "./widgets.js";
@@ -43,6 +44,9 @@ interface Filters {
   /** Every project's issues assigned to the caller instead of one project's. */
   mine: boolean;
 }
+
+/** Projects besides the selected one that "My issues" follows live. */
+const MAX_OTHER_WATCHES = 3;
 
 const DEFAULT_STATES = [Issue_State.OPEN, Issue_State.IN_PROGRESS];
 
@@ -130,6 +134,8 @@ class App implements Board {
   private refreshTimer: ReturnType<typeof setTimeout> | undefined;
   private flash = new Set<string>();
   private stopWatch: (() => void) | undefined;
+  /** "My issues" also follows the caller's other projects (a few: see MAX_OTHER_WATCHES). */
+  private readonly otherWatches = new Map<string, () => void>();
   private readonly userNames = new Map<string, Promise<string>>();
   private panel: IssuePanel | undefined;
   private readonly filters = filtersFromUrl();
@@ -173,6 +179,9 @@ class App implements Board {
 
   start() {
     window.addEventListener("popstate", () => void this.applyRoute());
+    document.addEventListener("visibilitychange", () => {
+      if (document.visibilityState === "visible" && this.me && this.filters.mine) this.scheduleRefresh();
+    });
     document.addEventListener("keydown", (event) => this.onKey(event));
     if (this.session.token) void this.enter();
     else this.renderSignIn();
@@ -183,6 +192,7 @@ class App implements Board {
   private renderSignIn(message?: string, showConnection = false) {
     this.stopWatch?.();
     this.stopWatch = undefined;
+    this.followOtherProjects(false);
     const token = h("textarea", {
       rows: 5,
       required: true,
@@ -298,6 +308,8 @@ class App implements Board {
           if (this.me) {
             this.info(`Now speaking ${this.session.protocol === "connect" ? "Connect" : "gRPC-Web"}`);
             this.restartWatch();
+            this.followOtherProjects(false);
+            this.followOtherProjects(this.filters.mine);
             void this.refreshList();
             void this.panel?.reload();
           }
@@ -549,6 +561,7 @@ class App implements Board {
         pageToken = page.nextPageToken;
       } while (pageToken && projects.length < 1000);
       this.projects = projects;
+      if (this.filters.mine) this.followOtherProjects(true);
     } catch (error) {
       this.fail(error);
       return;
@@ -578,6 +591,7 @@ class App implements Board {
 
   private renderNoProjects() {
     this.stopWatch?.();
+    this.followOtherProjects(false);
     this.setLive("stopped");
     mount(this.listEl);
     this.listSummary.textContent = "";
@@ -604,6 +618,7 @@ class App implements Board {
     this.projectSelect.value = name;
     if (changed) {
       this.restartWatch();
+      this.followOtherProjects(this.filters.mine);
       this.issues = [];
       mount(this.listEl);
       void this.fillLabelFilter();
@@ -656,6 +671,7 @@ class App implements Board {
     this.filters.mine = mine;
     this.mineButton.setAttribute("aria-pressed", String(mine));
     this.projectFilters.hidden = mine;
+    this.followOtherProjects(mine);
     this.issues = [];
     mount(this.listEl);
     void this.refreshList();
@@ -681,6 +697,47 @@ class App implements Board {
       },
       onFatal: (error) => this.fail(error),
     });
+  }
+
+  /**
+   * While "My issues" shows, the caller's other projects are watched too, so
+   * an issue assigned to them anywhere appears at once. A few only: over
+   * HTTP/1.1 a browser opens at most six connections to the API and each
+   * stream holds one, and the server caps a user's streams
+   * (MAX_WATCH_STREAMS_PER_USER, 8 by default) across all their tabs. The
+   * projects the list shows come first; and the list also refreshes whenever
+   * the tab comes back into view.
+   */
+  private followOtherProjects(follow: boolean) {
+    // The projects the list shows first, then the others.
+    const candidates = new Set([
+      ...this.issues.map((issue) => projectOf(issue.name)),
+      ...this.projects.map((project) => project.name),
+    ]);
+    candidates.delete(this.project ?? "");
+    const wanted = new Set(follow ? [...candidates].slice(0, MAX_OTHER_WATCHES) : []);
+    for (const [name, stop] of this.otherWatches) {
+      if (wanted.has(name)) continue;
+      stop();
+      this.otherWatches.delete(name);
+    }
+    for (const name of wanted) {
+      if (this.otherWatches.has(name)) continue;
+      this.otherWatches.set(
+        name,
+        watchProject(() => this.clients, name, {
+          onStatus: () => {},
+          onConnected: () => this.scheduleRefresh(),
+          onEvent: (event) => this.onEvent(event),
+          // No longer a member there, say: the list stops showing it on its next refresh.
+          onFatal: () => {
+            this.otherWatches.get(name)?.();
+            this.otherWatches.delete(name);
+            this.scheduleRefresh();
+          },
+        }),
+      );
+    }
   }
 
   private setLive(status: WatchStatus, detail?: string) {
@@ -744,6 +801,7 @@ class App implements Board {
       this.issues = more ? [...this.issues, ...page.issues] : page.issues;
       this.nextPageToken = page.nextPageToken;
       this.renderList(flash);
+      if (mine) this.followOtherProjects(true);
     } catch (error) {
       if (seq === this.listSeq) this.fail(error);
     } finally {
@@ -1165,14 +1223,16 @@ class App implements Board {
       [table, rowError, field("Handle or e-mail", who), field("Their role", role)],
       "Add member",
       async () => {
-        const value = who.value.trim().replace(/^@/, "");
+        const typed = who.value;
+        const value = typed.trim().replace(/^@/, "");
         await this.clients.members.createMember({
           parent,
           member: { role: Number(role.value) },
           userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
           requestId: newRequestId(),
         });
-        who.value = "";
+        // Unless the next one is typed already.
+        if (who.value === typed) who.value = "";
         await render(true);
       },
     );
@@ -1251,9 +1311,6 @@ function navigate(name: string) {
 }
 
 /** `projects/CORE` of `projects/CORE/issues/4` or `projects/CORE/labels/bug`. */
-function projectOf(name: string): string {
-  return name.split("/").slice(0, 2).join("/");
-}
 
 /** How people are named on the board: `@handle`, else their display name or e-mail. */
 function personName(user: User): string {

@@ -24,6 +24,7 @@ import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabe
 import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
 import { renderMarkdown } from "./markdown.js";
+import { issueNameFrom, projectOf } from "./names.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
 
@@ -145,7 +146,7 @@ export class IssuePanel {
       const [issue, comments, data] = await Promise.all([
         this.clients.issues.getIssue({ name: this.name }),
         this.listComments(),
-        this.app.projectData(this.name.split("/").slice(0, 2).join("/")),
+        this.app.projectData(projectOf(this.name)),
       ]);
       void this.loadHistory();
       void this.loadLinks(issue);
@@ -184,7 +185,7 @@ export class IssuePanel {
     try {
       const [subIssues, relations, parent] = await Promise.all([
         this.clients.issues.listIssues({
-          parent: this.name.split("/").slice(0, 2).join("/"),
+          parent: projectOf(this.name),
           pageSize: 100,
           orderBy: "sub_issue_order",
           filter: { parent: this.name },
@@ -199,7 +200,8 @@ export class IssuePanel {
           issue: await this.clients.issues.getIssue({ name: relation.relatedIssue }).catch(() => undefined),
         })),
       );
-      const item = (name: string, target: Issue | undefined, prefix?: string) =>
+      const writer = this.canWrite();
+      const item = (name: string, target: Issue | undefined, prefix?: string, remove?: HTMLElement | false) =>
         h(
           "li",
           { "data-testid": "link" },
@@ -217,10 +219,46 @@ export class IssuePanel {
             target ? `${target.key} ${target.title}` : name,
           ),
           target && target.state === Issue_State.CLOSED && h("span", { class: "muted small" }, " (closed)"),
+          remove,
         );
+      const removeButton = (label: string, run: () => Promise<unknown>) =>
+        h("button", {
+          type: "button",
+          // Its × is drawn by CSS, so the link's text stays the link's.
+          class: "icon-button remove-link",
+          "aria-label": label,
+          title: label,
+          onclick: async () => {
+            try {
+              await run();
+              this.app.info("Link removed");
+              await this.reload();
+            } catch (error) {
+              this.app.fail(error);
+            }
+          },
+        });
       mount(
         this.links,
-        parent && [h("h3", null, "Parent issue"), h("ul", { class: "link-list" }, item(parent.name, parent))],
+        parent && [
+          h("h3", null, "Parent issue"),
+          h(
+            "ul",
+            { class: "link-list" },
+            item(
+              parent.name,
+              parent,
+              undefined,
+              writer &&
+                removeButton(`Remove from ${parent.key}`, () =>
+                  this.clients.issues.updateIssue({
+                    issue: { name: issue.name, etag: this.issue?.etag ?? issue.etag, parent: "" },
+                    updateMask: { paths: ["parent"] },
+                  }),
+                ),
+            ),
+          ),
+        ],
         subIssues.issues.length > 0 && [
           h("h3", null, `Sub-issues (${subIssues.issues.length})`),
           h(
@@ -235,14 +273,130 @@ export class IssuePanel {
             "ul",
             { class: "link-list", "data-testid": "relations" },
             related.map(({ relation, issue: target }) =>
-              item(relation.relatedIssue, target, relationLabel(relation)),
+              item(
+                relation.relatedIssue,
+                target,
+                relationLabel(relation),
+                writer &&
+                  removeButton(`Remove link to ${target?.key ?? relation.relatedIssue}`, () =>
+                    this.clients.relations.deleteIssueRelation({ name: relation.name }),
+                  ),
+              ),
             ),
           ),
         ],
+        writer && this.linkForms(),
       );
     } catch (error) {
       this.app.fail(error);
     }
+  }
+
+  /** A writer's or an admin's: a reader's controls say so by being disabled. */
+  private canWrite(): boolean {
+    return this.data.members.some(
+      (member) => member.user === this.app.currentUserName && member.role !== Member_Role.READER,
+    );
+  }
+
+  /** Relating another issue, and adding a sub-issue: a new one by its title, or an existing one by its key. */
+  private linkForms(): HTMLElement {
+    const project = projectOf(this.name);
+    const inlineForm = (
+      label: string,
+      controls: HTMLElement[],
+      submit: string,
+      run: (error: HTMLElement) => Promise<void>,
+    ) => {
+      const error = h("p", { class: "form-error", role: "alert" });
+      const button = h("button", { type: "submit", class: "button" }, submit);
+      return h(
+        "form",
+        {
+          class: "link-form",
+          "aria-label": label,
+          onsubmit: async (event: Event) => {
+            event.preventDefault();
+            error.textContent = "";
+            button.disabled = true;
+            try {
+              await run(error);
+            } catch (failure) {
+              error.textContent = describeError(failure);
+            } finally {
+              button.disabled = false;
+            }
+          },
+        },
+        controls,
+        button,
+        error,
+      );
+    };
+    const type = h(
+      "select",
+      null,
+      LINK_TYPES.map(([value, text]) => h("option", { value: String(value) }, text)),
+    );
+    const related = h("input", {
+      required: true,
+      autocomplete: "off",
+      maxLength: 200,
+      placeholder: "CORE-12",
+    });
+    const relate = inlineForm(
+      "Link an issue",
+      [field("Relation", type), field("Issue", related)],
+      "Link",
+      async (error) => {
+        const typed = related.value;
+        const relatedIssue = issueNameFrom(typed, project);
+        if (!relatedIssue) {
+          error.textContent = "Name the issue by its key (CORE-12), its number, or its link.";
+          return;
+        }
+        await this.clients.relations.createIssueRelation({
+          parent: this.name,
+          issueRelation: { type: Number(type.value), relatedIssue },
+          requestId: newRequestId(),
+        });
+        // Unless the next one is typed already.
+        if (related.value === typed) related.value = "";
+        this.app.info("Linked");
+        await this.reload();
+      },
+    );
+    const sub = h("input", {
+      required: true,
+      autocomplete: "off",
+      maxLength: 256,
+      placeholder: "A new sub-issue's title, or CORE-7 to move one here",
+    });
+    const addSub = inlineForm("Add a sub-issue", [field("Sub-issue", sub)], "Add sub-issue", async () => {
+      const typed = sub.value;
+      // A key moves that issue here; anything else is the title of a new one.
+      const existing = /^\s*[A-Za-z][A-Za-z0-9]{1,9}-[1-9][0-9]{0,17}\s*$/.test(typed)
+        ? issueNameFrom(typed, project)
+        : undefined;
+      if (existing) {
+        const moved = await this.clients.issues.getIssue({ name: existing });
+        await this.clients.issues.updateIssue({
+          issue: { name: existing, etag: moved.etag, parent: this.name },
+          updateMask: { paths: ["parent"] },
+        });
+        this.app.info(`Moved ${moved.key} under ${this.issue?.key ?? "this issue"}`);
+      } else {
+        const created = await this.clients.issues.createIssue({
+          parent: project,
+          issue: { title: typed.trim(), parent: this.name },
+          requestId: newRequestId(),
+        });
+        this.app.info(`Filed ${created.key}`);
+      }
+      if (sub.value === typed) sub.value = "";
+      await Promise.all([this.reload(), this.app.refreshList()]);
+    });
+    return h("div", { class: "link-forms" }, relate, addSub);
   }
 
   /** The latest 200 events at most, oldest first: a timeline, not an audit export. */
@@ -577,6 +731,14 @@ export class IssuePanel {
 
   private closeForm(): HTMLElement {
     const reason = closeReasonSelect(Issue_CloseReason.COMPLETED);
+    const original = h("input", { autocomplete: "off", maxLength: 200, placeholder: "CORE-12" });
+    const originalField = field("Duplicate of", original, "optional: the original, which gets linked");
+    const error = h("p", { class: "form-error", role: "alert" });
+    const showOriginal = () => {
+      originalField.hidden = Number(reason.value) !== Issue_CloseReason.DUPLICATE;
+    };
+    reason.addEventListener("change", showOriginal);
+    showOriginal();
     return h(
       "form",
       {
@@ -585,6 +747,12 @@ export class IssuePanel {
         onsubmit: async (event: Event) => {
           event.preventDefault();
           const issue = this.issue as Issue;
+          const duplicate = Number(reason.value) === Issue_CloseReason.DUPLICATE && original.value.trim();
+          const duplicateOf = duplicate ? issueNameFrom(original.value, projectOf(issue.name)) : "";
+          if (duplicateOf === undefined) {
+            error.textContent = "Name the original by its key (CORE-12), its number, or its link.";
+            return;
+          }
           await this.update(
             {
               name: issue.name,
@@ -594,10 +762,13 @@ export class IssuePanel {
             },
             ["state", "close_reason"],
             [["State", "Closed"]],
+            duplicateOf,
           );
         },
       },
       field("Close reason", reason),
+      originalField,
+      error,
       h(
         "div",
         { class: "actions" },
@@ -745,9 +916,14 @@ export class IssuePanel {
     changes: MessageInitShape<typeof IssueSchema>,
     paths: string[],
     draft: Array<[string, string]>,
+    duplicateOf = "",
   ) {
     try {
-      const updated = await this.clients.issues.updateIssue({ issue: changes, updateMask: { paths } });
+      const updated = await this.clients.issues.updateIssue({
+        issue: changes,
+        updateMask: { paths },
+        duplicateOf,
+      });
       this.issue = updated;
       this.closing = false;
       mount(this.notice);
@@ -832,6 +1008,15 @@ export class IssuePanel {
     this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
   }
 }
+
+/** What "Link an issue" offers, as seen from this issue. */
+const LINK_TYPES: Array<[IssueRelation_Type, string]> = [
+  [IssueRelation_Type.BLOCKS, "Blocks"],
+  [IssueRelation_Type.BLOCKED_BY, "Blocked by"],
+  [IssueRelation_Type.RELATES_TO, "Relates to"],
+  [IssueRelation_Type.DUPLICATE_OF, "Duplicate of"],
+  [IssueRelation_Type.DUPLICATED_BY, "Duplicated by"],
+];
 
 function relationLabel(relation: IssueRelation): string {
   switch (relation.type) {

@@ -1,0 +1,35 @@
+// What the board accepts where a person names an issue (links, sub-issues, "duplicate of").
+import { describe, expect, it } from "vitest";
+import { issueNameFrom, projectOf } from "../../web/src/names.js";
+
+describe("issueNameFrom", () => {
+  it.each([
+    ["CORE-12", "projects/CORE/issues/12"],
+    [" core-12 ", "projects/CORE/issues/12"],
+    ["12", "projects/WEB/issues/12"],
+    ["#12", "projects/WEB/issues/12"],
+    ["projects/CORE/issues/3", "projects/CORE/issues/3"],
+    ["https://tracker.example.com/projects/CORE/issues/3", "projects/CORE/issues/3"],
+    ["/projects/CORE/issues/3", "projects/CORE/issues/3"],
+  ])("reads %j", (typed, name) => {
+    expect(issueNameFrom(typed, "projects/WEB")).toBe(name);
+  });
+
+  it.each([
+    "",
+    "0",
+    "CORE-0",
+    "C-1",
+    "Fix the login page",
+    "projects/core/issues/3",
+    "projects/CORE/issues/3/comments/1",
+    "https://tracker.example.com/",
+    `${"9".repeat(19)}`,
+  ])("refuses %j", (typed) => {
+    expect(issueNameFrom(typed, "projects/WEB")).toBeUndefined();
+  });
+
+  it("names an issue's project", () => {
+    expect(projectOf("projects/CORE/issues/12")).toBe("projects/CORE");
+  });
+});
