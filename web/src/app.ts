@@ -561,7 +561,6 @@ class App implements Board {
         pageToken = page.nextPageToken;
       } while (pageToken && projects.length < 1000);
       this.projects = projects;
-      if (this.filters.mine) this.followOtherProjects(true);
     } catch (error) {
       this.fail(error);
       return;
@@ -618,7 +617,6 @@ class App implements Board {
     this.projectSelect.value = name;
     if (changed) {
       this.restartWatch();
-      this.followOtherProjects(this.filters.mine);
       this.issues = [];
       mount(this.listEl);
       void this.fillLabelFilter();
@@ -1309,8 +1307,6 @@ function navigate(name: string) {
   const path = `/${name}`;
   if (window.location.pathname !== path) window.history.pushState(null, "", path + window.location.search);
 }
-
-/** `projects/CORE` of `projects/CORE/issues/4` or `projects/CORE/labels/bug`. */
 
 /** How people are named on the board: `@handle`, else their display name or e-mail. */
 function personName(user: User): string {

@@ -24,7 +24,7 @@ import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabe
 import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
 import { renderMarkdown } from "./markdown.js";
-import { issueNameFrom, projectOf } from "./names.js";
+import { issueNameFrom, issueNameOfKey, projectOf } from "./names.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
 
@@ -375,9 +375,7 @@ export class IssuePanel {
     const addSub = inlineForm("Add a sub-issue", [field("Sub-issue", sub)], "Add sub-issue", async () => {
       const typed = sub.value;
       // A key moves that issue here; anything else is the title of a new one.
-      const existing = /^\s*[A-Za-z][A-Za-z0-9]{1,9}-[1-9][0-9]{0,17}\s*$/.test(typed)
-        ? issueNameFrom(typed, project)
-        : undefined;
+      const existing = issueNameOfKey(typed);
       if (existing) {
         const moved = await this.clients.issues.getIssue({ name: existing });
         await this.clients.issues.updateIssue({

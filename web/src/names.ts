@@ -19,7 +19,13 @@ export function issueNameFrom(text: string, project: string): string | undefined
   typed = typed.replace(/^\//, "");
   const number = /^#?([1-9][0-9]{0,17})$/.exec(typed);
   if (number) return `${project}/issues/${number[1]}`;
-  const key = /^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,17})$/.exec(typed);
-  if (key) return `projects/${key[1]?.toUpperCase()}/issues/${key[2]}`;
-  return /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/.test(typed) ? typed : undefined;
+  return issueNameOfKey(typed) ?? (ISSUE_NAME.test(typed) ? typed : undefined);
 }
+
+/** `projects/CORE/issues/12` of the key `CORE-12` (any case), else undefined. */
+export function issueNameOfKey(text: string): string | undefined {
+  const key = /^([A-Za-z][A-Za-z0-9]{1,9})-([1-9][0-9]{0,17})$/.exec(text.trim());
+  return key ? `projects/${key[1]?.toUpperCase()}/issues/${key[2]}` : undefined;
+}
+
+const ISSUE_NAME = /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/;
