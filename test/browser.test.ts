@@ -435,6 +435,9 @@ const AXE_SOURCE = readFileSync(join(process.cwd(), "node_modules/axe-core/axe.m
 async function seriousViolations(page: Page): Promise<string[]> {
   // Evaluated over the DevTools protocol, which the page's CSP does not govern (a script tag it would).
   await page.evaluate(AXE_SOURCE);
+  // A list being refreshed (say, as My issues' live streams connect) is shown
+  // faded on purpose: audit it once it is back.
+  await page.waitForFunction("!document.querySelector('[aria-busy=\"true\"]')");
   // Colours mid-transition (after a colour-scheme switch) or mid-animation (a
   // row fading in after a live update) are not what anyone reads: finish them
   // (an endless one, a spinner, cannot finish, and is left as it is).
