@@ -35,7 +35,13 @@ const signed = (n: number, digits = 0) => `${n > 0 ? "+" : n < 0 ? "−" : "±"}
 /** µs of server CPU per call, or "–" where not measured (the database limit, older reports). */
 const perCall = (us: number | undefined) => (us === undefined ? "–" : String(us));
 /** The latency scenarios that must stay flat as the data grows. */
-const SCALING = ["GetIssue", "ListIssues first page", "ListIssues deep page", "ListIssues search"];
+const SCALING = [
+  "GetIssue",
+  "ListIssues first page",
+  "ListIssues deep page",
+  "ListIssues search",
+  "ListIssues search (selective)",
+];
 
 /** A closed-loop result, or with `paced` the paced one. */
 function find(

@@ -42,6 +42,7 @@ const PACED = new Set([
   "ListIssues first page",
   "ListIssues deep page",
   "ListIssues search",
+  "ListIssues search (selective)",
   "CreateIssue",
   "UpdateIssue",
 ]);
