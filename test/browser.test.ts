@@ -1236,3 +1236,53 @@ describe.skipIf(!haveChromium)("a small team's week", () => {
     }
   }, 120_000);
 });
+
+describe.skipIf(!haveChromium)("the board for admins, writers and readers", () => {
+  /** A user of this test alone (so shares no project with anyone by chance), member of `project`. */
+  async function newMember(prefix: string, project: string, role: Member_Role) {
+    const subject = `${prefix}${Date.now().toString(36).slice(-6)}`;
+    const own = await apiAs(subject);
+    const user = await own.users.getCurrentUser({});
+    await (await apiAs("alice")).members.createMember({ parent: project, member: { user: user.name, role } });
+    return { subject, api: own, user };
+  }
+
+  it("saves the assignee chosen with arrow keys one step after another, without a false conflict", async () => {
+    const { key, project, alice } = await teamProject("AR");
+    await newMember("third", project, Member_Role.WRITER);
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Who takes it" } });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const assignee = detail.getByLabel("Assignee");
+      await countOf(assignee.locator("option")).toBe(4);
+      const values = await Promise.all(
+        (await assignee.locator("option").all()).map((option) => option.getAttribute("value")),
+      );
+      // Examples name this project's issues, not another's.
+      expect(await detail.getByLabel("Issue", { exact: true }).getAttribute("placeholder")).toBe(`${key}-12`);
+      const stored = async () => (await alice.issues.getIssue({ name: issue.name })).assignee;
+      await assignee.focus();
+      // Each step is a change, faster than its save returns.
+      for (let step = 0; step < 3; step += 1) await page.keyboard.press("ArrowDown");
+      await expect.poll(stored, { timeout: UI_TIMEOUT }).toBe(values[3]);
+      await page.keyboard.press("ArrowUp");
+      await expect.poll(stored, { timeout: UI_TIMEOUT }).toBe(values[2]);
+      await expect.poll(() => assignee.inputValue(), { timeout: UI_TIMEOUT }).toBe(values[2]);
+      // The select kept the keyboard throughout, and nobody was told of a conflict.
+      expect(
+        await page.evaluate(
+          "document.activeElement?.closest('[data-testid=issue-detail] label')?.querySelector('.field-label')?.textContent",
+        ),
+      ).toBe("Assignee");
+      expect(await detail.getByTestId("conflict").count()).toBe(0);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-assignee-keys").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+});
