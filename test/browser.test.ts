@@ -1247,6 +1247,34 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
     return { subject, api: own, user };
   }
 
+  it("clears the search, its filter and its address with Esc", async () => {
+    const { project, alice } = await teamProject("ES");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Flaky login" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Slow export" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const search = page.getByLabel("Search issues");
+      await countOf(rows).toBe(2);
+      await search.fill("flaky");
+      await countOf(rows).toBe(1);
+      await expect
+        .poll(() => new URL(page.url()).searchParams.get("q"), { timeout: UI_TIMEOUT })
+        .toBe("flaky");
+      await page.keyboard.press("Escape");
+      await countOf(rows).toBe(2);
+      expect(await search.inputValue()).toBe("");
+      expect(new URL(page.url()).searchParams.has("q")).toBe(false);
+      expect(await page.evaluate("document.activeElement?.getAttribute('type')")).not.toBe("search");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-search-escape").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+
   it("saves the assignee chosen with arrow keys one step after another, without a false conflict", async () => {
     const { key, project, alice } = await teamProject("AR");
     await newMember("third", project, Member_Role.WRITER);
@@ -1285,4 +1313,28 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
       await page.context().close();
     }
   }, 40_000);
+
+  it("names a removed member a former member once the API no longer shows them", async () => {
+    const { project, alice } = await teamProject("FM");
+    const gone = await newMember("gone", project, Member_Role.WRITER);
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Left behind", assignee: gone.user.name },
+    });
+    await gone.api.comments.createComment({ parent: issue.name, comment: { body: "Bye for now" } });
+    await alice.members.deleteMember({ name: `${project}/members/${gone.user.uid}` });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("comment").locator(".user-ref")).toBe("former member");
+      await textOf(detail.getByLabel("Assignee").locator("option:checked")).toBe("former member");
+      await textOf(page.getByTestId("issue-row-assignee")).toBe("former member");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-former-member").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
 });

@@ -947,7 +947,10 @@ class App implements Board {
       found = this.clients.users
         .getUser({ name })
         .then((user) => personName(user) || name.slice(-8))
-        .catch(() => `user ${name.slice(-8)}`);
+        // Users see only those they share a project with: someone gone from all of them is not found.
+        .catch((error) =>
+          ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`,
+        );
       this.userNames.set(name, found);
     }
     return found;
@@ -986,6 +989,12 @@ class App implements Board {
     const target = event.target as HTMLElement;
     const typing = target.closest("input, textarea, select, [contenteditable]") !== null;
     if (event.key === "Escape") {
+      // Esc leaves the search box empty, not with a filter nobody sees any more.
+      if (target === this.searchInput && this.searchInput.value) {
+        this.searchInput.value = "";
+        this.filters.query = "";
+        void this.refreshList();
+      }
       if (typing) target.blur();
       else if (this.panel) this.closeIssue();
       return;
