@@ -1247,6 +1247,158 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
     return { subject, api: own, user };
   }
 
+  it("lets a writer rename, recolour and delete a label, and shows the labels as they are now", async () => {
+    const { project, alice } = await teamProject("LE");
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug", color: "#d73a4a" },
+    });
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Labelled", labels: [`${project}/labels/bug`] },
+    });
+    const { page, problems } = await signedInPage("bob", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-labels")).toBe("Bug");
+      // A writer changes labels, but not the project.
+      expect(await page.getByRole("button", { name: "Project settings" }).count()).toBe(0);
+      await page.getByRole("button", { name: "Labels", exact: true }).click();
+      const labels = page.getByRole("dialog", { name: "Labels" });
+      await labels.getByRole("button", { name: "Edit Bug" }).click();
+      const edit = page.getByRole("dialog", { name: "Edit label Bug" });
+      await edit.getByLabel("Name").fill("Defect");
+      await edit.getByLabel("Colour").fill("#0e8a16");
+      await edit.getByRole("button", { name: "Save label" }).click();
+      await edit.waitFor({ state: "hidden" });
+      const stored = async () =>
+        (await alice.labels.listLabels({ parent: project })).labels.map((label) => [
+          label.name,
+          label.displayName,
+          label.color,
+        ]);
+      expect(await stored()).toEqual([[`${project}/labels/bug`, "Defect", "#0e8a16"]]);
+      await textOf(labels.getByTestId("label")).toContain("Defect");
+      await textOf(detail.getByTestId("issue-labels")).toBe("Defect");
+      await textOf(page.getByTestId("issue-row").getByTestId("label-chip")).toBe("Defect");
+
+      let question = "";
+      page.once("dialog", (confirm) => {
+        question = confirm.message();
+        void confirm.accept();
+      });
+      await labels.getByRole("button", { name: "Delete Defect" }).click();
+      await textOf(labels.getByTestId("labels")).toBe("No labels in this project yet.");
+      expect(question).toContain("Defect");
+      expect(await stored()).toEqual([]);
+      expect((await alice.issues.getIssue({ name: issue.name })).labels).toEqual([]);
+      await countOf(detail.getByTestId("issue-labels")).toBe(0);
+      await labels.getByRole("button", { name: "Close" }).click();
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-label-edit").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("lets an admin rename the project and delete it after a confirmation that names it", async () => {
+    const { key, project, alice } = await teamProject("PR");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Soon gone" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await countOf(page.getByTestId("issue-row")).toBe(1);
+      await page.getByRole("button", { name: "Project settings" }).click();
+      const settings = page.getByRole("dialog", { name: "Project settings" });
+      await settings.getByLabel("Name").fill("Payments");
+      await settings.getByLabel("Description").fill("Cards and invoices.");
+      await settings.getByRole("button", { name: "Save project" }).click();
+      await settings.waitFor({ state: "hidden" });
+      const saved = await alice.projects.getProject({ name: project });
+      expect([saved.displayName, saved.description]).toEqual(["Payments", "Cards and invoices."]);
+      await textOf(page.getByTestId("project-select").locator("option:checked")).toBe(`Payments (${key})`);
+
+      // Cancelled, nothing happens; confirmed, it is gone from the board.
+      const questions: string[] = [];
+      page.once("dialog", (confirm) => {
+        questions.push(confirm.message());
+        void confirm.dismiss();
+      });
+      await page.getByRole("button", { name: "Project settings" }).click();
+      await settings.getByRole("button", { name: `Delete ${key}` }).click();
+      await expect.poll(() => questions.length, { timeout: UI_TIMEOUT }).toBe(1);
+      expect((await alice.projects.getProject({ name: project })).deleteTime).toBeUndefined();
+      page.once("dialog", (confirm) => {
+        questions.push(confirm.message());
+        void confirm.accept();
+      });
+      await settings.getByRole("button", { name: `Delete ${key}` }).click();
+      await settings.waitFor({ state: "hidden" });
+      for (const question of questions) expect(question).toContain(`Payments (${key})`);
+      await expect
+        .poll(async () => (await alice.projects.getProject({ name: project })).deleteTime, {
+          timeout: UI_TIMEOUT,
+        })
+        .toBeDefined();
+      await countOf(page.getByTestId("project-select").locator(`option[value="${project}"]`)).toBe(0);
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT }).not.toContain(key);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-project-settings").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("offers a reader no control they cannot use", async () => {
+    const { project, alice } = await teamProject("RO");
+    const reader = await newMember("reader", project, Member_Role.WRITER);
+    await alice.labels.createLabel({ parent: project, labelId: "bug", label: { displayName: "Bug" } });
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Look, do not touch" } });
+    // Written while a writer; a reader now.
+    await reader.api.comments.createComment({ parent: issue.name, comment: { body: "Mine, from before" } });
+    await alice.members.updateMember({
+      member: { name: `${project}/members/${reader.user.uid}`, role: Member_Role.READER },
+      updateMask: { paths: ["role"] },
+    });
+    const { page, problems } = await signedInPage(reader.subject, `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-title")).toBe("Look, do not touch");
+      await textOf(detail.getByTestId("comment")).toContain("Mine, from before");
+      // Once the role is known, what a reader could only fail with is not there.
+      await expect.poll(() => detail.getByLabel("Assignee").isDisabled(), { timeout: UI_TIMEOUT }).toBe(true);
+      for (const name of [
+        "Edit",
+        "Close issue",
+        "New issue",
+        "New label",
+        "Labels",
+        "Members",
+        "Project settings",
+        "Edit comment",
+        "Delete comment",
+      ])
+        expect(await page.getByRole("button", { name, exact: true }).count(), name).toBe(0);
+      expect(await detail.getByLabel("Add a comment").isVisible()).toBe(false);
+      await page.keyboard.press("c");
+      await page.keyboard.press("?");
+      await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+      expect(await page.getByRole("dialog", { name: "New issue" }).count()).toBe(0);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-reader").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
   it("clears the search, its filter and its address with Esc", async () => {
     const { project, alice } = await teamProject("ES");
     await alice.issues.createIssue({ parent: project, issue: { title: "Flaky login" } });
@@ -1332,6 +1484,36 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
       expect(problems).toEqual([]);
     } catch (error) {
       await screenshot(page, "failure-former-member").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+
+  it("filters by a named member as assignee, kept in the address", async () => {
+    const { project, alice, bobName } = await teamProject("FA");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Bob's", assignee: bobName } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Alice's", assignee: "users/me" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Nobody's" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const filter = page.getByRole("search").getByRole("combobox", { name: /^Assignee/ });
+      await countOf(rows).toBe(3);
+      await filter.selectOption({ label: "@bob" });
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Bob's");
+      const uid = bobName.slice("users/".length);
+      await expect
+        .poll(() => new URL(page.url()).searchParams.get("assignee"), { timeout: UI_TIMEOUT })
+        .toBe(uid);
+      await page.reload();
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Bob's");
+      await inputValueOf(filter).toBe(uid);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-assignee-filter").catch(() => {});
       throw error;
     } finally {
       await page.context().close();
