@@ -1490,6 +1490,41 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
     }
   }, 30_000);
 
+  it("tells a removed member, and anyone following a link, that they are not a member, with their projects", async () => {
+    const { key, project, alice, bobName } = await teamProject("NM");
+    const other = await teamProject("NO");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Bob's last look" } });
+    const { page, problems } = await signedInPage("bob", `/${project}`);
+    try {
+      await countOf(page.getByTestId("issue-row")).toBe(1);
+      await textOf(page.getByTestId("live-status")).toBe("Live");
+      await alice.members.deleteMember({ name: `${project}/members/${bobName.slice("users/".length)}` });
+      const notice = page.getByTestId("not-a-member");
+      await textOf(notice.getByRole("heading")).toBe(
+        `You are not a member of ${key} (any more); ask an admin`,
+      );
+      await countOf(page.getByTestId("issue-row")).toBe(0);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+      // A link to it says the same, instead of showing another project.
+      await page.goto(`${webUrl}/${project}/issues/1`);
+      await textOf(notice.getByRole("heading")).toBe(
+        `You are not a member of ${key} (any more); ask an admin`,
+      );
+      await notice.getByRole("link", { name: `Team ${other.key} (${other.key})` }).click();
+      await inputValueOf(page.getByTestId("project-select")).toBe(other.project);
+      await expect
+        .poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT })
+        .toBe(`/${other.project}`);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-not-a-member").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
   it("filters by a named member as assignee, kept in the address", async () => {
     const { project, alice, bobName } = await teamProject("FA");
     await alice.issues.createIssue({ parent: project, issue: { title: "Bob's", assignee: bobName } });

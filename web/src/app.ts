@@ -586,6 +586,10 @@ class App implements Board {
       ),
     );
     const route = parseRoute();
+    if (!select && route.project && !this.projects.some((project) => project.name === route.project)) {
+      this.renderNotAMember(route.project);
+      return;
+    }
     const wanted = [select, route.project, this.project, this.projects[0]?.name].find((name) =>
       this.projects.some((project) => project.name === name),
     );
@@ -619,6 +623,80 @@ class App implements Board {
     );
   }
 
+  /**
+   * A link to a project the caller is not a member of, or no longer (removed, or the project
+   * deleted: the API tells neither apart from one that never existed): said, with their projects,
+   * instead of silently showing another one.
+   */
+  private renderNotAMember(project: string) {
+    const key = project.slice("projects/".length);
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    this.followOtherProjects(false);
+    this.setLive("stopped");
+    this.showRoleControls(undefined);
+    this.session.project = undefined;
+    this.projectSelect.value = "";
+    this.issues = [];
+    mount(this.listEl);
+    this.listSummary.textContent = "";
+    this.panel = undefined;
+    mount(
+      this.detailEl,
+      h(
+        "div",
+        { class: "empty", role: "alert", "data-testid": "not-a-member" },
+        h("h2", null, `You are not a member of ${key} (any more); ask an admin`),
+        this.projects.length > 0 && [
+          h("p", { class: "muted" }, "Your projects:"),
+          h(
+            "ul",
+            { class: "link-list", "aria-label": "Your projects" },
+            this.projects.map((other) =>
+              h(
+                "li",
+                null,
+                h(
+                  "a",
+                  {
+                    href: `/${other.name}`,
+                    onclick: (event: MouseEvent) => {
+                      if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+                      event.preventDefault();
+                      void this.selectProject(other.name);
+                    },
+                  },
+                  `${other.displayName} (${other.name.slice("projects/".length)})`,
+                ),
+              ),
+            ),
+          ),
+        ],
+      ),
+    );
+  }
+
+  /**
+   * A call about the project shown failed: if that is because the caller lost it (removed, or
+   * the project deleted), the board says so (renderNotAMember) instead of "does not exist".
+   */
+  private async failInProject(error: unknown) {
+    const code = ConnectError.from(error).code;
+    const project = this.project;
+    if (project && (code === Code.NotFound || code === Code.PermissionDenied)) {
+      const lost = await this.clients.projects.getProject({ name: project }).then(
+        (found) => found.deleteTime !== undefined,
+        (failure) => ConnectError.from(failure).code === Code.NotFound,
+      );
+      // Still ours: the failure was about something else, and is told as it is.
+      if (lost) {
+        await this.loadProjects();
+        return;
+      }
+    }
+    this.fail(error);
+  }
+
   private async selectProject(name: string, issue?: string) {
     const changed = name !== this.project || !this.stopWatch;
     if (this.project && name !== this.project) {
@@ -647,6 +725,7 @@ class App implements Board {
     if (route.project && route.project !== this.project) {
       if (this.projects.some((project) => project.name === route.project))
         await this.selectProject(route.project, route.issue);
+      else this.renderNotAMember(route.project);
       return;
     }
     if (route.issue) await this.openIssue(route.issue, false);
@@ -729,7 +808,8 @@ class App implements Board {
         this.liveStatus.dataset.position = String(event.sequence);
         this.onEvent(event);
       },
-      onFatal: (error) => this.fail(error),
+      // Removed from the project, say: told in place of a "does not exist".
+      onFatal: (error) => void this.failInProject(error),
     });
   }
 
@@ -842,7 +922,9 @@ class App implements Board {
       this.renderList(flash);
       if (mine) this.followOtherProjects(true);
     } catch (error) {
-      if (seq === this.listSeq) this.fail(error);
+      if (seq !== this.listSeq) return;
+      if (mine) this.fail(error);
+      else void this.failInProject(error);
     } finally {
       if (seq === this.listSeq) this.listEl.removeAttribute("aria-busy");
     }
