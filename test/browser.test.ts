@@ -1236,3 +1236,322 @@ describe.skipIf(!haveChromium)("a small team's week", () => {
     }
   }, 120_000);
 });
+
+describe.skipIf(!haveChromium)("the board for admins, writers and readers", () => {
+  /** A user of this test alone (so shares no project with anyone by chance), member of `project`. */
+  async function newMember(prefix: string, project: string, role: Member_Role) {
+    const subject = `${prefix}${Date.now().toString(36).slice(-6)}`;
+    const own = await apiAs(subject);
+    const user = await own.users.getCurrentUser({});
+    await (await apiAs("alice")).members.createMember({ parent: project, member: { user: user.name, role } });
+    return { subject, api: own, user };
+  }
+
+  it("lets a writer rename, recolour and delete a label, and shows the labels as they are now", async () => {
+    const { project, alice } = await teamProject("LE");
+    await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug", color: "#d73a4a" },
+    });
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Labelled", labels: [`${project}/labels/bug`] },
+    });
+    const { page, problems } = await signedInPage("bob", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-labels")).toBe("Bug");
+      // A writer changes labels, but not the project.
+      expect(await page.getByRole("button", { name: "Project settings" }).count()).toBe(0);
+      await page.getByRole("button", { name: "Labels", exact: true }).click();
+      const labels = page.getByRole("dialog", { name: "Labels" });
+      await labels.getByRole("button", { name: "Edit Bug" }).click();
+      const edit = page.getByRole("dialog", { name: "Edit label Bug" });
+      await edit.getByLabel("Name").fill("Defect");
+      await edit.getByLabel("Colour").fill("#0e8a16");
+      await edit.getByRole("button", { name: "Save label" }).click();
+      await edit.waitFor({ state: "hidden" });
+      const stored = async () =>
+        (await alice.labels.listLabels({ parent: project })).labels.map((label) => [
+          label.name,
+          label.displayName,
+          label.color,
+        ]);
+      expect(await stored()).toEqual([[`${project}/labels/bug`, "Defect", "#0e8a16"]]);
+      await textOf(labels.getByTestId("label")).toContain("Defect");
+      await textOf(detail.getByTestId("issue-labels")).toBe("Defect");
+      await textOf(page.getByTestId("issue-row").getByTestId("label-chip")).toBe("Defect");
+
+      let question = "";
+      page.once("dialog", (confirm) => {
+        question = confirm.message();
+        void confirm.accept();
+      });
+      await labels.getByRole("button", { name: "Delete Defect" }).click();
+      await textOf(labels.getByTestId("labels")).toBe("No labels in this project yet.");
+      expect(question).toContain("Defect");
+      expect(await stored()).toEqual([]);
+      expect((await alice.issues.getIssue({ name: issue.name })).labels).toEqual([]);
+      await countOf(detail.getByTestId("issue-labels")).toBe(0);
+      await labels.getByRole("button", { name: "Close" }).click();
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-label-edit").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("lets an admin rename the project and delete it after a confirmation that names it", async () => {
+    const { key, project, alice } = await teamProject("PR");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Soon gone" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await countOf(page.getByTestId("issue-row")).toBe(1);
+      await page.getByRole("button", { name: "Project settings" }).click();
+      const settings = page.getByRole("dialog", { name: "Project settings" });
+      await settings.getByLabel("Name").fill("Payments");
+      await settings.getByLabel("Description").fill("Cards and invoices.");
+      await settings.getByRole("button", { name: "Save project" }).click();
+      await settings.waitFor({ state: "hidden" });
+      const saved = await alice.projects.getProject({ name: project });
+      expect([saved.displayName, saved.description]).toEqual(["Payments", "Cards and invoices."]);
+      await textOf(page.getByTestId("project-select").locator("option:checked")).toBe(`Payments (${key})`);
+
+      // Cancelled, nothing happens; confirmed, it is gone from the board.
+      const questions: string[] = [];
+      page.once("dialog", (confirm) => {
+        questions.push(confirm.message());
+        void confirm.dismiss();
+      });
+      await page.getByRole("button", { name: "Project settings" }).click();
+      await settings.getByRole("button", { name: `Delete ${key}` }).click();
+      await expect.poll(() => questions.length, { timeout: UI_TIMEOUT }).toBe(1);
+      expect((await alice.projects.getProject({ name: project })).deleteTime).toBeUndefined();
+      page.once("dialog", (confirm) => {
+        questions.push(confirm.message());
+        void confirm.accept();
+      });
+      await settings.getByRole("button", { name: `Delete ${key}` }).click();
+      await settings.waitFor({ state: "hidden" });
+      for (const question of questions) expect(question).toContain(`Payments (${key})`);
+      await expect
+        .poll(async () => (await alice.projects.getProject({ name: project })).deleteTime, {
+          timeout: UI_TIMEOUT,
+        })
+        .toBeDefined();
+      await countOf(page.getByTestId("project-select").locator(`option[value="${project}"]`)).toBe(0);
+      await expect.poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT }).not.toContain(key);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-project-settings").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("offers a reader no control they cannot use", async () => {
+    const { project, alice } = await teamProject("RO");
+    const reader = await newMember("reader", project, Member_Role.WRITER);
+    await alice.labels.createLabel({ parent: project, labelId: "bug", label: { displayName: "Bug" } });
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Look, do not touch" } });
+    // Written while a writer; a reader now.
+    await reader.api.comments.createComment({ parent: issue.name, comment: { body: "Mine, from before" } });
+    await alice.members.updateMember({
+      member: { name: `${project}/members/${reader.user.uid}`, role: Member_Role.READER },
+      updateMask: { paths: ["role"] },
+    });
+    const { page, problems } = await signedInPage(reader.subject, `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-title")).toBe("Look, do not touch");
+      await textOf(detail.getByTestId("comment")).toContain("Mine, from before");
+      // Once the role is known, what a reader could only fail with is not there.
+      await expect.poll(() => detail.getByLabel("Assignee").isDisabled(), { timeout: UI_TIMEOUT }).toBe(true);
+      for (const name of [
+        "Edit",
+        "Close issue",
+        "New issue",
+        "New label",
+        "Labels",
+        "Members",
+        "Project settings",
+        "Edit comment",
+        "Delete comment",
+      ])
+        expect(await page.getByRole("button", { name, exact: true }).count(), name).toBe(0);
+      expect(await detail.getByLabel("Add a comment").isVisible()).toBe(false);
+      await page.keyboard.press("c");
+      await page.keyboard.press("?");
+      await page.getByRole("dialog", { name: "Keyboard shortcuts" }).waitFor();
+      expect(await page.getByRole("dialog", { name: "New issue" }).count()).toBe(0);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-reader").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("clears the search, its filter and its address with Esc", async () => {
+    const { project, alice } = await teamProject("ES");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Flaky login" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Slow export" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const search = page.getByLabel("Search issues");
+      await countOf(rows).toBe(2);
+      await search.fill("flaky");
+      await countOf(rows).toBe(1);
+      await expect
+        .poll(() => new URL(page.url()).searchParams.get("q"), { timeout: UI_TIMEOUT })
+        .toBe("flaky");
+      await page.keyboard.press("Escape");
+      await countOf(rows).toBe(2);
+      expect(await search.inputValue()).toBe("");
+      expect(new URL(page.url()).searchParams.has("q")).toBe(false);
+      expect(await page.evaluate("document.activeElement?.getAttribute('type')")).not.toBe("search");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-search-escape").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+
+  it("saves the assignee chosen with arrow keys one step after another, without a false conflict", async () => {
+    const { key, project, alice } = await teamProject("AR");
+    await newMember("third", project, Member_Role.WRITER);
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Who takes it" } });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const assignee = detail.getByLabel("Assignee");
+      await countOf(assignee.locator("option")).toBe(4);
+      const values = await Promise.all(
+        (await assignee.locator("option").all()).map((option) => option.getAttribute("value")),
+      );
+      // Examples name this project's issues, not another's.
+      expect(await detail.getByLabel("Issue", { exact: true }).getAttribute("placeholder")).toBe(`${key}-12`);
+      const stored = async () => (await alice.issues.getIssue({ name: issue.name })).assignee;
+      await assignee.focus();
+      // Each step is a change, faster than its save returns.
+      for (let step = 0; step < 3; step += 1) await page.keyboard.press("ArrowDown");
+      await expect.poll(stored, { timeout: UI_TIMEOUT }).toBe(values[3]);
+      await page.keyboard.press("ArrowUp");
+      await expect.poll(stored, { timeout: UI_TIMEOUT }).toBe(values[2]);
+      await expect.poll(() => assignee.inputValue(), { timeout: UI_TIMEOUT }).toBe(values[2]);
+      // The select kept the keyboard throughout, and nobody was told of a conflict.
+      expect(
+        await page.evaluate(
+          "document.activeElement?.closest('[data-testid=issue-detail] label')?.querySelector('.field-label')?.textContent",
+        ),
+      ).toBe("Assignee");
+      expect(await detail.getByTestId("conflict").count()).toBe(0);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-assignee-keys").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("names a removed member a former member once the API no longer shows them", async () => {
+    const { project, alice } = await teamProject("FM");
+    const gone = await newMember("gone", project, Member_Role.WRITER);
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Left behind", assignee: gone.user.name },
+    });
+    await gone.api.comments.createComment({ parent: issue.name, comment: { body: "Bye for now" } });
+    await alice.members.deleteMember({ name: `${project}/members/${gone.user.uid}` });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("comment").locator(".user-ref")).toBe("former member");
+      await textOf(detail.getByLabel("Assignee").locator("option:checked")).toBe("former member");
+      await textOf(page.getByTestId("issue-row-assignee")).toBe("former member");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-former-member").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+
+  it("tells a removed member, and anyone following a link, that they are not a member, with their projects", async () => {
+    const { key, project, alice, bobName } = await teamProject("NM");
+    const other = await teamProject("NO");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Bob's last look" } });
+    const { page, problems } = await signedInPage("bob", `/${project}`);
+    try {
+      await countOf(page.getByTestId("issue-row")).toBe(1);
+      await textOf(page.getByTestId("live-status")).toBe("Live");
+      await alice.members.deleteMember({ name: `${project}/members/${bobName.slice("users/".length)}` });
+      const notice = page.getByTestId("not-a-member");
+      await textOf(notice.getByRole("heading")).toBe(
+        `You are not a member of ${key} (any more); ask an admin`,
+      );
+      await countOf(page.getByTestId("issue-row")).toBe(0);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+      // A link to it says the same, instead of showing another project.
+      await page.goto(`${webUrl}/${project}/issues/1`);
+      await textOf(notice.getByRole("heading")).toBe(
+        `You are not a member of ${key} (any more); ask an admin`,
+      );
+      await notice.getByRole("link", { name: `Team ${other.key} (${other.key})` }).click();
+      await inputValueOf(page.getByTestId("project-select")).toBe(other.project);
+      await expect
+        .poll(() => new URL(page.url()).pathname, { timeout: UI_TIMEOUT })
+        .toBe(`/${other.project}`);
+      expect(problems).toEqual([]);
+      expect(await page.getByTestId("error-toast").allTextContents()).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-not-a-member").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
+
+  it("filters by a named member as assignee, kept in the address", async () => {
+    const { project, alice, bobName } = await teamProject("FA");
+    await alice.issues.createIssue({ parent: project, issue: { title: "Bob's", assignee: bobName } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Alice's", assignee: "users/me" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Nobody's" } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const rows = page.getByTestId("issue-row");
+      const filter = page.getByRole("search").getByRole("combobox", { name: /^Assignee/ });
+      await countOf(rows).toBe(3);
+      await filter.selectOption({ label: "@bob" });
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Bob's");
+      const uid = bobName.slice("users/".length);
+      await expect
+        .poll(() => new URL(page.url()).searchParams.get("assignee"), { timeout: UI_TIMEOUT })
+        .toBe(uid);
+      await page.reload();
+      await countOf(rows).toBe(1);
+      await textOf(rows).toContain("Bob's");
+      await inputValueOf(filter).toBe(uid);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-assignee-filter").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+});

@@ -17,7 +17,7 @@ import {
 import { field, h, mount, uniqueId } from "./dom.js";
 import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
-import { type Board, IssuePanel, type ProjectData } from "./issue-panel.js";
+import { type Board, IssuePanel, mayWrite, type ProjectData, roleIn } from "./issue-panel.js";
 import { projectOf } from "./names.js";
 import { Session } from "./session.js";
 import { type WatchStatus, watchProject } from "./watch.js";
@@ -30,7 +30,8 @@ const ORDERS: Array<[string, string]> = [
   ["number", "Oldest"],
 ];
 
-type Assignee = "" | "me" | "none";
+/** Anyone, the caller, nobody, or a member by uid (the last part of `users/{uid}`). */
+type Assignee = "" | "me" | "none" | (string & {});
 
 /** The list's filters, also kept in the address's query string so a reload or a link keeps them. */
 interface Filters {
@@ -58,14 +59,14 @@ function filtersFromUrl(): Filters {
     .filter((state) => state !== undefined);
   const priority = PRIORITIES.find(([, label]) => slug(label) === query.get("priority"))?.[0];
   const orderBy = ORDERS.find(([value]) => value === query.get("sort"))?.[0];
-  const assignee = query.get("assignee");
+  const assignee = query.get("assignee") ?? "";
   return {
     states: new Set(states.length ? states : DEFAULT_STATES),
     priority: priority ?? Issue_Priority.UNSPECIFIED,
     query: (query.get("q") ?? "").slice(0, 200),
     orderBy: orderBy ?? "number desc",
     label: /^[a-z][a-z0-9-]{0,62}$/.test(query.get("label") ?? "") ? (query.get("label") as string) : "",
-    assignee: assignee === "me" || assignee === "none" ? assignee : "",
+    assignee: /^(me|none|[0-9a-f][0-9a-f-]{0,63})$/.test(assignee) ? assignee : "",
     mine: query.get("view") === "mine",
   };
 }
@@ -156,6 +157,10 @@ class App implements Board {
   private searchInput = h("input");
   private mineButton = h("button");
   private membersButton = h("button");
+  private projectButton = h("button");
+  private labelButtons = h("span");
+  private newIssueButton = h("button");
+  private assigneeFilter = h("select");
   private projectFilters = h("div");
 
   constructor(
@@ -360,11 +365,32 @@ class App implements Board {
         h("span", null, label),
       ),
     );
-    // Only a project's admins manage its members; shown once that is known.
+    // What the caller's role allows shows once that is known (showRoleControls).
     this.membersButton = h(
       "button",
       { type: "button", class: "button subtle", hidden: true, onclick: () => this.openMembers() },
       "Members",
+    );
+    this.projectButton = h(
+      "button",
+      { type: "button", class: "button subtle", hidden: true, onclick: () => this.openProjectSettings() },
+      "Project settings",
+    );
+    this.labelButtons = h(
+      "span",
+      { class: "toolbar-buttons", hidden: true },
+      h(
+        "button",
+        { type: "button", class: "button subtle", onclick: () => this.openNewLabel() },
+        "New label",
+      ),
+      h("button", { type: "button", class: "button subtle", onclick: () => this.openLabels() }, "Labels"),
+    );
+    this.newIssueButton = h(
+      "button",
+      { type: "button", class: "button primary", hidden: true, onclick: () => this.openNewIssue() },
+      h("span", { "aria-hidden": "true" }, "+ "),
+      "New issue",
     );
     this.mineButton = h(
       "button",
@@ -382,32 +408,24 @@ class App implements Board {
         void this.refreshList();
       },
     });
-    const assignee = h(
-      "select",
-      {
-        onchange: () => {
-          this.filters.assignee = assignee.value as Assignee;
-          void this.refreshList();
-        },
+    // Its members are added once the project's are known (fillProjectFilters).
+    this.assigneeFilter = h("select", {
+      onchange: () => {
+        this.filters.assignee = this.assigneeFilter.value;
+        void this.refreshList();
       },
-      (
-        [
-          ["", "Anyone"],
-          ["me", "Assigned to me"],
-          ["none", "Unassigned"],
-        ] as const
-      ).map(([value, label]) => h("option", { value, selected: value === this.filters.assignee }, label)),
-    );
+    });
     this.projectFilters = h(
       "div",
       { class: "toolbar-row", hidden: this.filters.mine },
       h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Label"), this.labelFilter),
-      h("label", { class: "inline-field" }, h("span", { class: "field-label" }, "Assignee"), assignee),
       h(
-        "button",
-        { type: "button", class: "button subtle", onclick: () => this.openNewLabel() },
-        "New label",
+        "label",
+        { class: "inline-field" },
+        h("span", { class: "field-label" }, "Assignee"),
+        this.assigneeFilter,
       ),
+      this.labelButtons,
     );
     const priority = h(
       "select",
@@ -472,6 +490,7 @@ class App implements Board {
             "New project",
           ),
           this.membersButton,
+          this.projectButton,
         ),
         this.mineButton,
         h("div", { class: "spacer" }),
@@ -531,17 +550,7 @@ class App implements Board {
             ),
             this.projectFilters,
           ),
-          h(
-            "div",
-            { class: "list-header" },
-            this.listSummary,
-            h(
-              "button",
-              { type: "button", class: "button primary", onclick: () => this.openNewIssue() },
-              h("span", { "aria-hidden": "true" }, "+ "),
-              "New issue",
-            ),
-          ),
+          h("div", { class: "list-header" }, this.listSummary, this.newIssueButton),
           this.listEl,
           this.loadMore,
         ),
@@ -577,6 +586,10 @@ class App implements Board {
       ),
     );
     const route = parseRoute();
+    if (!select && route.project && !this.projects.some((project) => project.name === route.project)) {
+      this.renderNotAMember(route.project);
+      return;
+    }
     const wanted = [select, route.project, this.project, this.projects[0]?.name].find((name) =>
       this.projects.some((project) => project.name === name),
     );
@@ -610,16 +623,95 @@ class App implements Board {
     );
   }
 
+  /**
+   * A link to a project the caller is not a member of, or no longer (removed, or the project
+   * deleted: the API tells neither apart from one that never existed): said, with their projects,
+   * instead of silently showing another one.
+   */
+  private renderNotAMember(project: string) {
+    const key = project.slice("projects/".length);
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    this.followOtherProjects(false);
+    this.setLive("stopped");
+    this.showRoleControls(undefined);
+    this.session.project = undefined;
+    this.projectSelect.value = "";
+    this.issues = [];
+    mount(this.listEl);
+    this.listSummary.textContent = "";
+    this.panel = undefined;
+    mount(
+      this.detailEl,
+      h(
+        "div",
+        { class: "empty", role: "alert", "data-testid": "not-a-member" },
+        h("h2", null, `You are not a member of ${key} (any more); ask an admin`),
+        this.projects.length > 0 && [
+          h("p", { class: "muted" }, "Your projects:"),
+          h(
+            "ul",
+            { class: "link-list", "aria-label": "Your projects" },
+            this.projects.map((other) =>
+              h(
+                "li",
+                null,
+                h(
+                  "a",
+                  {
+                    href: `/${other.name}`,
+                    onclick: (event: MouseEvent) => {
+                      if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
+                      event.preventDefault();
+                      void this.selectProject(other.name);
+                    },
+                  },
+                  `${other.displayName} (${other.name.slice("projects/".length)})`,
+                ),
+              ),
+            ),
+          ),
+        ],
+      ),
+    );
+  }
+
+  /**
+   * A call about the project shown failed: if that is because the caller lost it (removed, or
+   * the project deleted), the board says so (renderNotAMember) instead of "does not exist".
+   */
+  private async failInProject(error: unknown) {
+    const code = ConnectError.from(error).code;
+    const project = this.project;
+    if (project && (code === Code.NotFound || code === Code.PermissionDenied)) {
+      const lost = await this.clients.projects.getProject({ name: project }).then(
+        (found) => found.deleteTime !== undefined,
+        (failure) => ConnectError.from(failure).code === Code.NotFound,
+      );
+      // Still ours: the failure was about something else, and is told as it is.
+      if (lost) {
+        await this.loadProjects();
+        return;
+      }
+    }
+    this.fail(error);
+  }
+
   private async selectProject(name: string, issue?: string) {
     const changed = name !== this.project || !this.stopWatch;
-    if (this.project && name !== this.project) this.filters.label = "";
+    if (this.project && name !== this.project) {
+      this.filters.label = "";
+      // A member of the other project, like a label, means nothing here.
+      if (!["me", "none"].includes(this.filters.assignee)) this.filters.assignee = "";
+    }
     this.session.project = name;
     this.projectSelect.value = name;
     if (changed) {
+      this.showRoleControls(undefined);
       this.restartWatch();
       this.issues = [];
       mount(this.listEl);
-      void this.fillLabelFilter();
+      void this.fillProjectFilters();
     }
     navigate(issue ?? name);
     if (issue) void this.openIssue(issue, false);
@@ -633,14 +725,15 @@ class App implements Board {
     if (route.project && route.project !== this.project) {
       if (this.projects.some((project) => project.name === route.project))
         await this.selectProject(route.project, route.issue);
+      else this.renderNotAMember(route.project);
       return;
     }
     if (route.issue) await this.openIssue(route.issue, false);
     else this.renderEmptyDetail();
   }
 
-  /** The label filter's choices: the project's labels. */
-  private async fillLabelFilter() {
+  /** The label and assignee filters' choices, from the project's labels and members, and what the caller's role allows. */
+  private async fillProjectFilters() {
     const project = this.project;
     if (!project) return;
     let data: ProjectData;
@@ -651,9 +744,23 @@ class App implements Board {
       return;
     }
     if (project !== this.project) return;
-    this.membersButton.hidden = !data.members.some(
-      (member) => member.user === this.me?.name && member.role === Member_Role.ADMIN,
+    this.showRoleControls(roleIn(data, this.me?.name));
+    mount(
+      this.assigneeFilter,
+      h("option", { value: "" }, "Anyone"),
+      h("option", { value: "me" }, "Assigned to me"),
+      h("option", { value: "none" }, "Unassigned"),
+      data.members
+        .filter((member) => member.user !== this.me?.name)
+        .map((member) => {
+          const option = h("option", { value: member.user.slice("users/".length) }, "…");
+          void this.userName(member.user).then((name) => {
+            option.textContent = name;
+          });
+          return option;
+        }),
     );
+    this.assigneeFilter.value = this.filters.assignee;
     mount(
       this.labelFilter,
       h("option", { value: "" }, "Any label"),
@@ -662,6 +769,14 @@ class App implements Board {
         return h("option", { value: id, selected: id === this.filters.label }, label.displayName);
       }),
     );
+  }
+
+  /** Offers what the caller's role in the project allows, and nothing else (nothing until it is known). */
+  private showRoleControls(role: Member_Role | undefined) {
+    this.newIssueButton.hidden = !mayWrite(role);
+    this.labelButtons.hidden = !mayWrite(role);
+    this.membersButton.hidden = role !== Member_Role.ADMIN;
+    this.projectButton.hidden = role !== Member_Role.ADMIN;
   }
 
   /** "My issues": the caller's assigned issues in every project, or back to the project's. */
@@ -693,7 +808,8 @@ class App implements Board {
         this.liveStatus.dataset.position = String(event.sequence);
         this.onEvent(event);
       },
-      onFatal: (error) => this.fail(error),
+      // Removed from the project, say: told in place of a "does not exist".
+      onFatal: (error) => void this.failInProject(error),
     });
   }
 
@@ -788,7 +904,12 @@ class App implements Board {
           priorities: this.filters.priority ? [this.filters.priority] : [],
           query: this.filters.query,
           labels: !mine && label ? [`${parent}/labels/${label}`] : [],
-          assignees: mine || assignee === "me" ? ["users/me"] : [],
+          assignees:
+            mine || assignee === "me"
+              ? ["users/me"]
+              : assignee && assignee !== "none"
+                ? [`users/${assignee}`]
+                : [],
           unassigned: !mine && assignee === "none",
         },
       });
@@ -801,7 +922,9 @@ class App implements Board {
       this.renderList(flash);
       if (mine) this.followOtherProjects(true);
     } catch (error) {
-      if (seq === this.listSeq) this.fail(error);
+      if (seq !== this.listSeq) return;
+      if (mine) this.fail(error);
+      else void this.failInProject(error);
     } finally {
       if (seq === this.listSeq) this.listEl.removeAttribute("aria-busy");
     }
@@ -947,7 +1070,10 @@ class App implements Board {
       found = this.clients.users
         .getUser({ name })
         .then((user) => personName(user) || name.slice(-8))
-        .catch(() => `user ${name.slice(-8)}`);
+        // Users see only those they share a project with: someone gone from all of them is not found.
+        .catch((error) =>
+          ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`,
+        );
       this.userNames.set(name, found);
     }
     return found;
@@ -986,6 +1112,12 @@ class App implements Board {
     const target = event.target as HTMLElement;
     const typing = target.closest("input, textarea, select, [contenteditable]") !== null;
     if (event.key === "Escape") {
+      // Esc leaves the search box empty, not with a filter nobody sees any more.
+      if (target === this.searchInput && this.searchInput.value) {
+        this.searchInput.value = "";
+        this.filters.query = "";
+        void this.refreshList();
+      }
       if (typing) target.blur();
       else if (this.panel) this.closeIssue();
       return;
@@ -995,6 +1127,8 @@ class App implements Board {
     const at = rows.indexOf(document.activeElement as HTMLAnchorElement);
     switch (event.key) {
       case "c":
+        // A reader files nothing (without a project, it makes one).
+        if (this.newIssueButton.hidden && this.project) return;
         this.openNewIssue();
         break;
       case "/":
@@ -1255,9 +1389,186 @@ class App implements Board {
         });
         close();
         this.info(`Created the label ${label.displayName}`);
-        await this.projectData(parent, true);
-        await this.fillLabelFilter();
-        await this.panel?.reload();
+        await this.labelsChanged(parent);
+      },
+    );
+  }
+
+  /** After a label changed: the filter, the open issue and the list's chips show it as it is now. */
+  private async labelsChanged(project: string) {
+    await this.projectData(project, true);
+    await this.fillProjectFilters();
+    await Promise.all([this.panel?.reload(), this.refreshList()]);
+  }
+
+  /** The project's labels, each to rename, recolour or delete (writers may: the button is theirs). */
+  private openLabels() {
+    const parent = this.project;
+    if (!parent) return;
+    const list = h("ul", { class: "member-list", "data-testid": "labels", "aria-label": "Labels" });
+    const rowError = h("p", { class: "form-error", role: "alert" });
+    const render = async () => {
+      let data: ProjectData;
+      try {
+        data = await this.projectData(parent);
+      } catch (error) {
+        rowError.textContent = describeError(error);
+        return;
+      }
+      mount(
+        list,
+        data.labels.length === 0 && h("li", { class: "muted small" }, "No labels in this project yet."),
+        data.labels.map((label) =>
+          h(
+            "li",
+            { class: "member-row", "data-testid": "label" },
+            h("span", null, labelChip(label)),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button subtle",
+                "aria-label": `Edit ${label.displayName}`,
+                onclick: () => this.openEditLabel(label, render),
+              },
+              "Edit",
+            ),
+            h(
+              "button",
+              {
+                type: "button",
+                class: "button subtle",
+                "aria-label": `Delete ${label.displayName}`,
+                onclick: async () => {
+                  if (!window.confirm(`Delete the label ${label.displayName}? It comes off every issue.`))
+                    return;
+                  rowError.textContent = "";
+                  try {
+                    await this.clients.labels.deleteLabel({ name: label.name, etag: label.etag });
+                    this.info(`Deleted the label ${label.displayName}`);
+                  } catch (error) {
+                    rowError.textContent = describeError(error);
+                  }
+                  await this.labelsChanged(parent);
+                  await render();
+                },
+              },
+              "Delete",
+            ),
+          ),
+        ),
+      );
+    };
+    void render();
+    const id = uniqueId("dialog-title");
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": id },
+      h("h2", { id }, "Labels"),
+      list,
+      rowError,
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", class: "button primary", onclick: () => dialog.close() }, "Close"),
+      ),
+    );
+    dialog.addEventListener("close", () => dialog.remove());
+    document.body.append(dialog);
+    dialog.showModal();
+  }
+
+  private openEditLabel(label: Label, changed: () => Promise<void>) {
+    const name = h("input", { required: true, maxLength: 50, autocomplete: "off", value: label.displayName });
+    const color = h("input", { type: "color", value: label.color || "#6b7280" });
+    const description = h("input", { maxLength: 500, autocomplete: "off", value: label.description });
+    this.dialog(
+      `Edit label ${label.displayName}`,
+      [field("Name", name), field("Colour", color), field("Description", description)],
+      "Save label",
+      async (close) => {
+        // Its id (and so the filter's links to it) stays: only what people read changes.
+        const saved = await this.clients.labels.updateLabel({
+          label: {
+            name: label.name,
+            etag: label.etag,
+            displayName: name.value.trim(),
+            color: color.value,
+            description: description.value,
+          },
+          updateMask: { paths: ["display_name", "color", "description"] },
+        });
+        close();
+        this.info(`Saved the label ${saved.displayName}`);
+        if (this.project) await this.labelsChanged(this.project);
+        await changed();
+      },
+    );
+  }
+
+  /** The project's name and description, and deleting it: admins only (the button is theirs). */
+  private openProjectSettings() {
+    const project = this.projects.find((known) => known.name === this.project);
+    if (!project) return;
+    const key = project.name.slice("projects/".length);
+    const name = h("input", {
+      required: true,
+      maxLength: 100,
+      autocomplete: "off",
+      value: project.displayName,
+    });
+    const description = h("textarea", { rows: 3, maxLength: 10000, value: project.description });
+    const remove = h(
+      "button",
+      {
+        type: "button",
+        class: "button danger",
+        onclick: async () => {
+          if (!window.confirm(`Delete the project ${project.displayName} (${key}) and hide all its issues?`))
+            return;
+          remove.disabled = true;
+          try {
+            await this.clients.projects.deleteProject({ name: project.name, etag: project.etag });
+          } catch (error) {
+            remove.disabled = false;
+            this.fail(error);
+            return;
+          }
+          remove.closest("dialog")?.close();
+          this.info(`Deleted ${project.displayName}`);
+          // Off its address first, or the list would say we are no member of it.
+          window.history.pushState(null, "", `/${window.location.search}`);
+          await this.loadProjects();
+        },
+      },
+      `Delete ${key}`,
+    );
+    this.dialog(
+      "Project settings",
+      [
+        field("Name", name),
+        field("Description", description),
+        h(
+          "div",
+          { class: "danger-zone" },
+          h("p", { class: "muted small" }, "Deleting hides the project and its issues from everyone."),
+          remove,
+        ),
+      ],
+      "Save project",
+      async (close) => {
+        const saved = await this.clients.projects.updateProject({
+          project: {
+            name: project.name,
+            etag: project.etag,
+            displayName: name.value.trim(),
+            description: description.value,
+          },
+          updateMask: { paths: ["display_name", "description"] },
+        });
+        close();
+        this.info(`Saved ${saved.displayName}`);
+        await this.loadProjects(saved.name);
       },
     );
   }

@@ -34,6 +34,16 @@ export interface ProjectData {
   members: Member[];
 }
 
+/** `user`'s role in the project, from its members: undefined for someone not (or no longer) a member. */
+export function roleIn(data: ProjectData, user: string | undefined): Member_Role | undefined {
+  return data.members.find((member) => member.user === user)?.role;
+}
+
+/** Writers and admins change issues, labels and comments; readers only look. */
+export function mayWrite(role: Member_Role | undefined): boolean {
+  return role === Member_Role.WRITER || role === Member_Role.ADMIN;
+}
+
 /** What the panel needs from the board around it. */
 export interface Board {
   /** `users/{uid}` of who is signed in. */
@@ -80,6 +90,14 @@ export class IssuePanel {
   private editingComment: string | undefined;
   private mode: Mode = "view";
   private closing = false;
+  private readonly commentForm: HTMLFormElement;
+  /** The assignee last chosen on the select, until saved (arrow keys choose at every step, faster than saves return). */
+  private chosenAssignee: string | undefined;
+  /** The assignee's saves, one after another, each with the etag the one before returned. */
+  private assigneeSaves = Promise.resolve();
+  /** Saves started, and how many are still going: a read from before one must not replace what it returns. */
+  private savesStarted = 0;
+  private savesGoing = 0;
   loaded = false;
 
   constructor(
@@ -97,6 +115,8 @@ export class IssuePanel {
       "form",
       {
         class: "comment-form",
+        // Until the caller's role is known: a reader gets none.
+        hidden: true,
         onsubmit: async (event: Event) => {
           event.preventDefault();
           send.disabled = true;
@@ -119,6 +139,7 @@ export class IssuePanel {
       field("Add a comment", body),
       h("div", { class: "actions" }, send),
     );
+    this.commentForm = form;
     mount(
       this.element,
       this.notice,
@@ -142,6 +163,7 @@ export class IssuePanel {
 
   /** Fetches the issue and its comments; leaves an edit in progress alone. */
   async reload() {
+    const savesBefore = this.savesStarted;
     try {
       const [issue, comments, data] = await Promise.all([
         this.clients.issues.getIssue({ name: this.name }),
@@ -153,8 +175,9 @@ export class IssuePanel {
       this.loaded = true;
       this.comments = comments;
       this.data = data;
+      this.commentForm.hidden = !this.canWrite();
       if (!this.editingComment) this.renderComments();
-      if (this.mode === "edit") return;
+      if (this.mode === "edit" || this.savesGoing > 0 || this.savesStarted !== savesBefore) return;
       this.issue = issue;
       this.renderView();
     } catch (error) {
@@ -292,11 +315,14 @@ export class IssuePanel {
     }
   }
 
-  /** A writer's or an admin's: a reader's controls say so by being disabled. */
+  /** A writer's or an admin's: a reader is not offered what would fail. */
   private canWrite(): boolean {
-    return this.data.members.some(
-      (member) => member.user === this.app.currentUserName && member.role !== Member_Role.READER,
-    );
+    return mayWrite(roleIn(this.data, this.app.currentUserName));
+  }
+
+  /** Examples in this project's key, not another's. */
+  private get exampleKey(): string {
+    return projectOf(this.name).slice("projects/".length);
   }
 
   /** Relating another issue, and adding a sub-issue: a new one by its title, or an existing one by its key. */
@@ -342,7 +368,7 @@ export class IssuePanel {
       required: true,
       autocomplete: "off",
       maxLength: 200,
-      placeholder: "CORE-12",
+      placeholder: `${this.exampleKey}-12`,
     });
     const relate = inlineForm(
       "Link an issue",
@@ -352,7 +378,7 @@ export class IssuePanel {
         const typed = related.value;
         const relatedIssue = issueNameFrom(typed, project);
         if (!relatedIssue) {
-          error.textContent = "Name the issue by its key (CORE-12), its number, or its link.";
+          error.textContent = `Name the issue by its key (${this.exampleKey}-12), its number, or its link.`;
           return;
         }
         await this.clients.relations.createIssueRelation({
@@ -370,7 +396,7 @@ export class IssuePanel {
       required: true,
       autocomplete: "off",
       maxLength: 256,
-      placeholder: "A new sub-issue's title, or CORE-7 to move one here",
+      placeholder: `A new sub-issue's title, or ${this.exampleKey}-7 to move one here`,
     });
     const addSub = inlineForm("Add a sub-issue", [field("Sub-issue", sub)], "Add sub-issue", async () => {
       const typed = sub.value;
@@ -456,6 +482,11 @@ export class IssuePanel {
     const created = when(issue.createTime);
     const updated = when(issue.updateTime);
     const closed = issue.state === Issue_State.CLOSED;
+    // A re-render (a save, a live update) must not take the keyboard's place away, say from the
+    // assignee select mid arrow keys: the control of the same name gets the focus back.
+    const focused = this.head.contains(document.activeElement)
+      ? document.activeElement?.getAttribute("name")
+      : undefined;
     mount(
       this.head,
       h(
@@ -497,62 +528,61 @@ export class IssuePanel {
           ),
       ),
       this.peopleAndLabels(issue),
-      h(
-        "div",
-        { class: "issue-actions" },
-        h("button", { type: "button", class: "button", onclick: () => this.enterEdit() }, "Edit"),
-        closed
-          ? h(
-              "button",
-              { type: "button", class: "button", onclick: () => void this.reopen() },
-              "Reopen issue",
-            )
-          : h(
-              "button",
-              {
-                type: "button",
-                class: "button",
-                "aria-expanded": String(this.closing),
-                onclick: () => {
-                  this.closing = !this.closing;
-                  this.renderView();
+      this.canWrite() &&
+        h(
+          "div",
+          { class: "issue-actions" },
+          h("button", { type: "button", class: "button", onclick: () => this.enterEdit() }, "Edit"),
+          closed
+            ? h(
+                "button",
+                { type: "button", class: "button", onclick: () => void this.reopen() },
+                "Reopen issue",
+              )
+            : h(
+                "button",
+                {
+                  type: "button",
+                  class: "button",
+                  "aria-expanded": String(this.closing),
+                  onclick: () => {
+                    this.closing = !this.closing;
+                    this.renderView();
+                  },
                 },
-              },
-              "Close issue",
-            ),
-      ),
+                "Close issue",
+              ),
+        ),
       this.closing && !closed ? this.closeForm() : null,
       issue.body
         ? h("div", { class: "issue-body markdown", "data-testid": "issue-body" }, renderMarkdown(issue.body))
         : h("p", { class: "issue-body muted" }, "No description."),
     );
+    if (focused) this.head.querySelector<HTMLElement>(`[name="${CSS.escape(focused)}"]`)?.focus();
   }
 
   /** The assignee, from the project's members, and the labels, from the project's. */
   private peopleAndLabels(issue: Issue): HTMLElement {
+    // What the select shows: the choice not yet saved, if any, lest a save in between move it back.
+    const shown = this.chosenAssignee ?? issue.assignee;
     const assignee = h(
       "select",
       {
+        name: "assignee",
         onchange: () => {
-          const chosen = assignee.selectedOptions[0]?.textContent ?? "";
-          void this.update(
-            { name: issue.name, etag: issue.etag, assignee: assignee.value },
-            ["assignee"],
-            [["Assignee", chosen]],
-          );
+          this.chosenAssignee = assignee.value;
+          this.assigneeSaves = this.assigneeSaves.then(() => this.saveChosenAssignee());
         },
       },
       h("option", { value: "" }, "Unassigned"),
       // A former member still assigned stays visible.
-      issue.assignee && !this.data.members.some((member) => member.user === issue.assignee)
-        ? this.userOption(issue.assignee, true)
+      shown && !this.data.members.some((member) => member.user === shown)
+        ? this.userOption(shown, true)
         : null,
-      this.data.members.map((member) => this.userOption(member.user, member.user === issue.assignee)),
+      this.data.members.map((member) => this.userOption(member.user, member.user === shown)),
     );
-    // A reader may look, not change: the controls say so instead of failing on use.
-    const reader = this.data.members.some(
-      (member) => member.user === this.app.currentUserName && member.role === Member_Role.READER,
-    );
+    // A reader may look, not change: the assignee shows, disabled, instead of failing on use.
+    const reader = !this.canWrite();
     assignee.disabled = reader;
     const boxes = this.data.labels.map((label) =>
       h(
@@ -560,6 +590,7 @@ export class IssuePanel {
         { class: "label-option" },
         h("input", {
           type: "checkbox",
+          name: label.name,
           disabled: reader,
           checked: issue.labels.includes(label.name),
           onchange: (event: Event) => {
@@ -607,7 +638,8 @@ export class IssuePanel {
       this.comments.length === 0 && h("li", { class: "muted small no-comments" }, "No comments yet."),
       this.comments.map((comment) => {
         const written = when(comment.createTime);
-        const own = comment.author === this.app.currentUserName;
+        // A reader (say, a writer made one) may no longer change even their own.
+        const own = comment.author === this.app.currentUserName && this.canWrite();
         const editing = own && comment.name === this.editingComment;
         return h(
           "li",
@@ -729,7 +761,11 @@ export class IssuePanel {
 
   private closeForm(): HTMLElement {
     const reason = closeReasonSelect(Issue_CloseReason.COMPLETED);
-    const original = h("input", { autocomplete: "off", maxLength: 200, placeholder: "CORE-12" });
+    const original = h("input", {
+      autocomplete: "off",
+      maxLength: 200,
+      placeholder: `${this.exampleKey}-12`,
+    });
     const originalField = field("Duplicate of", original, "optional: the original, which gets linked");
     const error = h("p", { class: "form-error", role: "alert" });
     const showOriginal = () => {
@@ -748,7 +784,7 @@ export class IssuePanel {
           const duplicate = Number(reason.value) === Issue_CloseReason.DUPLICATE && original.value.trim();
           const duplicateOf = duplicate ? issueNameFrom(original.value, projectOf(issue.name)) : "";
           if (duplicateOf === undefined) {
-            error.textContent = "Name the original by its key (CORE-12), its number, or its link.";
+            error.textContent = `Name the original by its key (${this.exampleKey}-12), its number, or its link.`;
             return;
           }
           await this.update(
@@ -909,6 +945,26 @@ export class IssuePanel {
     title.focus();
   }
 
+  /**
+   * Saves the assignee last chosen, if not saved yet, with the etag of the issue as
+   * the save before left it: choices made meanwhile were coalesced into this one.
+   */
+  private async saveChosenAssignee() {
+    const chosen = this.chosenAssignee;
+    const issue = this.issue;
+    if (chosen === undefined || !issue) return;
+    if (chosen !== issue.assignee) {
+      const who = chosen ? await this.app.userName(chosen) : "Unassigned";
+      await this.update(
+        { name: issue.name, etag: issue.etag, assignee: chosen },
+        ["assignee"],
+        [["Assignee", who]],
+      );
+    }
+    // A newer choice is saved by the save queued with it.
+    if (this.chosenAssignee === chosen) this.chosenAssignee = undefined;
+  }
+
   /** UpdateIssue with the etag read; a conflict is told, never swallowed. */
   private async update(
     changes: MessageInitShape<typeof IssueSchema>,
@@ -916,6 +972,8 @@ export class IssuePanel {
     draft: Array<[string, string]>,
     duplicateOf = "",
   ) {
+    this.savesStarted += 1;
+    this.savesGoing += 1;
     try {
       const updated = await this.clients.issues.updateIssue({
         issue: changes,
@@ -932,6 +990,8 @@ export class IssuePanel {
     } catch (error) {
       if (isConflict(error)) this.showConflict(draft);
       else this.app.fail(error);
+    } finally {
+      this.savesGoing -= 1;
     }
   }
 
