@@ -211,9 +211,14 @@ const (
 	IssueEvent_KIND_COMMENT_UPDATED IssueEvent_Kind = 6
 	IssueEvent_KIND_COMMENT_DELETED IssueEvent_Kind = 7
 	// A relation was made on the issue; `relation` names it, `changes`
-	// hold its `type` and `related_issue`.
+	// hold its `type` and `related_issue`. A `related_issue` in a project
+	// the reader is not a member of is an empty string, as is one in any
+	// other project in a webhook's payload: an event names no issue that
+	// its reader could not read (ListIssueRelations leaves such a relation
+	// out).
 	IssueEvent_KIND_RELATION_CREATED IssueEvent_Kind = 8
-	// A relation of the issue was removed; `changes` hold what it was.
+	// A relation of the issue was removed; `changes` hold what it was (a
+	// `related_issue` the reader could not read empty, as above).
 	IssueEvent_KIND_RELATION_DELETED IssueEvent_Kind = 9
 )
 
