@@ -232,6 +232,12 @@ const hostileString: fc.Arbitrary<string> = fc.oneof(
       "a\u200dda",
       "ada@example.com",
       "ADA@EXAMPLE.COM",
+      // Text that shows as other text: a right-to-left override, an isolate, names that pass for a handle.
+      "CORE-1 \u202Egnp.exe",
+      "\u2067x\u2069",
+      "\u200F(1)\u200E",
+      "@ada",
+      "\u200B@ada",
     ),
   },
 );

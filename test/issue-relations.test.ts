@@ -3,6 +3,7 @@ import { Code, createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   Issue_CloseReason as CloseReason,
+  type IssueEvent,
   IssueEvent_Kind as Kind,
   Issue_State as State,
 } from "../gen/proto/tracker/v1/issue_pb.js";
@@ -61,6 +62,64 @@ describe.each(PROTOCOLS)("IssueRelationService over %s", (protocol) => {
     await relations.deleteIssueRelation({ name: fromBlocked[0]?.name ?? "" });
     expect(await listed(blocker)).toEqual([]);
     expect(await listed(blocked)).toEqual([]);
+  });
+
+  it("names a related issue in the history and watch events only to members of its project", async () => {
+    const core = await createProject(server, "alice");
+    const secret = await createProject(server, "alice");
+    await addMember(server, core, "bob", "reader", "alice");
+    const [mine, sibling] = [await newIssue(core, "mine"), await newIssue(core, "sibling")];
+    const hidden = await newIssue(secret, "the secret plan");
+    const relations = relationsAs("alice", protocol);
+    const toHidden = await relations.createIssueRelation({
+      parent: mine,
+      issueRelation: { type: Type.BLOCKS, relatedIssue: hidden },
+    });
+    await relations.createIssueRelation({
+      parent: mine,
+      issueRelation: { type: Type.RELATES_TO, relatedIssue: sibling },
+    });
+    await relations.deleteIssueRelation({ name: toHidden.name });
+
+    const watchOf = (user: string) => readWatchIssues(clientsFor(server, user, protocol).issues, core);
+    const watches = { alice: watchOf("alice"), bob: watchOf("bob") };
+    const relatedIn = (events: IssueEvent[]) =>
+      events
+        .filter((event) => event.kind === Kind.RELATION_CREATED || event.kind === Kind.RELATION_DELETED)
+        .map((event) => {
+          const change = event.changes.find((each) => each.field === "related_issue");
+          return [change?.oldValue?.kind.value, change?.newValue?.kind.value];
+        });
+    const historyOf = async (user: string, parent: string) =>
+      relatedIn((await clientsFor(server, user, protocol).issues.listIssueEvents({ parent })).events);
+    const nothing = NullValue.NULL_VALUE;
+    const named = [
+      [nothing, hidden],
+      [nothing, sibling],
+      [hidden, nothing],
+    ];
+    // Bob, who is no member of the other project, learns of no issue there (nor of the project).
+    const unnamed = [
+      [nothing, ""],
+      [nothing, sibling],
+      ["", nothing],
+    ];
+    expect(await historyOf("alice", mine)).toEqual(named);
+    expect(await historyOf("bob", mine)).toEqual(unnamed);
+    expect(await historyOf("bob", core)).toEqual(unnamed);
+    expect(await listed(mine, "bob")).toEqual([[Type.RELATES_TO, sibling]]);
+    for (const [user, expected] of [
+      ["alice", named],
+      ["bob", unnamed],
+    ] as const) {
+      const watch = watches[user];
+      await watch.waitFor(
+        () => watch.messages.some((message) => message.event?.kind === Kind.RELATION_DELETED),
+        () => `${user}'s watch ended before the relation's removal`,
+      );
+      expect(relatedIn(watch.messages.flatMap((message) => message.event ?? []))).toEqual(expected);
+      await watch.stop();
+    }
   });
 });
 

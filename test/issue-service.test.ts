@@ -10,7 +10,14 @@ import {
   Issue_State as State,
 } from "../gen/proto/tracker/v1/issue_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { addMember, clientsFor, createProject, userNamed } from "./support/fixtures.js";
+import {
+  addMember,
+  BIDI_CONTROLS,
+  BIDI_MARKS,
+  clientsFor,
+  createProject,
+  userNamed,
+} from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS } from "./support/transports.js";
 
@@ -58,6 +65,34 @@ describe.each(PROTOCOLS)("IssueService over %s", (protocol) => {
     expect(updated.etag).not.toBe(issue.etag);
     expect(updated.updateTime?.seconds ?? 0n).toBeGreaterThanOrEqual(issue.updateTime?.seconds ?? 0n);
     expect(updated.updateTime).not.toEqual(issue.updateTime);
+  });
+
+  it("refuses bidirectional controls in a title, naming issue.title, and keeps marks and bodies as written", async () => {
+    const parent = await createProject(server);
+    const { issues } = clientsFor(server, "alice", protocol);
+    for (const control of BIDI_CONTROLS) {
+      const error = await expectError(
+        issues.createIssue({ parent, issue: { title: `Invoice ${control}gnp.exe` } }),
+        Code.InvalidArgument,
+        "INVALID_ARGUMENT",
+      );
+      expect(violatedFields(error)).toEqual(["issue.title"]);
+    }
+    // Markdown renders each paragraph on its own: a body may quote right-to-left text as written.
+    const title = `\u05E9\u05DC\u05D5\u05DD ${BIDI_MARKS}(1)`;
+    const body = "Quoted: \u2067\u05E9\u05DC\u05D5\u05DD\u2069, and \u202Egnp.exe";
+    const issue = await issues.createIssue({ parent, issue: { title, body } });
+    expect(issue).toMatchObject({ title, body });
+    const error = await expectError(
+      issues.updateIssue({
+        issue: { name: issue.name, title: "CORE-1 \u202Egnp.exe", etag: issue.etag },
+        updateMask: mask("title"),
+      }),
+      Code.InvalidArgument,
+      "INVALID_ARGUMENT",
+    );
+    expect(violatedFields(error)).toEqual(["issue.title"]);
+    expect((await issues.getIssue({ name: issue.name })).title).toBe(title);
   });
 });
 

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { type Client, Code, createClient } from "@connectrpc/connect";
+import { type Client, Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createNodeTransport } from "../client/node.js";
 import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js";
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
@@ -78,6 +79,30 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
     const name = `users/${randomUUID()}`;
     const error = await expectError(client.getUser({ name }), Code.NotFound, "RESOURCE_NOT_FOUND");
     expect(error.rawMessage).toBe(`${name} does not exist`);
+  });
+
+  it("takes no display name that would pass for a handle, and none with surrounding blanks", async () => {
+    const issuer = await testIssuer();
+    const signedInAs = async (subject: string, name: string) => {
+      const token = await issuer.mint(subject, { name });
+      const bearer: Interceptor = (next) => (req) => {
+        req.header.set("authorization", `Bearer ${token}`);
+        return next(req);
+      };
+      return createClient(
+        UserService,
+        createNodeTransport(protocol, server.baseUrl, [bearer]),
+      ).getCurrentUser({});
+    };
+    // No handle: no preferred_username nor e-mail to take one from.
+    for (const name of ["@alice", "  @alice", "\u200B@alice", "\u3164@alice", "\uFF20alice"]) {
+      const user = await signedInAs(newSubject(), name);
+      expect(user).toMatchObject({ handle: "", displayName: "" });
+    }
+    const subject = newSubject();
+    expect((await signedInAs(subject, "  Alice Liddell ")).displayName).toBe("Alice Liddell");
+    // A later token's handle-like name is as good as none: the known name stays.
+    expect((await signedInAs(subject, "@alice")).displayName).toBe("Alice Liddell");
   });
 });
 

@@ -8,8 +8,12 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from "vitest";
 import { AuditService } from "../gen/proto/tracker/v1/audit_pb.js";
 import { CommentService } from "../gen/proto/tracker/v1/comment_pb.js";
-import { IssueEvent_Kind as Kind } from "../gen/proto/tracker/v1/issue_pb.js";
+import { type IssueEvent, IssueEvent_Kind as Kind } from "../gen/proto/tracker/v1/issue_pb.js";
 import { MemberService } from "../gen/proto/tracker/v1/member_pb.js";
+import {
+  IssueRelationService,
+  IssueRelation_Type as RelationType,
+} from "../gen/proto/tracker/v1/relation_pb.js";
 import {
   WebhookDelivery_State as DeliveryState,
   WebhookPayloadSchema,
@@ -175,6 +179,45 @@ describe("deliveries", () => {
       expect(latest?.deliveredTime).toBeDefined();
       expect(latest?.nextAttemptTime).toBeUndefined();
       expect(latest?.attempts).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("names no issue of another project in a relation event, sent or listed", async () => {
+    const receiver = await startReceiver();
+    try {
+      const { project, webhook } = await newWebhook(server, receiver.url, { kinds: [Kind.RELATION_CREATED] });
+      const { issues } = clientsFor(server);
+      const relations = createClient(IssueRelationService, transportFor("gRPC over HTTP/2", server.baseUrl));
+      const [mine, sibling] = await Promise.all(
+        ["mine", "sibling"].map(
+          async (title) => (await issues.createIssue({ parent: project, issue: { title } })).name,
+        ),
+      );
+      const elsewhere = await issues.createIssue({
+        parent: await createProject(server),
+        issue: { title: "secret" },
+      });
+      for (const relatedIssue of [elsewhere.name, sibling ?? ""]) {
+        await relations.createIssueRelation({
+          parent: mine,
+          issueRelation: { type: RelationType.RELATES_TO, relatedIssue },
+        });
+      }
+      const deliveries = await finished(server, webhook.name, 2);
+      await vi.waitFor(() => expect(receiver.received).toHaveLength(2), WAIT);
+      const relatedIn = (events: (IssueEvent | undefined)[]) =>
+        events
+          .map(
+            (event) =>
+              event?.changes.find((change) => change.field === "related_issue")?.newValue?.kind.value,
+          )
+          .sort();
+      const sent = receiver.received.map((request) => payloadOf(request.body).event);
+      // The receiver is told of the webhook's own project only.
+      expect(relatedIn(sent)).toEqual(["", sibling]);
+      expect(relatedIn(deliveries.map((delivery) => delivery.event))).toEqual(["", sibling]);
     } finally {
       await receiver.close();
     }

@@ -2,7 +2,7 @@ import { Code, createContextKey, type HandlerContext, type Interceptor } from "@
 import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import type { Caller } from "../domain/shared/caller.js";
-import { handleCandidates } from "../domain/users/handles.js";
+import { displayNameFrom, handleCandidates } from "../domain/users/handles.js";
 import { signIn } from "../domain/users/user-store.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
@@ -14,7 +14,8 @@ const callerKey = createContextKey<Caller | undefined>(undefined, {
 /**
  * Turns the verified token of every API request into a user, creating it on
  * first use (with a handle from the token, when one is free) and refreshing
- * its e-mail and name from the token, before the handler runs.
+ * its e-mail and name from the token (a name that reads as a handle is none),
+ * before the handler runs.
  */
 export function createCallerInterceptor(db: Database): Interceptor {
   // Users known to this process, by subject, with the claims last written:
@@ -32,7 +33,7 @@ export function createCallerInterceptor(db: Database): Interceptor {
     const uid = await signIn(db, {
       subject: principal.subject,
       email: principal.email,
-      displayName: principal.name,
+      displayName: displayNameFrom(principal.name),
       handles: handleCandidates(principal.preferredUsername, principal.email),
     });
     if (known.size >= 10_000) known.clear();

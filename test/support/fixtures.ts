@@ -8,6 +8,15 @@ import { type Protocol, transportFor } from "./transports.js";
 
 let projects = 0;
 
+/**
+ * The bidirectional embedding, override and isolate controls (U+202A-U+202E,
+ * U+2066-U+2069), refused in every one-line name and title.
+ */
+export const BIDI_CONTROLS = [..."\u202A\u202B\u202C\u202D\u202E\u2066\u2067\u2068\u2069"];
+
+/** The bidirectional marks (LRM, RLM, ALM), which reorder nothing beyond themselves: allowed. */
+export const BIDI_MARKS = "\u200E\u200F\u061C";
+
 /** A fresh project key, unique within a test run. */
 export function uniqueProjectKey(prefix = "T"): string {
   projects += 1;

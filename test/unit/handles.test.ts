@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { handleCandidates, isHandle } from "../../src/domain/users/handles.js";
+import { displayNameFrom, handleCandidates, isHandle } from "../../src/domain/users/handles.js";
 
 describe("handleCandidates", () => {
   it.each<[string, string, string, string[]]>([
@@ -35,5 +35,30 @@ describe("handleCandidates", () => {
   ])("%s", (_, preferred, email, expected) => {
     expect(handleCandidates(preferred, email)).toEqual(expected);
     for (const handle of expected) expect(isHandle(handle)).toBe(true);
+  });
+});
+
+describe("displayNameFrom", () => {
+  it.each([
+    ["Ada Lovelace", "Ada Lovelace"],
+    ["  Ada Lovelace \u3000", "Ada Lovelace"],
+    ["Ada @ Example", "Ada @ Example"],
+    ["ada@example.com", "ada@example.com"],
+    ["\u0627\u0644\u0639\u0631\u0628\u064A\u0629", "\u0627\u0644\u0639\u0631\u0628\u064A\u0629"],
+  ])("takes %j as %j", (claim, name) => {
+    expect(displayNameFrom(claim)).toBe(name);
+  });
+
+  it.each([
+    "@alice",
+    " @alice",
+    "\u3000@alice",
+    "\u3164@alice", // Hangul filler: invisible, though a letter
+    "\u200b@alice",
+    "\uff20alice", // fullwidth at sign
+    "\ufe6balice", // small at sign
+    "@",
+  ])("takes no display name from %j, which reads as a handle", (claim) => {
+    expect(displayNameFrom(claim)).toBe("");
   });
 });

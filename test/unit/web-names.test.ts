@@ -1,6 +1,6 @@
 // What the board accepts where a person names an issue (links, sub-issues, "duplicate of").
 import { describe, expect, it } from "vitest";
-import { issueNameFrom, projectOf } from "../../web/src/names.js";
+import { issueNameFrom, personName, projectOf } from "../../web/src/names.js";
 
 describe("issueNameFrom", () => {
   it.each([
@@ -31,5 +31,22 @@ describe("issueNameFrom", () => {
 
   it("names an issue's project", () => {
     expect(projectOf("projects/CORE/issues/12")).toBe("projects/CORE");
+  });
+});
+
+describe("personName", () => {
+  const person = (handle: string, displayName: string, email = "") => ({ handle, displayName, email });
+
+  it.each([
+    [person("ada", "Ada Lovelace"), "@ada"],
+    [person("", "Ada Lovelace", "ada@example.com"), "Ada Lovelace"],
+    [person("", "", "ada@example.com"), "ada@example.com"],
+    // Display names from before the server refused them never pass for a handle.
+    [person("", "@alice"), "alice"],
+    [person("", " \u200b@@alice"), "alice"],
+    [person("", "\uff20alice"), "alice"],
+    [person("", "@", "mallory@example.com"), "mallory@example.com"],
+  ])("names %j as %j", (user, shown) => {
+    expect(personName(user)).toBe(shown);
   });
 });

@@ -18,7 +18,7 @@ import { field, h, mount, uniqueId } from "./dom.js";
 import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
 import { type Board, IssuePanel, mayWrite, type ProjectData, roleIn } from "./issue-panel.js";
-import { projectOf } from "./names.js";
+import { personName, projectOf } from "./names.js";
 import { Session } from "./session.js";
 import { type WatchStatus, watchProject } from "./watch.js";
 import { debounce, initials, labelChip, labelIdFor, prioritySelect } from "./widgets.js";
@@ -1617,11 +1617,6 @@ function parseRoute(): { project?: string; issue?: string } {
 function navigate(name: string) {
   const path = `/${name}`;
   if (window.location.pathname !== path) window.history.pushState(null, "", path + window.location.search);
-}
-
-/** How people are named on the board: `@handle`, else their display name or e-mail. */
-function personName(user: User): string {
-  return user.handle ? `@${user.handle}` : user.displayName || user.email;
 }
 
 async function fetchProjectData(clients: Session["clients"], project: string): Promise<ProjectData> {

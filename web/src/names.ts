@@ -1,4 +1,7 @@
-// Resource names: of what a person types, and of what a name belongs to.
+// Resource names: of what a person types, and of what a name belongs to;
+// and how people are named.
+
+import type { User } from "../../client/index.js";
 
 /** The project an issue (or anything under a project) belongs to: `projects/CORE`. */
 export function projectOf(name: string): string {
@@ -29,3 +32,17 @@ export function issueNameOfKey(text: string): string | undefined {
 }
 
 const ISSUE_NAME = /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/;
+
+/** Blanks, invisible characters and at signs (or look-alikes) that a display name may start with. */
+const HANDLE_LIKE_START = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}@\uFF20\uFE6B]+/u;
+
+/**
+ * How people are named on the board: `@handle`, else their display name or
+ * e-mail. Only a handle starts with "@": the server takes no display name
+ * that does, and one stored before it refused them is shown without it, so
+ * "@ada" of someone without a handle never passes for ada.
+ */
+export function personName(user: Pick<User, "handle" | "displayName" | "email">): string {
+  if (user.handle) return `@${user.handle}`;
+  return user.displayName.replace(HANDLE_LIKE_START, "") || user.email;
+}

@@ -1,13 +1,14 @@
-import { create, fromJson, type JsonValue } from "@bufbuild/protobuf";
+import { clone, create, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type Kysely, type Selectable, sql } from "kysely";
 import type { DB, IssueEvents } from "../../../gen/db.js";
 import {
+  type FieldChange,
   type IssueEvent,
   IssueEventSchema,
   IssueEvent_Kind as Kind,
 } from "../../../gen/proto/tracker/v1/issue_pb.js";
-import { commentName, issueName, relationName, userName } from "../shared/names.js";
+import { commentName, issueName, projectKeyOf, relationName, userName } from "../shared/names.js";
 import { fitting, pageBytes, pageOf, withinPageBytes } from "../shared/pagination.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 
@@ -48,6 +49,74 @@ export function toIssueEvent(row: EventRow, projectKey: string): IssueEvent {
     comment: row.comment_uid === null ? "" : commentName(projectKey, row.issue_number, row.comment_uid),
     relation: row.relation_uid === null ? "" : relationName(projectKey, row.issue_number, row.relation_uid),
   });
+}
+
+/** The key of the other project whose issue the relation change `change` of an event of `ownKey` names, if any. */
+function otherProjectOf(change: FieldChange, ownKey: string): string | undefined {
+  if (change.field !== "related_issue") return undefined;
+  for (const value of [change.oldValue, change.newValue]) {
+    if (value?.kind.case === "stringValue" && value.kind.value !== "") {
+      const key = projectKeyOf(value.kind.value);
+      if (key !== ownKey) return key;
+    }
+  }
+  return undefined;
+}
+
+const isRelationEvent = (event: IssueEvent) =>
+  event.kind === Kind.RELATION_CREATED || event.kind === Kind.RELATION_DELETED;
+
+/**
+ * The event with the issue a relation event relates to left unnamed (its
+ * `related_issue` an empty string) when that issue is in another project,
+ * not one of `readable` (by key): a reader learns of no issue, nor project,
+ * that they could not read, as ListIssueRelations shows them no relation to
+ * it. The event itself, when nothing is hidden.
+ */
+export function hidingUnreadableIssues(event: IssueEvent, readable: ReadonlySet<string>): IssueEvent {
+  if (!isRelationEvent(event)) return event;
+  const ownKey = projectKeyOf(event.issue);
+  const hidden = (change: FieldChange) => {
+    const key = otherProjectOf(change, ownKey);
+    return key !== undefined && !readable.has(key);
+  };
+  if (!event.changes.some(hidden)) return event;
+  const redacted = clone(IssueEventSchema, event);
+  for (const change of redacted.changes.filter(hidden)) {
+    for (const side of ["oldValue", "newValue"] as const) {
+      if (change[side]?.kind.case === "stringValue") change[side].kind.value = "";
+    }
+  }
+  return redacted;
+}
+
+/**
+ * The events as the user `userUid` may see them (hidingUnreadableIssues),
+ * with one query for the projects they name, and none when they name no
+ * other project's issue.
+ */
+export async function eventsAsSeenBy(
+  db: Kysely<DB>,
+  userUid: string,
+  events: IssueEvent[],
+): Promise<IssueEvent[]> {
+  const others = new Set(
+    events.filter(isRelationEvent).flatMap((event) => {
+      const ownKey = projectKeyOf(event.issue);
+      return event.changes.flatMap((change) => otherProjectOf(change, ownKey) ?? []);
+    }),
+  );
+  if (others.size === 0) return events;
+  // A member, whatever the role, reads the project's issues (as relation-store's reads).
+  const rows = await db
+    .selectFrom("projects")
+    .innerJoin("members", "members.project_uid", "projects.uid")
+    .select("projects.key")
+    .where("members.user_uid", "=", userUid)
+    .where("projects.key", "in", [...others])
+    .execute();
+  const readable = new Set(rows.map((row) => row.key));
+  return events.map((event) => hidingUnreadableIssues(event, readable));
 }
 
 /**
@@ -93,9 +162,10 @@ export async function eventsAfter(
 
 const isCursor = (value: unknown): value is string => typeof value === "string" && /^\d+$/.test(value);
 
-/** ListIssueEvents: the history of one issue (issueUid set) or of the whole project. */
+/** ListIssueEvents: the history of one issue (issueUid set) or of the whole project, as `readerUid` may see it. */
 export async function listIssueEvents(
   db: Kysely<DB>,
+  readerUid: string,
   project: { uid: string; key: string },
   issueUid: string | undefined,
   request: { parent: string; pageSize: number; pageToken: string },
@@ -121,5 +191,6 @@ export async function listIssueEvents(
       .orderBy("event.page_place")
       .execute();
   });
-  return { events: page.map((row) => toIssueEvent(row, project.key)), nextPageToken };
+  const events = page.map((row) => toIssueEvent(row, project.key));
+  return { events: await eventsAsSeenBy(db, readerUid, events), nextPageToken };
 }

@@ -9,7 +9,7 @@ import { type ProjectAccess, projectFor } from "../shared/access.js";
 import type { Caller } from "../shared/caller.js";
 import { findProject } from "../shared/projects.js";
 import type { IssueEventBus } from "./issue-event-bus.js";
-import { eventsAfter, toIssueEvent } from "./issue-event-store.js";
+import { eventsAfter, eventsAsSeenBy, toIssueEvent } from "./issue-event-store.js";
 
 // WatchIssues without the protocol: the per-user cap on open streams (in
 // every process), and
@@ -284,12 +284,18 @@ export class IssueWatches {
     reading: while (!stop.aborted) {
       const { accessRevision, events, more } = await this.#sharedEventsAfter(project, position);
       await checkAccess(accessRevision);
-      for (const { sequence, event } of events) {
+      // Shared as read; this caller's own copy only of an event naming an issue they cannot read.
+      const seen = await eventsAsSeenBy(
+        this.db,
+        caller.userUid,
+        events.map(({ event }) => event),
+      );
+      for (const [index, { sequence }] of events.entries()) {
         // A change heard of meanwhile (say, while a slow client took the
         // batch) is checked before the rest is delivered.
         if (stop.aborted || accessChangeHeard()) continue reading;
         position = sequence;
-        yield { event, position: BigInt(position) };
+        yield { event: seen[index], position: BigInt(position) };
       }
       if (more) continue;
       const changed = await bus.waitForChange(project.uid, watcher, WATCH_HEARTBEAT_MS, stop);

@@ -46,3 +46,22 @@ export function handleCandidates(preferredUsername: string, email: string): stri
   }
   return candidates;
 }
+
+/**
+ * What a display name may not start with, once blanks and invisible
+ * characters before it are passed over: an at sign or one that looks like it
+ * (fullwidth, small). Clients write handles as `@ada`, so a display name
+ * "@ada" shown for a user without a handle would pass for ada's handle.
+ */
+const READS_AS_HANDLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}]*[@\uFF20\uFE6B]/u;
+
+/**
+ * The token's `name` claim as the user's display name: without surrounding
+ * blanks, and "" (as good as absent, see signIn) when it would read as a
+ * handle. Control and format characters already made the claim unusable
+ * (the authenticator's profileClaim), so none hides in front of the "@".
+ */
+export function displayNameFrom(claim: string): string {
+  const name = claim.trim();
+  return READS_AS_HANDLE.test(name) ? "" : name;
+}

@@ -5,7 +5,12 @@ import type { Logger } from "pino";
 import type { DB } from "../../../gen/db.js";
 import { IssueEvent_Kind } from "../../../gen/proto/tracker/v1/issue_pb.js";
 import { WebhookPayloadSchema } from "../../../gen/proto/tracker/v1/webhook_pb.js";
-import { type EventRow, KINDS, toIssueEvent } from "../issue-events/issue-event-store.js";
+import {
+  type EventRow,
+  hidingUnreadableIssues,
+  KINDS,
+  toIssueEvent,
+} from "../issue-events/issue-event-store.js";
 import { postOnce } from "./webhook-http.js";
 import { storedAttempt, webhookName } from "./webhook-mapping.js";
 import { signatureHeaders } from "./webhook-signature.js";
@@ -269,7 +274,8 @@ function payloadOf(delivery: Claimed, event: EventRow): string {
     WebhookPayloadSchema,
     create(WebhookPayloadSchema, {
       webhook: webhookName(delivery.project_key, delivery.webhook_uid),
-      event: toIssueEvent(event, delivery.project_key),
+      // A webhook is told of its own project's issues only.
+      event: hidingUnreadableIssues(toIssueEvent(event, delivery.project_key), new Set()),
     }),
   );
 }

@@ -16,7 +16,12 @@ import {
   WebhookSchema,
 } from "../../../gen/proto/tracker/v1/webhook_pb.js";
 import { invalidArgument, required } from "../errors.js";
-import { type EventRow, KINDS, toIssueEvent } from "../issue-events/issue-event-store.js";
+import {
+  type EventRow,
+  hidingUnreadableIssues,
+  KINDS,
+  toIssueEvent,
+} from "../issue-events/issue-event-store.js";
 import { etagOf } from "../shared/etag.js";
 import { timestampFromPg } from "../shared/timestamps.js";
 import type { TargetPolicy } from "./webhook-targets.js";
@@ -74,7 +79,8 @@ export function toDelivery(
   return create(WebhookDeliverySchema, {
     name: deliveryName(webhook, row.uid),
     uid: row.uid,
-    ...(event && { event: toIssueEvent(event, projectKey) }),
+    // As the payload sent it (delivery-worker's payloadOf).
+    ...(event && { event: hidingUnreadableIssues(toIssueEvent(event, projectKey), new Set()) }),
     state: STATES[row.state],
     attemptCount: row.attempt_count,
     lastStatusCode: row.last_status_code ?? 0,

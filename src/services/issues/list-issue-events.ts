@@ -15,5 +15,5 @@ export const listIssueEvents =
       const issueUid = req.parent.includes("/issues/")
         ? (await findIssue(db, project.uid, req.parent)).uid
         : undefined;
-      return listEvents(db, project, issueUid, req);
+      return listEvents(db, caller.userUid, project, issueUid, req);
     });

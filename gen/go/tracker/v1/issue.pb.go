@@ -211,9 +211,14 @@ const (
 	IssueEvent_KIND_COMMENT_UPDATED IssueEvent_Kind = 6
 	IssueEvent_KIND_COMMENT_DELETED IssueEvent_Kind = 7
 	// A relation was made on the issue; `relation` names it, `changes`
-	// hold its `type` and `related_issue`.
+	// hold its `type` and `related_issue`. A `related_issue` in a project
+	// the reader is not a member of is an empty string, as is one in any
+	// other project in a webhook's payload: an event names no issue that
+	// its reader could not read (ListIssueRelations leaves such a relation
+	// out).
 	IssueEvent_KIND_RELATION_CREATED IssueEvent_Kind = 8
-	// A relation of the issue was removed; `changes` hold what it was.
+	// A relation of the issue was removed; `changes` hold what it was (a
+	// `related_issue` the reader could not read empty, as above).
 	IssueEvent_KIND_RELATION_DELETED IssueEvent_Kind = 9
 )
 
@@ -283,7 +288,12 @@ type Issue struct {
 	Number int64 `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
 	// The key people write, e.g. `CORE-42`.
 	Key string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
-	// A one-line summary. Required on create, and never empty.
+	// A one-line summary. Required on create, and never empty. No control
+	// characters, and none of the bidirectional embedding, override and
+	// isolate controls (U+202A-U+202E, U+2066-U+2069), with which a title
+	// would show in another order than it is written (`CORE-1 \u202Egnp.exe`
+	// shows as `CORE-1 exe.png`); the marks U+200E, U+200F and U+061C, which
+	// reorder nothing beyond themselves, are allowed.
 	Title string `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
 	// The description, in Markdown.
 	Body string `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
@@ -1643,13 +1653,13 @@ var File_tracker_v1_issue_proto protoreflect.FileDescriptor
 const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\n" +
 	"\x16tracker/v1/issue.proto\x12\n" +
-	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\f\n" +
+	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\f\n" +
 	"\x05Issue\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12\x1b\n" +
 	"\x06number\x18\x03 \x01(\x03B\x03\xe0A\x03R\x06number\x12\x15\n" +
-	"\x03key\x18\x04 \x01(\tB\x03\xe0A\x03R\x03key\x124\n" +
-	"\x05title\x18\x05 \x01(\tB\x1e\xe0A\x02\xbaH\x18\xd8\x01\x01r\x13\x10\x01\x18\x80\x022\f^[^\\p{Cc}]*$R\x05title\x12 \n" +
+	"\x03key\x18\x04 \x01(\tB\x03\xe0A\x03R\x03key\x12V\n" +
+	"\x05title\x18\x05 \x01(\tB@\xe0A\x02\xbaH:\xd8\x01\x01r5\x10\x01\x18\x80\x022.^[^\\p{Cc}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]*$R\x05title\x12 \n" +
 	"\x04body\x18\x06 \x01(\tB\f\xe0A\x01\xbaH\x06r\x04\x18\x80\x80\x04R\x04body\x12:\n" +
 	"\x05state\x18\a \x01(\x0e2\x17.tracker.v1.Issue.StateB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12M\n" +
 	"\fclose_reason\x18\b \x01(\x0e2\x1d.tracker.v1.Issue.CloseReasonB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\vcloseReason\x12>\n" +

@@ -32,7 +32,10 @@ type User struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// A server-assigned UUID.
 	Uid string `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	// The name people see, from the identity provider.
+	// The name people see, from the identity provider's `name` claim, without
+	// surrounding blanks. Never one that starts with "@" (or a look-alike,
+	// after blanks and invisible characters), which would pass for a handle:
+	// a token whose name does is taken as giving none.
 	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// The e-mail address, from the identity provider; empty if it gave none.
 	Email string `protobuf:"bytes,4,opt,name=email,proto3" json:"email,omitempty"`

@@ -38,7 +38,10 @@ export type User = Message<"tracker.v1.User"> & {
   uid: string;
 
   /**
-   * The name people see, from the identity provider.
+   * The name people see, from the identity provider's `name` claim, without
+   * surrounding blanks. Never one that starts with "@" (or a look-alike,
+   * after blanks and invisible characters), which would pass for a handle:
+   * a token whose name does is taken as giving none.
    *
    * @generated from field: string display_name = 3;
    */
