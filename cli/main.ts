@@ -22,7 +22,7 @@ import { createNodeTransport, type Protocol } from "../client/node.js";
 import { type Command, commands, GLOBAL_OPTIONS, type Options } from "./commands.js";
 import { findDescribable, findMethod, loadContract } from "./contract.js";
 import { callList, commandHelp, describe, groupHelp, groups, methodHelp, topHelp } from "./help.js";
-import { carriesMessage, fields, jsonOf, line, rowsField, table } from "./output.js";
+import { carriesMessage, fields, jsonOf, jsonText, line, rowsField, table, terminalSafe } from "./output.js";
 import {
   type CliProtocol,
   configPath,
@@ -103,14 +103,14 @@ async function allPages(transport: Transport, method: DescMethod, request: Messa
 }
 
 function printResponse(schema: DescMessage, json: JsonObject, asJson: boolean) {
-  if (asJson) return out(JSON.stringify(json, null, 2));
+  if (asJson) return out(jsonText(json, 2));
   const rows = rowsField(schema);
   if (rows?.fieldKind === "list" && rows.listKind === "message") {
     out(table(rows.message, (json[rows.jsonName] as JsonObject[] | undefined) ?? []));
     const next = schema.fields.find((field) => field.name === "next_page_token");
     const token = next && json[next.jsonName];
     if (typeof token === "string" && token !== "")
-      err(`more: --page-token ${token} (or --all for every page)`);
+      err(`more: --page-token ${terminalSafe(token)} (or --all for every page)`);
     return;
   }
   if (Object.keys(json).length > 0) out(fields(schema, json));
@@ -145,7 +145,7 @@ async function stream(
     for await (const message of response.message) {
       const json = jsonOf(method.output, message);
       const at = position && json[position.jsonName];
-      if (asJson) out(JSON.stringify(json));
+      if (asJson) out(jsonText(json));
       else if (carriesMessage(method.output, json)) out(line(method.output, json));
       else if (resumable && last === undefined) err(`watching from position ${at ?? 0} (Ctrl-C to stop)`);
       if (resumable) last = String(at ?? 0);
@@ -241,7 +241,7 @@ async function call(args: string[]): Promise<number> {
   const request = parseJson(method.input, data as JsonObject);
   const transport = transportFor(values as FlagValues);
   if (method.methodKind === "server_streaming") return stream(transport, method, request, true);
-  out(JSON.stringify(jsonOf(method.output, await unary(transport, method, request)), null, 2));
+  out(jsonText(jsonOf(method.output, await unary(transport, method, request)), 2));
   return EXIT.ok;
 }
 
@@ -277,11 +277,11 @@ call (e.g. 'npm run -s token -- --sub alice'); --token keeps the token itself.`)
   const whoAmI = findMethod("tracker.v1.UserService/GetCurrentUser");
   if (whoAmI) {
     const user = jsonOf(whoAmI.output, await unary(transport, whoAmI, parseJson(whoAmI.input, {})));
-    err(`logged in to ${server} as ${user.name}${user.email ? ` (${user.email})` : ""}`);
+    err(terminalSafe(`logged in to ${server} as ${user.name}${user.email ? ` (${user.email})` : ""}`));
   }
   const name = (values.profile as string | undefined) ?? DEFAULT_PROFILE;
   saveProfile(name, profile);
-  err(`profile "${name}" saved in ${configPath()}`);
+  err(terminalSafe(`profile "${name}" saved in ${configPath()}`));
   return EXIT.ok;
 }
 
@@ -339,20 +339,22 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(command, args);
 }
 
+/** Every line of an error, its server-supplied text made terminal-safe. */
 function report(error: unknown): number {
+  const say = (text: string) => err(terminalSafe(text));
   if (error instanceof UsageError) {
-    err(`error: ${error.message}`);
-    err("(tracker --help, or --help after any command, says how)");
+    say(`error: ${error.message}`);
+    say("(tracker --help, or --help after any command, says how)");
     return EXIT.usage;
   }
   if (error instanceof ConnectError) {
-    err(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
-    for (const violation of fieldViolationsOf(error)) err(`  ${violation.field}: ${violation.description}`);
+    say(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
+    for (const violation of fieldViolationsOf(error)) say(`  ${violation.field}: ${violation.description}`);
     const reason = errorInfoOf(error)?.reason;
-    if (reason && reason !== codeToString(error.code).toUpperCase()) err(`  reason: ${reason}`);
+    if (reason && reason !== codeToString(error.code).toUpperCase()) say(`  reason: ${reason}`);
     return EXIT.rpcBase + error.code;
   }
-  err(`error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`error: ${error instanceof Error ? error.message : String(error)}`);
   return EXIT.failed;
 }
 
