@@ -444,6 +444,7 @@ describe("tracker CLI, the token and the profile on this machine", () => {
     home = mkdtempSync(join(tmpdir(), "tracker-cli-local-"));
   });
   afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const mine = () => ({ XDG_CONFIG_HOME: home, TRACKER_TOKEN: undefined });
 
   it("indents a body's further lines, so that a line of it cannot pass for a field", async () => {
     await ok("project", "create", "BODY", "--display-name", "Bodies");
@@ -461,5 +462,26 @@ describe("tracker CLI, the token and the profile on this machine", () => {
     expect(shown).not.toMatch(/^state: +closed$/m);
     expect(shown).not.toMatch(/^priority: +low$/m);
     expect(shown).toMatch(/^body: +Steps:\n {10,}state: closed\n {10,}priority: low$/m);
+  }, 120_000);
+
+  it("reads the token from --token-file or stdin (--token -), and --help says --token shows in ps", async () => {
+    await ok("project", "create", "TOKENS", "--display-name", "Tokens");
+    const file = join(home, "token");
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const fromFile = await tracker(["project", "get", "TOKENS", "--token-file", file], { env: mine() });
+    expect(fromFile.stderr).toBe("");
+    expect(fromFile.stdout).toMatch(/^name: +projects\/TOKENS$/m);
+    const fromStdin = await tracker(["project", "get", "TOKENS", "--token", "-"], {
+      env: mine(),
+      input: token,
+    });
+    expect(fromStdin.stdout).toMatch(/^name: +projects\/TOKENS$/m);
+    const both = await tracker(["call", "ProjectService/GetProject", "--token", "-", "--data", "-"], {
+      env: mine(),
+    });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--token - and --data - both read stdin");
+    expect(await ok("--help")).toMatch(/--token TOKEN .*\n.*visible to other local users \(ps\)/);
+    expect(await ok("--help")).toContain("--token-file PATH");
   }, 120_000);
 });
