@@ -46,9 +46,9 @@ export const rpcName = (method: DescMethod) => `${method.parent.typeName}/${meth
 
 const GLOBAL_HELP = `Global flags:
   --server URL         the tracker server (default: the profile's; env TRACKER_SERVER)
-  --token TOKEN        bearer token (default: TRACKER_TOKEN, else the profile's); on the command
-                       line it is visible to other local users (ps): prefer TRACKER_TOKEN,
-                       --token-file or --token - (read from stdin)
+  --token TOKEN        bearer token (default: TRACKER_TOKEN, else the profile's, sent only to its
+                       server); on the command line it is visible to other local users (ps):
+                       prefer TRACKER_TOKEN, --token-file or --token - (read from stdin)
   --token-file PATH    the bearer token from a file
   --profile NAME       a profile saved by \`tracker login\` (default "default"; env TRACKER_PROFILE)
   --protocol P         ${PROTOCOLS.join(" | ")} (default connect)

@@ -1,7 +1,8 @@
 // Where the CLI sends its calls and with which token: profiles in
 // $XDG_CONFIG_HOME/tracker/config.json (default ~/.config), written by
 // `tracker login` readable by the user alone (0600), since a profile may hold
-// a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile.
+// a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile;
+// a profile's token goes only to the profile's server.
 import { execSync } from "node:child_process";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
@@ -59,6 +60,15 @@ export function saveProfile(name: string, profile: Profile, path = configPath())
   chmodSync(path, 0o600);
 }
 
+/** A server URL as it names the server: `http://Host:80/` is `http://host`. */
+function serverOf(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/+$/, "");
+  } catch {
+    return url.replace(/\/+$/, "");
+  }
+}
+
 export interface Target {
   server: string;
   protocol: CliProtocol;
@@ -83,7 +93,15 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   const protocol = flags.protocol ?? profile?.protocol ?? "connect";
   if (!(PROTOCOLS as readonly string[]).includes(protocol))
     throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
-  const fixed = flags.token ?? env.TRACKER_TOKEN ?? profile?.token;
+  const given = flags.token ?? env.TRACKER_TOKEN;
+  const profileToken = profile && (profile.token !== undefined || profile.tokenCommand !== undefined);
+  // The profile's token was given to its server: another (a --server typed,
+  // a TRACKER_SERVER someone set) must not receive it.
+  if (given === undefined && profileToken && serverOf(server) !== serverOf(profile.server))
+    throw new UsageError(
+      `profile "${name}" holds a token for ${profile.server}, not ${server}: give a token for ${server} (TRACKER_TOKEN, --token-file or --token -) or \`tracker login --server ${server}\``,
+    );
+  const fixed = given ?? profile?.token;
   const command = fixed === undefined ? profile?.tokenCommand : undefined;
   let minted: string | undefined;
   return {

@@ -436,6 +436,39 @@ describe("tracker CLI against a hostile server", () => {
       expect(JSON.parse(run.stdout).displayName).toBe(displayName);
     }
   }, 60_000);
+
+  it("sends a profile's token only to the server it was saved for, unless one is given for this call", async () => {
+    await ok("project", "create", "BOUND", "--display-name", "Bound");
+    const mine = { XDG_CONFIG_HOME: home, TRACKER_SERVER: undefined, TRACKER_TOKEN: undefined };
+    for (const saved of [
+      ["--token", token],
+      ["--token-command", `echo ${token}`],
+    ]) {
+      rmSync(join(home, "tracker"), { recursive: true, force: true });
+      expect((await tracker(["login", "--server", server.baseUrl, ...saved], { env: mine })).code).toBe(0);
+      expect((await tracker(["project", "get", "BOUND"], { env: mine })).code).toBe(0);
+      for (const elsewhere of [
+        { args: ["--server", hostile.url], env: mine },
+        { args: [], env: { ...mine, TRACKER_SERVER: hostile.url } },
+      ]) {
+        const run = await tracker(["project", "get", "BOUND", ...elsewhere.args], { env: elsewhere.env });
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(
+          `profile "default" holds a token for ${server.baseUrl}, not ${hostile.url}`,
+        );
+        expect(run.stderr).toContain(`tracker login --server ${hostile.url}`);
+      }
+      expect(hostile.seen).toEqual([]);
+    }
+    // a token given for this call goes where the call goes
+    await tracker(["project", "get", "BOUND", "--server", hostile.url, "--token", "for-there"], {
+      env: mine,
+    });
+    await tracker(["project", "get", "BOUND", "--server", hostile.url], {
+      env: { ...mine, TRACKER_TOKEN: "env" },
+    });
+    expect(hostile.seen.map((headers) => headers.authorization)).toEqual(["Bearer for-there", "Bearer env"]);
+  }, 120_000);
 });
 
 describe("tracker CLI, the token and the profile on this machine", () => {
