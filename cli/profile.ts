@@ -4,7 +4,8 @@
 // a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile;
 // a profile's token goes only to the profile's server.
 import { execSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -51,13 +52,25 @@ function readConfig(path: string): Config {
   return parsed.data;
 }
 
+/**
+ * Written to a new file of mode 0600 renamed over the old one: never into
+ * the old file itself, which may be readable by others until a chmod (or be
+ * a link to a file that stays so).
+ */
 export function saveProfile(name: string, profile: Profile, path = configPath()): void {
   const config = readConfig(path);
   config.profiles[name] = profile;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  // writeFileSync's mode applies only when it creates the file.
-  chmodSync(path, 0o600);
+  // mkdir's mode applies only to what it creates.
+  chmodSync(dirname(path), 0o700);
+  const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
 }
 
 /** A server URL as it names the server: `http://Host:80/` is `http://host`. */

@@ -1,6 +1,16 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -516,5 +526,24 @@ describe("tracker CLI, the token and the profile on this machine", () => {
     expect(both.stderr).toContain("--token - and --data - both read stdin");
     expect(await ok("--help")).toMatch(/--token TOKEN .*\n.*visible to other local users \(ps\)/);
     expect(await ok("--help")).toContain("--token-file PATH");
+  }, 120_000);
+
+  it("login writes the profile to a new 0600 file in a 0700 directory, never into the old file", async () => {
+    const directory = join(home, "tracker");
+    mkdirSync(directory, { mode: 0o755 });
+    chmodSync(directory, 0o755);
+    const path = join(directory, "config.json");
+    writeFileSync(path, '{"profiles":{}}\n', { mode: 0o644 });
+    chmodSync(path, 0o644);
+    // What a reader who opened (or linked) the old file sees.
+    const old = join(home, "old-config.json");
+    linkSync(path, old);
+    const login = await tracker(["login", "--server", server.baseUrl, "--token", token], { env: mine() });
+    expect(login.code).toBe(0);
+    expect(readFileSync(old, "utf8")).toBe('{"profiles":{}}\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(directory).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(path, "utf8")).profiles.default.token).toBe(token);
+    expect(readdirSync(directory)).toEqual(["config.json"]);
   }, 120_000);
 });
