@@ -15,7 +15,7 @@ import type {
   Message,
 } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
-import { ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
 import { bearerToken, errorInfoOf, fieldViolationsOf, type TokenSource } from "../client/index.js";
 import { createNodeTransport, type Protocol } from "../client/node.js";
@@ -75,8 +75,17 @@ function parse(args: string[], options: Options) {
   }
 }
 
+/**
+ * The most of an answer the CLI reads: the server's own message limit
+ * (MAX_MESSAGE_BYTES, src/server/create-server.ts), which it never writes
+ * past, so that a server that does cannot grow the CLI without bound.
+ */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
 const transportOf = (protocol: CliProtocol, server: string, token: TokenSource) =>
-  createNodeTransport(NODE_PROTOCOLS[protocol], server, [bearerToken(token)]);
+  createNodeTransport(NODE_PROTOCOLS[protocol], server, [bearerToken(token)], {
+    readMaxBytes: MAX_RESPONSE_BYTES,
+  });
 
 function transportFor(values: FlagValues): Transport {
   const target = resolveTarget({ ...(values as TargetFlags), token: givenToken(values) });
@@ -366,22 +375,41 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(command, args);
 }
 
+/**
+ * An error connect-es made of the server's answer rather than one the server
+ * sent (`isWireError` is the one mark of the difference): an answer it could
+ * not decode is INVALID_ARGUMENT there, as if the request were wrong, and one
+ * past MAX_RESPONSE_BYTES names only its readMaxBytes.
+ */
+function fromAnswer(error: ConnectError): ConnectError {
+  if (error.isWireError) return error;
+  if (error.code === Code.InvalidArgument || error.code === Code.Internal)
+    return new ConnectError(`the server's answer could not be decoded: ${error.rawMessage}`, Code.Internal);
+  if (error.code === Code.ResourceExhausted)
+    return new ConnectError(
+      `the server's answer is larger than the ${MAX_RESPONSE_BYTES} bytes the CLI reads`,
+      Code.ResourceExhausted,
+    );
+  return error;
+}
+
 /** Every line of an error, its server-supplied text made terminal-safe. */
-function report(error: unknown): number {
+function report(thrown: unknown): number {
   const say = (text: string) => err(terminalSafe(text));
-  if (error instanceof UsageError) {
-    say(`error: ${error.message}`);
+  if (thrown instanceof UsageError) {
+    say(`error: ${thrown.message}`);
     say("(tracker --help, or --help after any command, says how)");
     return EXIT.usage;
   }
-  if (error instanceof ConnectError) {
+  if (thrown instanceof ConnectError) {
+    const error = fromAnswer(thrown);
     say(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
     for (const violation of fieldViolationsOf(error)) say(`  ${violation.field}: ${violation.description}`);
     const reason = errorInfoOf(error)?.reason;
     if (reason && reason !== codeToString(error.code).toUpperCase()) say(`  reason: ${reason}`);
     return EXIT.rpcBase + error.code;
   }
-  say(`error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`error: ${thrown instanceof Error ? thrown.message : String(thrown)}`);
   return EXIT.failed;
 }
 

@@ -479,6 +479,31 @@ describe("tracker CLI against a hostile server", () => {
     });
     expect(hostile.seen.map((headers) => headers.authorization)).toEqual(["Bearer for-there", "Bearer env"]);
   }, 120_000);
+
+  it("caps the answer it reads at the server's message limit: resource_exhausted, exit 18", async () => {
+    const big = "a".repeat(1024 * 1024);
+    for (const body of [
+      JSON.stringify({ name: "projects/EVIL", displayName: big.repeat(5) }),
+      ['{"name":"projects/EVIL","displayName":"', ...Array.from({ length: 5 }, () => big), '"}'],
+    ]) {
+      hostile.answer = () => ({ body });
+      const run = await against(["project", "get", "EVIL"]);
+      expect(run.code).toBe(18);
+      expect(run.stderr).toMatch(
+        /^error: resource_exhausted: the server's answer is larger than the 4194304 bytes the CLI reads$/m,
+      );
+    }
+  }, 60_000);
+
+  it("says an answer it cannot decode is the server's, internal (exit 23), not invalid_argument", async () => {
+    for (const body of ['{"name": "projects/', '{"name": 42}', "<html>not JSON</html>"]) {
+      hostile.answer = () => ({ body });
+      const run = await against(["project", "get", "EVIL"]);
+      expect(run.code).toBe(23);
+      expect(run.stderr).toMatch(/^error: internal: the server's answer could not be decoded: /m);
+      expect(run.stderr).not.toMatch(RAW);
+    }
+  }, 60_000);
 });
 
 describe("tracker CLI, the token and the profile on this machine", () => {
