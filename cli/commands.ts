@@ -73,6 +73,7 @@ export type Options = NonNullable<Parameters<typeof parseArgs>[0]>["options"] & 
 export const GLOBAL_OPTIONS: Options = {
   server: { type: "string" },
   token: { type: "string" },
+  "token-file": { type: "string" },
   profile: { type: "string" },
   protocol: { type: "string" },
   json: { type: "boolean" },

@@ -46,7 +46,10 @@ export const rpcName = (method: DescMethod) => `${method.parent.typeName}/${meth
 
 const GLOBAL_HELP = `Global flags:
   --server URL         the tracker server (default: the profile's; env TRACKER_SERVER)
-  --token TOKEN        bearer token (default: the profile's; env TRACKER_TOKEN)
+  --token TOKEN        bearer token (default: TRACKER_TOKEN, else the profile's, sent only to its
+                       server); on the command line it is visible to other local users (ps):
+                       prefer TRACKER_TOKEN, --token-file or --token - (read from stdin)
+  --token-file PATH    the bearer token from a file
   --profile NAME       a profile saved by \`tracker login\` (default "default"; env TRACKER_PROFILE)
   --protocol P         ${PROTOCOLS.join(" | ")} (default connect)
   --json               proto JSON instead of tables, for scripts
@@ -86,7 +89,7 @@ Usage:
   tracker call <Service>/<Method> [--data JSON | --data @FILE | --data -]
                                                any RPC, proto JSON in and out (list them: tracker call)
   tracker describe <Service | Service/Method | Message>
-  tracker login --server URL [--token-command CMD | --token TOKEN] [--profile NAME]
+  tracker login --server URL [--token-command CMD | --token-file PATH | --token -] [--profile NAME]
 
 Resources and their verbs:
 ${lines.join("\n")}

@@ -15,14 +15,14 @@ import type {
   Message,
 } from "@bufbuild/protobuf";
 import { reflect } from "@bufbuild/protobuf/reflect";
-import { ConnectError, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, type Transport } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { bearerToken, errorInfoOf, fieldViolationsOf } from "../client/index.js";
+import { bearerToken, errorInfoOf, fieldViolationsOf, type TokenSource } from "../client/index.js";
 import { createNodeTransport, type Protocol } from "../client/node.js";
 import { type Command, commands, GLOBAL_OPTIONS, type Options } from "./commands.js";
 import { findDescribable, findMethod, loadContract } from "./contract.js";
 import { callList, commandHelp, describe, groupHelp, groups, methodHelp, topHelp } from "./help.js";
-import { carriesMessage, fields, jsonOf, line, rowsField, table } from "./output.js";
+import { carriesMessage, fields, jsonOf, jsonText, line, rowsField, table, terminalSafe } from "./output.js";
 import {
   type CliProtocol,
   configPath,
@@ -75,9 +75,21 @@ function parse(args: string[], options: Options) {
   }
 }
 
+/**
+ * The most of an answer the CLI reads: the server's own message limit
+ * (MAX_MESSAGE_BYTES, src/server/create-server.ts), which it never writes
+ * past, so that a server that does cannot grow the CLI without bound.
+ */
+const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
+
+const transportOf = (protocol: CliProtocol, server: string, token: TokenSource) =>
+  createNodeTransport(NODE_PROTOCOLS[protocol], server, [bearerToken(token)], {
+    readMaxBytes: MAX_RESPONSE_BYTES,
+  });
+
 function transportFor(values: FlagValues): Transport {
-  const target = resolveTarget(values as TargetFlags);
-  return createNodeTransport(NODE_PROTOCOLS[target.protocol], target.server, [bearerToken(target.token)]);
+  const target = resolveTarget({ ...(values as TargetFlags), token: givenToken(values) });
+  return transportOf(target.protocol, target.server, target.token);
 }
 
 async function unary(transport: Transport, method: DescMethod, request: Message): Promise<Message> {
@@ -103,14 +115,14 @@ async function allPages(transport: Transport, method: DescMethod, request: Messa
 }
 
 function printResponse(schema: DescMessage, json: JsonObject, asJson: boolean) {
-  if (asJson) return out(JSON.stringify(json, null, 2));
+  if (asJson) return out(jsonText(json, 2));
   const rows = rowsField(schema);
   if (rows?.fieldKind === "list" && rows.listKind === "message") {
     out(table(rows.message, (json[rows.jsonName] as JsonObject[] | undefined) ?? []));
     const next = schema.fields.find((field) => field.name === "next_page_token");
     const token = next && json[next.jsonName];
     if (typeof token === "string" && token !== "")
-      err(`more: --page-token ${token} (or --all for every page)`);
+      err(`more: --page-token ${terminalSafe(token)} (or --all for every page)`);
     return;
   }
   if (Object.keys(json).length > 0) out(fields(schema, json));
@@ -145,7 +157,7 @@ async function stream(
     for await (const message of response.message) {
       const json = jsonOf(method.output, message);
       const at = position && json[position.jsonName];
-      if (asJson) out(JSON.stringify(json));
+      if (asJson) out(jsonText(json));
       else if (carriesMessage(method.output, json)) out(line(method.output, json));
       else if (resumable && last === undefined) err(`watching from position ${at ?? 0} (Ctrl-C to stop)`);
       if (resumable) last = String(at ?? 0);
@@ -198,22 +210,43 @@ async function runCommand(command: Command, args: string[]): Promise<number> {
 /** The most --data may hold: the server's message limit is smaller still. */
 const MAX_DATA_BYTES = 16 * 1024 * 1024;
 
-function readData(data: string | undefined): string {
-  if (data === undefined) return "{}";
-  if (data !== "-" && !data.startsWith("@")) return data;
-  // Read to a bound, so --data @/dev/zero is refused instead of filling memory.
-  const fd = data === "-" ? 0 : openSync(data.slice(1), "r");
+/** A file, or stdin for "-", read to a bound, so @/dev/zero is refused instead of filling memory. */
+function readBounded(path: string, maxBytes: number, flag: string): string {
+  const fd = path === "-" ? 0 : openSync(path, "r");
   try {
-    const buffer = Buffer.alloc(MAX_DATA_BYTES + 1);
+    const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
-    for (let read = -1; read !== 0 && length <= MAX_DATA_BYTES; length += read) {
+    for (let read = -1; read !== 0 && length <= maxBytes; length += read) {
       read = readSync(fd, buffer, length, buffer.length - length, null);
     }
-    if (length > MAX_DATA_BYTES) throw new UsageError(`--data holds more than ${MAX_DATA_BYTES} bytes`);
+    if (length > maxBytes) throw new UsageError(`${flag} holds more than ${maxBytes} bytes`);
     return buffer.subarray(0, length).toString("utf8");
   } finally {
     if (fd !== 0) closeSync(fd);
   }
+}
+
+function readData(data: string | undefined): string {
+  if (data === undefined) return "{}";
+  if (data !== "-" && !data.startsWith("@")) return data;
+  return readBounded(data === "-" ? data : data.slice(1), MAX_DATA_BYTES, "--data");
+}
+
+const MAX_TOKEN_BYTES = 64 * 1024;
+
+/**
+ * The token given for this call: --token, or read from --token-file or, for
+ * `--token -`, stdin, which unlike the command line other users cannot see in `ps`.
+ */
+function givenToken(values: FlagValues): string | undefined {
+  const token = values.token as string | undefined;
+  const file = values["token-file"] as string | undefined;
+  if (file === undefined && token !== "-") return token;
+  if (file !== undefined && token !== undefined) throw new UsageError("give one of --token and --token-file");
+  if (token === "-" && values.data === "-") throw new UsageError("--token - and --data - both read stdin");
+  const read = readBounded(file ?? "-", MAX_TOKEN_BYTES, file ? "--token-file" : "--token -").trim();
+  if (read === "") throw new UsageError(`${file ? `--token-file ${file}` : "stdin"} holds no token`);
+  return read;
 }
 
 async function call(args: string[]): Promise<number> {
@@ -230,6 +263,8 @@ async function call(args: string[]): Promise<number> {
     out(await methodHelp(method));
     return EXIT.ok;
   }
+  // First: it refuses --token - with --data -, before --data - reads stdin.
+  const transport = transportFor(values as FlagValues);
   const text = readData(values.data as string | undefined);
   let data: unknown;
   try {
@@ -239,28 +274,31 @@ async function call(args: string[]): Promise<number> {
     throw new UsageError(`--data is not JSON${error instanceof SyntaxError ? "" : `: ${String(error)}`}`);
   }
   const request = parseJson(method.input, data as JsonObject);
-  const transport = transportFor(values as FlagValues);
   if (method.methodKind === "server_streaming") return stream(transport, method, request, true);
-  out(JSON.stringify(jsonOf(method.output, await unary(transport, method, request)), null, 2));
+  out(jsonText(jsonOf(method.output, await unary(transport, method, request)), 2));
   return EXIT.ok;
 }
 
 async function login(args: string[]): Promise<number> {
   const { values } = parse(args, { "token-command": { type: "string" } });
   if (values.help) {
-    out(`Usage: tracker login --server URL [--token-command CMD | --token TOKEN] [--profile NAME] [--protocol P]
+    out(`Usage: tracker login --server URL [--token-command CMD | --token-file PATH | --token -] [--profile NAME] [--protocol P]
 
 Saves a profile in ${configPath()} (mode 0600), after checking it with
 UserService/GetCurrentUser. --token-command runs for a fresh token on every
-call (e.g. 'npm run -s token -- --sub alice'); --token keeps the token itself.`);
+call (e.g. 'npm run -s token -- --sub alice'); --token-file PATH, --token -
+(stdin) and --token TOKEN keep the token itself, which is then sent only to
+this server. --token TOKEN on the command line is visible to other local
+users (ps); prefer the other forms.`);
     return EXIT.ok;
   }
   const server = values.server as string | undefined;
   if (!server) throw new UsageError("login needs --server URL");
-  const token = values.token as string | undefined;
   const tokenCommand = values["token-command"] as string | undefined;
-  if ((token === undefined) === (tokenCommand === undefined))
-    throw new UsageError("login needs one of --token-command CMD or --token TOKEN");
+  const given = values.token !== undefined || values["token-file"] !== undefined;
+  if (given === (tokenCommand !== undefined))
+    throw new UsageError("login needs one of --token-command CMD, --token-file PATH or --token -");
+  const token = givenToken(values as FlagValues);
   const protocol = values.protocol as string | undefined;
   if (protocol !== undefined && !(PROTOCOLS as readonly string[]).includes(protocol))
     throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
@@ -271,17 +309,15 @@ call (e.g. 'npm run -s token -- --sub alice'); --token keeps the token itself.`)
     ...(protocol !== undefined && { protocol: protocol as CliProtocol }),
   };
   const bearer = token ?? runTokenCommand(tokenCommand as string);
-  const transport = createNodeTransport(NODE_PROTOCOLS[profile.protocol ?? "connect"], server, [
-    bearerToken(bearer),
-  ]);
+  const transport = transportOf(profile.protocol ?? "connect", server, bearer);
   const whoAmI = findMethod("tracker.v1.UserService/GetCurrentUser");
   if (whoAmI) {
     const user = jsonOf(whoAmI.output, await unary(transport, whoAmI, parseJson(whoAmI.input, {})));
-    err(`logged in to ${server} as ${user.name}${user.email ? ` (${user.email})` : ""}`);
+    err(terminalSafe(`logged in to ${server} as ${user.name}${user.email ? ` (${user.email})` : ""}`));
   }
   const name = (values.profile as string | undefined) ?? DEFAULT_PROFILE;
   saveProfile(name, profile);
-  err(`profile "${name}" saved in ${configPath()}`);
+  err(terminalSafe(`profile "${name}" saved in ${configPath()}`));
   return EXIT.ok;
 }
 
@@ -339,20 +375,41 @@ async function main(argv: string[]): Promise<number> {
   return runCommand(command, args);
 }
 
-function report(error: unknown): number {
-  if (error instanceof UsageError) {
-    err(`error: ${error.message}`);
-    err("(tracker --help, or --help after any command, says how)");
+/**
+ * An error connect-es made of the server's answer rather than one the server
+ * sent (`isWireError` is the one mark of the difference): an answer it could
+ * not decode is INVALID_ARGUMENT there, as if the request were wrong, and one
+ * past MAX_RESPONSE_BYTES names only its readMaxBytes.
+ */
+function fromAnswer(error: ConnectError): ConnectError {
+  if (error.isWireError) return error;
+  if (error.code === Code.InvalidArgument || error.code === Code.Internal)
+    return new ConnectError(`the server's answer could not be decoded: ${error.rawMessage}`, Code.Internal);
+  if (error.code === Code.ResourceExhausted)
+    return new ConnectError(
+      `the server's answer is larger than the ${MAX_RESPONSE_BYTES} bytes the CLI reads`,
+      Code.ResourceExhausted,
+    );
+  return error;
+}
+
+/** Every line of an error, its server-supplied text made terminal-safe. */
+function report(thrown: unknown): number {
+  const say = (text: string) => err(terminalSafe(text));
+  if (thrown instanceof UsageError) {
+    say(`error: ${thrown.message}`);
+    say("(tracker --help, or --help after any command, says how)");
     return EXIT.usage;
   }
-  if (error instanceof ConnectError) {
-    err(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
-    for (const violation of fieldViolationsOf(error)) err(`  ${violation.field}: ${violation.description}`);
+  if (thrown instanceof ConnectError) {
+    const error = fromAnswer(thrown);
+    say(`error: ${codeToString(error.code)}: ${error.rawMessage}`);
+    for (const violation of fieldViolationsOf(error)) say(`  ${violation.field}: ${violation.description}`);
     const reason = errorInfoOf(error)?.reason;
-    if (reason && reason !== codeToString(error.code).toUpperCase()) err(`  reason: ${reason}`);
+    if (reason && reason !== codeToString(error.code).toUpperCase()) say(`  reason: ${reason}`);
     return EXIT.rpcBase + error.code;
   }
-  err(`error: ${error instanceof Error ? error.message : String(error)}`);
+  say(`error: ${thrown instanceof Error ? thrown.message : String(thrown)}`);
   return EXIT.failed;
 }
 

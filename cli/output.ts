@@ -48,24 +48,32 @@ function columnsOf(schema: DescMessage): DescField[] {
   return fields.length > 0 ? fields : schema.fields.filter(isScalarish);
 }
 
-/** One value as people read it: enums in lower case without their prefix, times to the second. */
 /**
- * Control characters (but line breaks and tabs) and bidirectional overrides
- * written out as `\u…`: a body someone else wrote must not retitle the
- * terminal, clear it, or hide text by escape sequences.
+ * What a terminal must not be sent from text someone else wrote: C0 and C1
+ * controls and DEL (escape sequences retitle or clear the terminal, a
+ * carriage return overwrites a line, a line feed fakes a new one) and the
+ * bidirectional controls and line separators that reorder or hide text.
  */
-const printable = (text: string) =>
-  text.replace(/[\p{Cc}\u202a-\u202e\u2066-\u2069]/gu, (char) =>
-    char === "\n" || char === "\t" ? char : `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
-  );
+const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
 
+const escaped = (char: string) => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`;
+
+/** Any server-supplied text as it may reach a terminal: every unsafe character written out as `\u…`. */
+export const terminalSafe = (text: string) => text.replace(UNSAFE, escaped);
+
+/**
+ * Proto JSON for scripts, with the unsafe characters JSON.stringify leaves
+ * raw (C1, DEL, bidirectional controls, U+2028/2029) as `\u` escapes: the
+ * same value, safe to print. (Its only raw control is the indentation's
+ * line feed: one inside a string is already `\n`.)
+ */
+export const jsonText = (json: JsonValue, indent?: number) =>
+  JSON.stringify(json, null, indent).replace(UNSAFE, (char) => (char === "\n" ? char : escaped(char)));
+
+/** One value as people read it (not yet terminal-safe): enums in lower case without their prefix, times to the second. */
 export function cell(field: DescField, value: JsonValue | undefined): string {
-  return printable(rawCell(field, value));
-}
-
-function rawCell(field: DescField, value: JsonValue | undefined): string {
   if (value === undefined || value === null) return "";
-  if (Array.isArray(value)) return value.map((item) => rawCell(field, item)).join(", ");
+  if (Array.isArray(value)) return value.map((item) => cell(field, item)).join(", ");
   if (typeof value === "object") return JSON.stringify(value);
   const text = String(value);
   const desc =
@@ -89,7 +97,7 @@ export function table(schema: DescMessage, rows: JsonObject[]): string {
   const columns = columnsOf(schema);
   const grid = [
     columns.map((field) => field.name.toUpperCase()),
-    ...rows.map((row) => columns.map((field) => oneLine(cell(field, row[field.jsonName])))),
+    ...rows.map((row) => columns.map((field) => terminalSafe(oneLine(cell(field, row[field.jsonName]))))),
   ];
   const widths = columns.map((_, index) => Math.max(...grid.map((line) => (line[index] ?? "").length)));
   return grid
@@ -102,12 +110,20 @@ export function table(schema: DescMessage, rows: JsonObject[]): string {
     .join("\n");
 }
 
-/** One resource: every field that is set, one per line. */
+/**
+ * One resource: every field that is set, one per line. A value's further
+ * lines (a body's) are indented under its first, so that no line of it can
+ * pass for a field (`state: closed` in a body someone wrote).
+ */
 export function fields(schema: DescMessage, json: JsonObject): string {
   const present = schema.fields.filter((field) => json[field.jsonName] !== undefined);
   const width = Math.max(0, ...present.map((field) => field.name.length));
+  const continued = `\n${" ".repeat(width + 3)}`;
   return present
-    .map((field) => `${`${field.name}:`.padEnd(width + 1)}  ${cell(field, json[field.jsonName])}`)
+    .map((field) => {
+      const lines = cell(field, json[field.jsonName]).split("\n").map(terminalSafe);
+      return `${`${field.name}:`.padEnd(width + 1)}  ${lines.join(continued)}`;
+    })
     .join("\n");
 }
 
@@ -122,7 +138,7 @@ export function line(schema: DescMessage, json: JsonObject, prefix = ""): string
           ? [line(field.message, value, `${prefix}${field.name}.`)]
           : [];
       if (field.fieldKind === "list" && field.listKind === "message") return [];
-      return [`${prefix}${field.name}=${cell(field, value)}`];
+      return [`${prefix}${field.name}=${terminalSafe(cell(field, value))}`];
     })
     .filter((part) => part !== "")
     .join(" ");

@@ -1,9 +1,11 @@
 // Where the CLI sends its calls and with which token: profiles in
 // $XDG_CONFIG_HOME/tracker/config.json (default ~/.config), written by
 // `tracker login` readable by the user alone (0600), since a profile may hold
-// a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile.
+// a token. Flags beat TRACKER_SERVER / TRACKER_TOKEN, which beat the profile;
+// a profile's token goes only to the profile's server.
 import { execSync } from "node:child_process";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
@@ -50,13 +52,34 @@ function readConfig(path: string): Config {
   return parsed.data;
 }
 
+/**
+ * Written to a new file of mode 0600 renamed over the old one: never into
+ * the old file itself, which may be readable by others until a chmod (or be
+ * a link to a file that stays so).
+ */
 export function saveProfile(name: string, profile: Profile, path = configPath()): void {
   const config = readConfig(path);
   config.profiles[name] = profile;
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
-  // writeFileSync's mode applies only when it creates the file.
-  chmodSync(path, 0o600);
+  // mkdir's mode applies only to what it creates.
+  chmodSync(dirname(path), 0o700);
+  const temporary = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+  try {
+    writeFileSync(temporary, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600, flag: "wx" });
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A server URL as it names the server: `http://Host:80/` is `http://host`. */
+function serverOf(url: string): string {
+  try {
+    return new URL(url).href.replace(/\/+$/, "");
+  } catch {
+    return url.replace(/\/+$/, "");
+  }
 }
 
 export interface Target {
@@ -83,7 +106,15 @@ export function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = proce
   const protocol = flags.protocol ?? profile?.protocol ?? "connect";
   if (!(PROTOCOLS as readonly string[]).includes(protocol))
     throw new UsageError(`--protocol must be one of ${PROTOCOLS.join(", ")}`);
-  const fixed = flags.token ?? env.TRACKER_TOKEN ?? profile?.token;
+  const given = flags.token ?? env.TRACKER_TOKEN;
+  const profileToken = profile && (profile.token !== undefined || profile.tokenCommand !== undefined);
+  // The profile's token was given to its server: another (a --server typed,
+  // a TRACKER_SERVER someone set) must not receive it.
+  if (given === undefined && profileToken && serverOf(server) !== serverOf(profile.server))
+    throw new UsageError(
+      `profile "${name}" holds a token for ${profile.server}, not ${server}: give a token for ${server} (TRACKER_TOKEN, --token-file or --token -) or \`tracker login --server ${server}\``,
+    );
+  const fixed = given ?? profile?.token;
   const command = fixed === undefined ? profile?.tokenCommand : undefined;
   let minted: string | undefined;
   return {

@@ -24,22 +24,24 @@ export type Protocol = (typeof PROTOCOLS)[number];
 /**
  * A transport over `protocol`; after `given`, it carries the latest
  * consistency token back (consistencyTokens in ./index.ts), so a client
- * reads its own writes behind a read replica.
+ * reads its own writes behind a read replica. `readMaxBytes` bounds what one
+ * answer may hold (connect-es's default is 4 GiB).
  */
 export function createNodeTransport(
   protocol: Protocol,
   baseUrl: string,
   given: Interceptor[] = [],
+  { readMaxBytes }: { readMaxBytes?: number } = {},
 ): Transport {
-  const interceptors = [...given, consistencyTokens()];
+  const common = { baseUrl, interceptors: [...given, consistencyTokens()], readMaxBytes };
   switch (protocol) {
     case "Connect JSON over HTTP/1.1":
-      return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
+      return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: false });
     case "Connect binary over HTTP/2":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
+      return createConnectTransport({ ...common, httpVersion: "2", useBinaryFormat: true });
     case "gRPC over HTTP/2":
-      return createGrpcTransport({ baseUrl, interceptors });
+      return createGrpcTransport(common);
     case "gRPC-Web over HTTP/1.1":
-      return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
+      return createGrpcWebTransport({ ...common, httpVersion: "1.1", useBinaryFormat: true });
   }
 }

@@ -1,10 +1,25 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { create, type DescMessage, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { BadRequestSchema, ErrorInfoSchema } from "../gen/proto/google/rpc/error_details_pb.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { tokenFor } from "./support/transports.js";
 
@@ -320,5 +335,240 @@ describe("tracker CLI", () => {
       env: { TRACKER_SERVER: undefined, TRACKER_TOKEN: token },
     });
     expect(overridden.code).toBe(0);
+  }, 120_000);
+});
+
+/**
+ * A server that answers every Connect call with what `answer` says (a
+ * compromised or hostile one), recording the headers it was sent.
+ */
+interface Hostile {
+  url: string;
+  seen: IncomingHttpHeaders[];
+  answer: () => { status?: number; body: string | string[] };
+}
+
+/** Text no terminal should be handed raw (the line feeds between lines aside). */
+const RAW = /(?!\n)[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+const detail = <Desc extends DescMessage>(schema: Desc, init: MessageInitShape<Desc>) => ({
+  type: schema.typeName,
+  value: Buffer.from(toBinary(schema, create(schema, init))).toString("base64"),
+});
+
+describe("tracker CLI against a hostile server", () => {
+  let http: Server;
+  const hostile: Hostile = { url: "", seen: [], answer: () => ({ status: 404, body: "{}" }) };
+  let home: string;
+  beforeAll(async () => {
+    http = createServer((request, response) => {
+      hostile.seen.push(request.headers);
+      request.resume();
+      request.on("end", () => {
+        const { status = 200, body } = hostile.answer();
+        // An array is sent chunked, with no content-length to go by.
+        response.writeHead(status, {
+          "content-type": "application/json",
+          ...(!Array.isArray(body) && { "content-length": Buffer.byteLength(body) }),
+        });
+        for (const chunk of Array.isArray(body) ? body : [body]) response.write(chunk);
+        response.end();
+      });
+    });
+    http.listen(0, "127.0.0.1");
+    await once(http, "listening");
+    hostile.url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    home = mkdtempSync(join(tmpdir(), "tracker-cli-hostile-"));
+  });
+  afterAll(async () => {
+    rmSync(home, { recursive: true, force: true });
+    await new Promise((resolve) => http.close(resolve));
+  });
+  afterEach(() => {
+    hostile.seen = [];
+    rmSync(join(home, "tracker"), { recursive: true, force: true });
+  });
+
+  /** The CLI pointed at the hostile server, with a config directory of its own. */
+  const against = (args: string[]) =>
+    tracker(args, { env: { XDG_CONFIG_HOME: home, TRACKER_SERVER: hostile.url } });
+
+  it("writes control characters and bidi controls of errors, violations, reasons, page tokens and login out", async () => {
+    const evil = "\u001b]0;PWNED\u0007\u001b[2J\r\nerror: fake\u009b31m\u202e\u2066\u200f\u061c\u2028\u007f";
+    hostile.answer = () => ({
+      status: 400,
+      body: JSON.stringify({
+        code: "invalid_argument",
+        message: `bad ${evil}`,
+        details: [
+          detail(BadRequestSchema, {
+            fieldViolations: [{ field: `field${evil}`, description: `desc${evil}` }],
+          }),
+          detail(ErrorInfoSchema, { reason: `REASON${evil}`, domain: "tracker" }),
+        ],
+      }),
+    });
+    const failed = await against(["project", "get", "EVIL"]);
+    expect(failed.code).toBe(13);
+    expect(failed.stderr).not.toMatch(RAW);
+    expect(failed.stderr.split("\n").filter((text) => text.startsWith("error:"))).toEqual([
+      "error: invalid_argument: bad \\u001b]0;PWNED\\u0007\\u001b[2J\\u000d\\u000aerror: fake\\u009b31m\\u202e\\u2066\\u200f\\u061c\\u2028\\u007f",
+    ]);
+    expect(failed.stderr).toMatch(/^ {2}field\\u001b.*: desc\\u001b/m);
+    expect(failed.stderr).toMatch(/^ {2}reason: REASON\\u001b/m);
+
+    hostile.answer = () => ({ body: JSON.stringify({ projects: [], nextPageToken: `next${evil}` }) });
+    const paged = await against(["projects", "list"]);
+    expect(paged.code).toBe(0);
+    expect(paged.stderr).not.toMatch(RAW);
+    expect(paged.stderr).toContain("more: --page-token next\\u001b]0;PWNED");
+
+    hostile.answer = () => ({
+      body: JSON.stringify({ name: `users/${evil}`, email: `mallory${evil}@example.com` }),
+    });
+    const login = await against(["login", "--server", hostile.url, "--token", "t"]);
+    expect(login.code).toBe(0);
+    expect(login.stderr).not.toMatch(RAW);
+    expect(login.stderr).toContain("as users/\\u001b]0;PWNED");
+  }, 60_000);
+
+  it("--json writes C1, DEL, bidi controls and line separators as \\u escapes, the same JSON value", async () => {
+    const displayName = "a\u0085b\u009bc\u202ed\u2028e\u2029f\u200eg\u007fh\u061ci\u2067j";
+    hostile.answer = () => ({ body: JSON.stringify({ name: "projects/EVIL", displayName }) });
+    for (const args of [
+      ["project", "get", "EVIL", "--json"],
+      ["call", "ProjectService/GetProject", "--data", '{"name":"projects/EVIL"}'],
+    ]) {
+      const run = await against(args);
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toMatch(RAW);
+      expect(run.stdout).toContain("a\\u0085b");
+      expect(JSON.parse(run.stdout).displayName).toBe(displayName);
+    }
+  }, 60_000);
+
+  it("sends a profile's token only to the server it was saved for, unless one is given for this call", async () => {
+    await ok("project", "create", "BOUND", "--display-name", "Bound");
+    const mine = { XDG_CONFIG_HOME: home, TRACKER_SERVER: undefined, TRACKER_TOKEN: undefined };
+    for (const saved of [
+      ["--token", token],
+      ["--token-command", `echo ${token}`],
+    ]) {
+      rmSync(join(home, "tracker"), { recursive: true, force: true });
+      expect((await tracker(["login", "--server", server.baseUrl, ...saved], { env: mine })).code).toBe(0);
+      expect((await tracker(["project", "get", "BOUND"], { env: mine })).code).toBe(0);
+      for (const elsewhere of [
+        { args: ["--server", hostile.url], env: mine },
+        { args: [], env: { ...mine, TRACKER_SERVER: hostile.url } },
+      ]) {
+        const run = await tracker(["project", "get", "BOUND", ...elsewhere.args], { env: elsewhere.env });
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(
+          `profile "default" holds a token for ${server.baseUrl}, not ${hostile.url}`,
+        );
+        expect(run.stderr).toContain(`tracker login --server ${hostile.url}`);
+      }
+      expect(hostile.seen).toEqual([]);
+    }
+    // a token given for this call goes where the call goes
+    await tracker(["project", "get", "BOUND", "--server", hostile.url, "--token", "for-there"], {
+      env: mine,
+    });
+    await tracker(["project", "get", "BOUND", "--server", hostile.url], {
+      env: { ...mine, TRACKER_TOKEN: "env" },
+    });
+    expect(hostile.seen.map((headers) => headers.authorization)).toEqual(["Bearer for-there", "Bearer env"]);
+  }, 120_000);
+
+  it("caps the answer it reads at the server's message limit: resource_exhausted, exit 18", async () => {
+    const big = "a".repeat(1024 * 1024);
+    for (const body of [
+      JSON.stringify({ name: "projects/EVIL", displayName: big.repeat(5) }),
+      ['{"name":"projects/EVIL","displayName":"', ...Array.from({ length: 5 }, () => big), '"}'],
+    ]) {
+      hostile.answer = () => ({ body });
+      const run = await against(["project", "get", "EVIL"]);
+      expect(run.code).toBe(18);
+      expect(run.stderr).toMatch(
+        /^error: resource_exhausted: the server's answer is larger than the 4194304 bytes the CLI reads$/m,
+      );
+    }
+  }, 60_000);
+
+  it("says an answer it cannot decode is the server's, internal (exit 23), not invalid_argument", async () => {
+    for (const body of ['{"name": "projects/', '{"name": 42}', "<html>not JSON</html>"]) {
+      hostile.answer = () => ({ body });
+      const run = await against(["project", "get", "EVIL"]);
+      expect(run.code).toBe(23);
+      expect(run.stderr).toMatch(/^error: internal: the server's answer could not be decoded: /m);
+      expect(run.stderr).not.toMatch(RAW);
+    }
+  }, 60_000);
+});
+
+describe("tracker CLI, the token and the profile on this machine", () => {
+  let home: string;
+  beforeAll(() => {
+    home = mkdtempSync(join(tmpdir(), "tracker-cli-local-"));
+  });
+  afterAll(() => rmSync(home, { recursive: true, force: true }));
+  const mine = () => ({ XDG_CONFIG_HOME: home, TRACKER_TOKEN: undefined });
+
+  it("indents a body's further lines, so that a line of it cannot pass for a field", async () => {
+    await ok("project", "create", "BODY", "--display-name", "Bodies");
+    await ok(
+      "issue",
+      "create",
+      "BODY",
+      "--title",
+      "Fake fields",
+      "--body",
+      "Steps:\nstate: closed\npriority: low",
+    );
+    const shown = await ok("issue", "get", "BODY-1");
+    expect(shown).toMatch(/^state: +open$/m);
+    expect(shown).not.toMatch(/^state: +closed$/m);
+    expect(shown).not.toMatch(/^priority: +low$/m);
+    expect(shown).toMatch(/^body: +Steps:\n {10,}state: closed\n {10,}priority: low$/m);
+  }, 120_000);
+
+  it("reads the token from --token-file or stdin (--token -), and --help says --token shows in ps", async () => {
+    await ok("project", "create", "TOKENS", "--display-name", "Tokens");
+    const file = join(home, "token");
+    writeFileSync(file, `${token}\n`, { mode: 0o600 });
+    const fromFile = await tracker(["project", "get", "TOKENS", "--token-file", file], { env: mine() });
+    expect(fromFile.stderr).toBe("");
+    expect(fromFile.stdout).toMatch(/^name: +projects\/TOKENS$/m);
+    const fromStdin = await tracker(["project", "get", "TOKENS", "--token", "-"], {
+      env: mine(),
+      input: token,
+    });
+    expect(fromStdin.stdout).toMatch(/^name: +projects\/TOKENS$/m);
+    const both = await tracker(["call", "ProjectService/GetProject", "--token", "-", "--data", "-"], {
+      env: mine(),
+    });
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain("--token - and --data - both read stdin");
+    expect(await ok("--help")).toMatch(/--token TOKEN .*\n.*visible to other local users \(ps\)/);
+    expect(await ok("--help")).toContain("--token-file PATH");
+  }, 120_000);
+
+  it("login writes the profile to a new 0600 file in a 0700 directory, never into the old file", async () => {
+    const directory = join(home, "tracker");
+    mkdirSync(directory, { mode: 0o755 });
+    chmodSync(directory, 0o755);
+    const path = join(directory, "config.json");
+    writeFileSync(path, '{"profiles":{}}\n', { mode: 0o644 });
+    chmodSync(path, 0o644);
+    // What a reader who opened (or linked) the old file sees.
+    const old = join(home, "old-config.json");
+    linkSync(path, old);
+    const login = await tracker(["login", "--server", server.baseUrl, "--token", token], { env: mine() });
+    expect(login.code).toBe(0);
+    expect(readFileSync(old, "utf8")).toBe('{"profiles":{}}\n');
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(statSync(directory).mode & 0o777).toBe(0o700);
+    expect(JSON.parse(readFileSync(path, "utf8")).profiles.default.token).toBe(token);
+    expect(readdirSync(directory)).toEqual(["config.json"]);
   }, 120_000);
 });

@@ -1,16 +1,27 @@
 import { describe, expect, it } from "vitest";
-import { cell, fields } from "../../cli/output.js";
+import { fields, jsonText, terminalSafe } from "../../cli/output.js";
 import { IssueSchema } from "../../gen/proto/tracker/v1/issue_pb.js";
 
 describe("the CLI's output for people", () => {
-  const body = IssueSchema.fields.find((field) => field.name === "body");
-  if (!body) throw new Error("Issue has no body field");
+  it("writes every control character, bidirectional control and line separator out", () => {
+    const hostile =
+      "\u001b]0;PWNED\u0007\u001b[2J\u001b[31mred\r\nnext\tcol \u202egnp.exe\u0085\u009b\u007f\u2066\u200e\u061c\u2028";
+    expect(terminalSafe(hostile)).toBe(
+      "\\u001b]0;PWNED\\u0007\\u001b[2J\\u001b[31mred\\u000d\\u000anext\\u0009col \\u202egnp.exe\\u0085\\u009b\\u007f\\u2066\\u200e\\u061c\\u2028",
+    );
+    expect(terminalSafe("Ünïcödé, emoji 👩‍💻 and 中文 stay")).toBe("Ünïcödé, emoji 👩‍💻 and 中文 stay");
+  });
 
-  it("writes control characters and bidirectional overrides out, keeping line breaks and tabs", () => {
-    const hostile = "\u001b]0;PWNED\u0007\u001b[2J\u001b[31mred\nnext\tcol \u202egnp.exe";
-    const shown = cell(body, hostile);
-    for (const raw of ["\u001b", "\u0007", "\u202e"]) expect(shown).not.toContain(raw);
-    expect(shown).toBe("\\u001b]0;PWNED\\u0007\\u001b[2J\\u001b[31mred\nnext\tcol \\u202egnp.exe");
-    expect(fields(IssueSchema, { body: hostile })).not.toContain("\u001b");
+  it("shows a multi-line body indented under its first line, each line terminal-safe", () => {
+    expect(fields(IssueSchema, { title: "T", body: "one\nstate: closed\n\u001b[2J" })).toBe(
+      "title:  T\nbody:   one\n        state: closed\n        \\u001b[2J",
+    );
+  });
+
+  it("writes JSON with C1, DEL, bidi controls and line separators as \\u escapes, the same value", () => {
+    const value = { text: "a\u0085b\u202ec\u2028d\u2029e\u007ff\u001bg\nh\u061ci" };
+    const text = jsonText(value, 2);
+    expect(text).toBe('{\n  "text": "a\\u0085b\\u202ec\\u2028d\\u2029e\\u007ff\\u001bg\\nh\\u061ci"\n}');
+    expect(JSON.parse(text)).toEqual(value);
   });
 });
