@@ -52,7 +52,8 @@ const KNOWN_FAILURES: Record<string, string> = {
  */
 const UNSTABLE: Record<string, string> = {
   "http2/5.1/5": "DATA on a half-closed (remote) stream: STREAM_CLOSED, or ignored once the answer closed it",
-  "http2/5.1/6": "HEADERS on a half-closed (remote) stream: STREAM_CLOSED, or ignored once the answer closed it",
+  "http2/5.1/6":
+    "HEADERS on a half-closed (remote) stream: STREAM_CLOSED, or ignored once the answer closed it",
   "http2/6.1/2": "DATA on a half-closed (remote) stream: STREAM_CLOSED, or ignored once the answer closed it",
   "http2/6.9/2": "a WINDOW_UPDATE of 0 on a stream: PROTOCOL_ERROR, or ignored once the answer closed it",
   // Malformed requests (RFC 9113 §8.1.1): RST_STREAM PROTOCOL_ERROR, or the
