@@ -2,7 +2,7 @@ import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { type Logger, pino } from "pino";
 import { type Authenticator, discoverOidcAuthenticator } from "./auth/authenticator.js";
-import { createDevAuthenticator } from "./auth/dev-issuer.js";
+import { createDevAuthenticator, mintDevToken } from "./auth/dev-issuer.js";
 import type { Config } from "./config.js";
 import type { AppContext, Limits } from "./context.js";
 import { assertPooledSettings, connectDatabase } from "./db/database.js";
@@ -140,7 +140,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     watchStreams,
     limits,
   };
-  const server = createServer(ctx, overrides.ablation);
+  const server = createServer(ctx, {
+    ablation: overrides.ablation,
+    ...(config.AUTH_MODE === "dev" && { mintDevToken: (claims) => mintDevToken(config.DATA_DIR, claims) }),
+  });
   // Every process delivers webhooks; the outbox's claims keep them from sending one twice at once.
   const deliveries = new DeliveryWorker(database.db, logger, {
     concurrency: config.WEBHOOK_CONCURRENCY,

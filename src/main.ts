@@ -87,7 +87,7 @@ async function serve(
         ...(config.DATABASE_REPLICA_URL && { replica: redact(config.DATABASE_REPLICA_URL, "replica") }),
         auth:
           config.AUTH_MODE === "dev"
-            ? "dev mode: tokens from `npm run token -- --sub <name>`"
+            ? "dev mode: sign in on the board as anyone, or mint a token with `npm run token -- --sub <name>`"
             : `OIDC issuer ${config.OIDC_ISSUER}, audience ${config.OIDC_AUDIENCE}`,
       },
       `tracker listening on http://localhost:${address.port} (Connect, gRPC, gRPC-Web; HTTP/1.1 and h2c)`,

@@ -25,6 +25,7 @@ import {
   type TrackerProtocol,
   WatchIssuesRequestSchema,
 } from "../client/index.js";
+import { mintDevToken } from "../src/auth/dev-issuer.js";
 import { serveWebApp } from "../src/server/web-app.js";
 import { CHROMIUM, haveChromium, launchChromium } from "./support/chromium.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -1555,3 +1556,156 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
     }
   }, 30_000);
 });
+
+describe.skipIf(!haveChromium)("development sign-in (AUTH_MODE=dev, as with npm start)", () => {
+  // A server of its own in development mode: it trusts its local key, and the
+  // board signs in through POST /dev/sign-in instead of a pasted token.
+  let devDataDir: string;
+  let devApi: TestServer;
+  beforeAll(async () => {
+    devDataDir = mkdtempSync(join(tmpdir(), "tracker-dev-board-"));
+    devApi = await startTestServer({ settings: { AUTH_MODE: "dev", DATA_DIR: devDataDir } });
+  });
+  afterAll(async () => {
+    await devApi?.close();
+    if (devDataDir) rmSync(devDataDir, { recursive: true, force: true });
+  });
+
+  const devClients = async (subject: string) =>
+    createTrackerClients(
+      createTrackerTransport({
+        baseUrl: devApi.baseUrl,
+        token: await mintDevToken(devDataDir, {
+          sub: subject,
+          email: `${subject}@example.com`,
+          preferredUsername: subject,
+        }),
+      }),
+    );
+
+  async function devPage(path = "/"): Promise<{ page: Page; problems: string[] }> {
+    const context = await browser.newContext({
+      viewport: { width: 1360, height: 860 },
+      colorScheme: "light",
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(UI_TIMEOUT);
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    await page.goto(`${webUrl}${path}?api=${encodeURIComponent(devApi.baseUrl)}`);
+    return { page, problems };
+  }
+
+  it("lets a new user sign in as a new handle, with no token, and file an issue", async () => {
+    const subject = `newbie-${Date.now().toString(36)}`;
+    const key = `D${Date.now().toString(36).toUpperCase().slice(-6)}`;
+    const { page, problems } = await devPage();
+    try {
+      const form = page.getByRole("form", { name: "Sign in for development" });
+      await form.getByLabel("Handle").waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+      await form.getByLabel("Handle").fill(subject);
+      await form.getByLabel("E-mail (optional)").fill(`${subject}@example.com`);
+      await form.getByLabel("Display name (optional)").fill("New Bie");
+      await form.getByRole("button", { name: "Sign in for development" }).click();
+      await textOf(page.getByTestId("current-user")).toContain("New Bie");
+
+      await page.getByRole("button", { name: "New project" }).click();
+      const projectDialog = page.getByRole("dialog", { name: "New project" });
+      await projectDialog.getByLabel("Key").fill(key);
+      await projectDialog.getByLabel("Name").fill("Dev sign-in");
+      await projectDialog.getByRole("button", { name: "Create project" }).click();
+      await inputValueOf(page.getByTestId("project-select")).toBe(`projects/${key}`);
+      await page.getByRole("button", { name: "New issue" }).click();
+      const issueDialog = page.getByRole("dialog", { name: "New issue" });
+      await issueDialog.getByLabel("Title").fill("My first issue");
+      await issueDialog.getByRole("button", { name: "Create issue" }).click();
+      await textOf(page.getByTestId("issue-row")).toContain("My first issue");
+
+      // The API agrees: the new user, named by the handle they typed, reported it.
+      const them = await devClients(subject);
+      const me = await them.users.getCurrentUser({});
+      expect([me.handle, me.email, me.displayName]).toEqual([subject, `${subject}@example.com`, "New Bie"]);
+      const { issues } = await them.issues.listIssues({ parent: `projects/${key}` });
+      expect(issues.map((issue) => [issue.title, issue.reporter])).toEqual([["My first issue", me.name]]);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-dev-sign-in").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
+
+  it("keeps what was typed (new issue, edit, comment) when the token expires, and signs in again in one click", async () => {
+    const subject = `drafter-${Date.now().toString(36)}`;
+    const key = `E${Date.now().toString(36).toUpperCase().slice(-6)}`;
+    const them = await devClients(subject);
+    await them.projects.createProject({ projectId: key, project: { displayName: "Drafts" } });
+    const issue = await them.issues.createIssue({
+      parent: `projects/${key}`,
+      issue: { title: "Long thought" },
+    });
+    // Accepted for VALID_FOR seconds more: the dev key's tokens have 30 s of clock tolerance.
+    const VALID_FOR = 12;
+    const shortLived = await mintDevToken(
+      devDataDir,
+      { sub: subject, email: `${subject}@example.com`, preferredUsername: subject },
+      VALID_FOR - 30,
+    );
+    const rejectedFrom = ((tokenClaimsOf(shortLived).exp as number) + 30 + 1) * 1000;
+
+    const { page, problems } = await devPage(`/${issue.name}`);
+    try {
+      await page.getByLabel("Access token").fill(shortLived);
+      await page.getByRole("button", { name: "Sign in", exact: true }).click();
+      // Mid-work: retitling the issue, a comment half written, a new issue begun.
+      const detail = page.getByTestId("issue-detail");
+      await detail.getByRole("button", { name: "Edit", exact: true }).click();
+      await detail.getByLabel("Title").fill("Long thought, retitled");
+      await page.getByLabel("Add a comment").fill("Half of a long thought");
+      await page.getByRole("button", { name: "New issue" }).click();
+      await page.getByRole("dialog", { name: "New issue" }).getByLabel("Title").fill("Another thought");
+      expect(Date.now()).toBeLessThan(rejectedFrom);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, rejectedFrom - Date.now())));
+
+      // The token has expired. The live feed ends with it, which takes the board back
+      // to sign-in mid-sentence; sending the issue would too.
+      const create = page.getByRole("button", { name: "Create issue" });
+      if (await create.isVisible()) await create.click({ timeout: 1_000 }).catch(() => {});
+      await textOf(page.getByTestId("signin-error")).toContain("Your session ended");
+      await page.getByRole("button", { name: `Sign in again as ${subject}` }).click();
+
+      // Back at the same issue, with every draft where it was.
+      await textOf(page.getByTestId("current-user")).toContain(subject);
+      expect(new URL(page.url()).pathname).toBe(`/${issue.name}`);
+      const dialog = page.getByRole("dialog", { name: "New issue" });
+      await inputValueOf(dialog.getByLabel("Title")).toBe("Another thought");
+      await inputValueOf(detail.getByLabel("Title")).toBe("Long thought, retitled");
+      await inputValueOf(page.getByLabel("Add a comment")).toBe("Half of a long thought");
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await dialog.waitFor({ state: "hidden" });
+      await detail.getByRole("button", { name: "Save" }).click();
+      await textOf(detail.getByTestId("issue-title")).toBe("Long thought, retitled");
+      await page.getByLabel("Add a comment").fill("Half of a long thought, and the rest");
+      await page.getByRole("button", { name: "Comment", exact: true }).click();
+      await textOf(page.getByTestId("comment")).toContain("Half of a long thought, and the rest");
+
+      const { issues } = await them.issues.listIssues({ parent: `projects/${key}`, orderBy: "number" });
+      expect(issues.map((known) => known.title)).toEqual(["Long thought, retitled"]);
+      const { comments } = await them.comments.listComments({ parent: issue.name });
+      expect(comments.map((comment) => comment.body)).toEqual(["Half of a long thought, and the rest"]);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-dev-draft").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
+});
+
+/** A JWT's claims, unverified (the test reads its own token's expiry). */
+function tokenClaimsOf(token: string): { exp?: number } {
+  return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: number };
+}

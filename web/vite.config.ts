@@ -14,6 +14,8 @@ export default defineConfig(({ mode }) => {
   const proxy: Record<string, ProxyOptions> = {
     "^/(tracker|grpc)\\.[A-Za-z0-9_.]+/": { target, changeOrigin: true, ws: false },
     "^/(healthz|readyz|metrics)$": { target, changeOrigin: true },
+    // The development sign-in of `npm start` (src/server/dev-sign-in.ts).
+    "^/dev/sign-in$": { target, changeOrigin: true },
   };
   return {
     root,

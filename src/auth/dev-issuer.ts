@@ -51,12 +51,12 @@ export async function createDevAuthenticator(dataDir: string): Promise<Authentic
 
 export async function mintDevToken(
   dataDir: string,
-  claims: { sub: string; email?: string; name?: string },
+  claims: { sub: string; email?: string; name?: string; preferredUsername?: string },
   ttlSeconds = 12 * 3600,
 ): Promise<string> {
   const { privateJwk } = await loadDevKey(dataDir);
   const key = await importJWK(privateJwk, ALGORITHM);
-  return new SignJWT({ email: claims.email, name: claims.name })
+  return new SignJWT({ email: claims.email, name: claims.name, preferred_username: claims.preferredUsername })
     .setProtectedHeader({ alg: ALGORITHM, kid: privateJwk.kid, typ: "JWT" })
     .setIssuer(DEV_ISSUER)
     .setAudience(DEV_AUDIENCE)

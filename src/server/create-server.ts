@@ -51,6 +51,7 @@ import { createRequestValidator } from "../shared/validator.js";
 import { serveApiDocs } from "./api-docs.js";
 import { ACCEPT_COMPRESSION } from "./compression.js";
 import { answerConditionalGets } from "./conditional-get.js";
+import { type MintDevToken, serveDevSignIn } from "./dev-sign-in.js";
 import { writeEarlyError } from "./early-answer.js";
 import { createOnePortServer, type OnePortServer } from "./one-port.js";
 import { writeUnauthenticated } from "./unauthenticated.js";
@@ -169,8 +170,14 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
   };
 }
 
+export interface ServerOptions {
+  ablation?: Ablation;
+  /** AUTH_MODE=dev only: mints the tokens of the board's development sign-in (dev-sign-in.ts). */
+  mintDevToken?: MintDevToken;
+}
+
 /** Builds the one Connect handler for all four protocols and puts it on one port. */
-export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServer {
+export function createServer(ctx: AppContext, { ablation, mintDevToken }: ServerOptions = {}): OnePortServer {
   const apiServiceNames = API_FILES.flatMap((file) => file.services.map((service) => service.typeName));
   const routes = (router: ConnectRouter) => {
     projectService(ctx)(router);
@@ -203,7 +210,11 @@ export function createServer(ctx: AppContext, ablation?: Ablation): OnePortServe
     contextValues: (req) => requestValues.get(req) ?? createContextValues(),
   });
 
+  const devSignIn = serveDevSignIn(mintDevToken);
+
   async function handle(req: NodeRequest, res: http.ServerResponse | http2.Http2ServerResponse) {
+    // Before the CORS headers below: that endpoint allows only pages of this machine.
+    if (await devSignIn(req, res)) return;
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
     // A read's answer may depend on the consistency token it sent (a replica's, or the primary's).

@@ -33,6 +33,8 @@ export interface TestServerOptions {
   drainTimeoutMs?: number;
   /** More settings, as the environment would give them (e.g. DATABASE_POOLER). */
   settings?: Record<string, string>;
+  /** The address to listen on (default 127.0.0.1), e.g. a host network's gateway. */
+  host?: string;
 }
 
 /**
@@ -70,9 +72,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.tracing && { tracing: options.tracing }),
     ...(options.limits && { limits: options.limits }),
   });
-  const address = await app.listen(0, "127.0.0.1");
+  const host = options.host ?? "127.0.0.1";
+  const address = await app.listen(0, host);
   return {
-    baseUrl: `http://127.0.0.1:${address.port}`,
+    baseUrl: `http://${host}:${address.port}`,
     port: address.port,
     ctx: app.ctx,
     database: app.ctx.database,

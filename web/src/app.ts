@@ -15,11 +15,12 @@ import {
   type User,
 } from "../../client/index.js";
 import { field, h, mount, uniqueId } from "./dom.js";
+import { drafted, hasDraft, keepDrafts, takeDraft } from "./drafts.js";
 import { describeError, PRIORITIES, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { newRequestId } from "./ids.js";
 import { type Board, IssuePanel, mayWrite, type ProjectData, roleIn } from "./issue-panel.js";
 import { personName, projectOf } from "./names.js";
-import { Session } from "./session.js";
+import { Session, tokenClaims } from "./session.js";
 import { type WatchStatus, watchProject } from "./watch.js";
 import { debounce, initials, labelChip, labelIdFor, prioritySelect } from "./widgets.js";
 
@@ -194,7 +195,12 @@ class App implements Board {
 
   // ---- Signing in ---------------------------------------------------------
 
-  private renderSignIn(message?: string, showConnection = false) {
+  /**
+   * The sign-in page: development sign-in when the API offers it (AUTH_MODE=dev,
+   * `npm start`), with one click to sign in again as `previous` (whose token
+   * ended); and always a pasted token.
+   */
+  private renderSignIn(message?: string, showConnection = false, previous?: ReturnType<typeof tokenClaims>) {
     this.stopWatch?.();
     this.stopWatch = undefined;
     this.followOtherProjects(false);
@@ -213,8 +219,7 @@ class App implements Board {
     const form = h(
       "form",
       {
-        class: "card signin",
-        "aria-labelledby": "signin-title",
+        "aria-label": "Sign in with a token",
         onsubmit: async (event: Event) => {
           event.preventDefault();
           if (api.value.trim() !== this.session.api) this.session.setApi(api.value);
@@ -227,13 +232,6 @@ class App implements Board {
           }
         },
       },
-      h(
-        "div",
-        { class: "brand brand-large" },
-        h("span", { class: "logo", "aria-hidden": "true" }),
-        "tracker",
-      ),
-      h("h1", { id: "signin-title" }, "Sign in"),
       h(
         "p",
         { class: "muted" },
@@ -250,11 +248,114 @@ class App implements Board {
         field("API server", api, "This page's origin when the API server serves the app."),
         field("Protocol", protocol),
       ),
-      error,
       submit,
     );
-    mount(this.root, h("main", { class: "signin-page" }, form));
+    const dev = this.devSignInForm(previous);
+    mount(
+      this.root,
+      h(
+        "main",
+        { class: "signin-page" },
+        h(
+          "div",
+          { class: "card signin" },
+          h(
+            "div",
+            { class: "brand brand-large" },
+            h("span", { class: "logo", "aria-hidden": "true" }),
+            "tracker",
+          ),
+          h("h1", null, "Sign in"),
+          error,
+          dev,
+          form,
+        ),
+      ),
+    );
     token.focus();
+    void this.session.devSignInOffered().then((offered) => {
+      if (!offered || !dev.isConnected) return;
+      dev.hidden = false;
+      if (document.activeElement === token && token.value === "")
+        dev.querySelector<HTMLElement>("[data-autofocus]")?.focus();
+    });
+  }
+
+  /** Development sign-in as any handle (hidden until the API says it offers it). */
+  private devSignInForm(previous: ReturnType<typeof tokenClaims> | undefined): HTMLElement {
+    const subject = h("input", {
+      required: true,
+      maxLength: 39,
+      pattern: "[a-z0-9]([a-z0-9]|-[a-z0-9]){0,38}",
+      autocomplete: "username",
+      autocapitalize: "none",
+      spellcheck: false,
+      placeholder: "alice",
+      value: previous?.sub ?? "",
+    });
+    const email = h("input", { type: "email", maxLength: 320, autocomplete: "email" });
+    const displayName = h("input", { maxLength: 200, autocomplete: "name" });
+    const error = h("p", { class: "form-error", role: "alert", "data-testid": "dev-signin-error" });
+    const signInAs = async (identity: { subject: string; email?: string; displayName?: string }) => {
+      error.textContent = "";
+      try {
+        await this.session.devSignIn(identity);
+      } catch (failure) {
+        error.textContent = failure instanceof Error ? failure.message : String(failure);
+        return;
+      }
+      await this.enter();
+    };
+    const again =
+      previous?.sub &&
+      h(
+        "button",
+        {
+          type: "button",
+          class: "button primary wide",
+          "data-autofocus": "",
+          onclick: () =>
+            void signInAs({
+              subject: previous.sub as string,
+              email: previous.email,
+              displayName: previous.name,
+            }),
+        },
+        `Sign in again as ${previous.sub}`,
+      );
+    // What to focus once shown: the one click, else the name.
+    if (!again) subject.dataset.autofocus = "";
+    return h(
+      "form",
+      {
+        class: "dev-signin",
+        hidden: true,
+        "aria-label": "Sign in for development",
+        onsubmit: (event: Event) => {
+          event.preventDefault();
+          void signInAs({
+            subject: subject.value.trim(),
+            ...(email.value.trim() && { email: email.value.trim() }),
+            ...(displayName.value.trim() && { displayName: displayName.value.trim() }),
+          });
+        },
+      },
+      again,
+      h(
+        "p",
+        { class: "muted" },
+        "This server is in development mode: sign in as anyone. A name not seen before is a new user.",
+      ),
+      field("Handle", subject, "Who you are, like alice or ada-lovelace."),
+      field("E-mail (optional)", email),
+      field("Display name (optional)", displayName),
+      error,
+      h(
+        "button",
+        { type: "submit", class: again ? "button wide" : "button primary wide" },
+        "Sign in for development",
+      ),
+    );
   }
 
   /** Checks the token with GetCurrentUser; on success shows the board. */
@@ -263,6 +364,7 @@ class App implements Board {
       this.me = await this.clients.users.getCurrentUser({});
     } catch (error) {
       const connectError = ConnectError.from(error);
+      const previous = tokenClaims(this.session.token);
       if (connectError.code === Code.Unauthenticated) this.session.signOut();
       const unreachable = connectError.code === Code.Unknown || connectError.code === Code.Unavailable;
       this.renderSignIn(
@@ -270,19 +372,29 @@ class App implements Board {
           ? `Could not reach the API at ${this.session.api} (${connectError.rawMessage}). Is it running?`
           : describeError(connectError),
         unreachable,
+        connectError.code === Code.Unauthenticated ? previous : undefined,
       );
       return false;
     }
     this.renderBoard();
     await this.loadProjects();
+    // Back where the session ended (loadProjects follows the address): with the dialog that was open.
+    if (this.project && hasDraft(`${this.project}/new-issue`)) this.openNewIssue();
     return true;
   }
 
-  private signOut(message?: string) {
+  /**
+   * Back to sign-in. When the session ended by itself (`ended`: the token
+   * expired), what was being typed is kept for after signing in again.
+   */
+  private signOut(message?: string, ended = false) {
+    const previous = ended ? tokenClaims(this.session.token) : undefined;
+    if (ended) keepDrafts();
+    for (const dialog of document.querySelectorAll("dialog")) dialog.close();
     this.session.signOut();
     this.me = undefined;
     this.panel = undefined;
-    this.renderSignIn(message);
+    this.renderSignIn(message, false, previous);
   }
 
   /** Reports a failed call; an expired token goes back to sign-in. */
@@ -290,7 +402,12 @@ class App implements Board {
     const connectError = ConnectError.from(error);
     if (connectError.code === Code.Canceled) return;
     if (connectError.code === Code.Unauthenticated) {
-      this.signOut("Your session ended (the token expired or was not accepted). Paste a new token.");
+      // Once, though every call in flight fails alike.
+      if (this.me)
+        this.signOut(
+          "Your session ended (the token expired or was not accepted). Sign in again: what you were typing is kept.",
+          true,
+        );
       return;
     }
     this.toasts.error(describeError(connectError));
@@ -1214,8 +1331,9 @@ class App implements Board {
             } catch (failure) {
               const connectError = ConnectError.from(failure);
               if (connectError.code === Code.Unauthenticated) {
-                dialog.close();
+                // Its fields are still there to keep as a draft.
                 this.fail(connectError);
+                dialog.close();
               } else error.textContent = describeError(connectError);
             } finally {
               button.disabled = false;
@@ -1579,9 +1697,23 @@ class App implements Board {
       this.openNewProject();
       return;
     }
-    const title = h("input", { required: true, maxLength: 256, autocomplete: "off" });
-    const body = h("textarea", { rows: 6, maxLength: 65536 });
-    const priority = prioritySelect(Issue_Priority.NONE);
+    const draftKey = `${parent}/new-issue`;
+    const draft = takeDraft(draftKey);
+    const title = drafted(
+      h("input", { required: true, maxLength: 256, autocomplete: "off", value: draft?.title ?? "" }),
+      draftKey,
+      "title",
+    );
+    const body = drafted(
+      h("textarea", { rows: 6, maxLength: 65536, value: draft?.body ?? "" }),
+      draftKey,
+      "body",
+    );
+    const priority = drafted(
+      prioritySelect(draft?.priority ? (Number(draft.priority) as Issue_Priority) : Issue_Priority.NONE),
+      draftKey,
+      "priority",
+    );
     this.dialog(
       "New issue",
       [field("Title", title), field("Description", body, "Markdown is fine."), field("Priority", priority)],

@@ -20,6 +20,7 @@ import {
   Member_Role,
 } from "../../client/index.js";
 import { field, h, mount } from "./dom.js";
+import { type Draft, drafted, hasDraft, takeDraft } from "./drafts.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
@@ -104,12 +105,17 @@ export class IssuePanel {
     private readonly app: Board,
     readonly name: string,
   ) {
-    const body = h("textarea", {
-      rows: 3,
-      required: true,
-      placeholder: "Leave a comment…",
-      maxLength: 65536,
-    });
+    const body = drafted(
+      h("textarea", {
+        rows: 3,
+        required: true,
+        placeholder: "Leave a comment…",
+        maxLength: 65536,
+        value: takeDraft(`${name}/comment`)?.body ?? "",
+      }),
+      `${name}/comment`,
+      "body",
+    );
     const send = h("button", { type: "submit", class: "button primary" }, "Comment");
     const form = h(
       "form",
@@ -176,10 +182,14 @@ export class IssuePanel {
       this.comments = comments;
       this.data = data;
       this.commentForm.hidden = !this.canWrite();
-      if (!this.editingComment) this.renderComments();
+      // A comment being edited when the session ended is edited again.
+      this.editingComment ??= comments.find((comment) => hasDraft(comment.name))?.name;
+      if (!this.editingComment || !this.commentList.querySelector(".comment-edit")) this.renderComments();
       if (this.mode === "edit" || this.savesGoing > 0 || this.savesStarted !== savesBefore) return;
       this.issue = issue;
       this.renderView();
+      const draft = takeDraft(`${this.name}/edit`);
+      if (draft) this.enterEdit(draft);
     } catch (error) {
       // Never loaded (a wrong link, or an issue gone): one error in place of the whole
       // panel, no comment box; once shown, a failed refresh is only reported.
@@ -698,7 +708,14 @@ export class IssuePanel {
   }
 
   private commentEditor(comment: Comment): HTMLFormElement {
-    const body = h("textarea", { rows: 3, required: true, maxLength: 65536, value: comment.body });
+    // A draft kept when the session ended carries the etag it was editing.
+    const draft = takeDraft(comment.name);
+    const etag = draft?.etag ?? comment.etag;
+    const body = drafted(
+      h("textarea", { rows: 3, required: true, maxLength: 65536, value: draft?.body ?? comment.body }),
+      comment.name,
+      "body",
+    );
     const save = h("button", { type: "submit", class: "button primary" }, "Save comment");
     const form = h(
       "form",
@@ -710,7 +727,7 @@ export class IssuePanel {
           try {
             // With the etag read: an edit made meanwhile elsewhere is refused, not overwritten.
             const updated = await this.clients.comments.updateComment({
-              comment: { name: comment.name, body: body.value, etag: comment.etag },
+              comment: { name: comment.name, body: body.value, etag },
               updateMask: { paths: ["body"] },
             });
             this.comments = this.comments.map((known) => (known.name === updated.name ? updated : known));
@@ -723,6 +740,7 @@ export class IssuePanel {
         },
       },
       field("Edit your comment", body),
+      drafted(h("input", { type: "hidden", value: etag }), comment.name, "etag"),
       h(
         "div",
         { class: "actions" },
@@ -832,31 +850,61 @@ export class IssuePanel {
     );
   }
 
-  private enterEdit() {
+  /** The edit form, filled from the issue, or from the draft kept when the session ended. */
+  private enterEdit(draft?: Draft) {
     const issue = this.issue as Issue;
     this.mode = "edit";
     this.closing = false;
     mount(this.notice);
     // The version being edited: saving sends its etag, so a change by
     // someone else meanwhile is a conflict instead of a silent overwrite.
-    const etag = issue.etag;
-    const title = h("input", { required: true, maxLength: 256, value: issue.title, autocomplete: "off" });
-    const body = h("textarea", { rows: 8, maxLength: 65536, value: issue.body });
-    const state = h(
-      "select",
-      null,
-      STATES.map(([value, label]) =>
-        h("option", { value: String(value), selected: value === issue.state }, label),
-      ),
+    // A draft's is the version it was typed on.
+    const etag = draft?.etag ?? issue.etag;
+    const key = `${this.name}/edit`;
+    const title = drafted(
+      h("input", { required: true, maxLength: 256, value: draft?.title ?? issue.title, autocomplete: "off" }),
+      key,
+      "title",
     );
-    const reason = closeReasonSelect(issue.closeReason || Issue_CloseReason.COMPLETED);
+    const body = drafted(
+      h("textarea", { rows: 8, maxLength: 65536, value: draft?.body ?? issue.body }),
+      key,
+      "body",
+    );
+    const draftState = draft?.state ? Number(draft.state) : issue.state;
+    const state = drafted(
+      h(
+        "select",
+        null,
+        STATES.map(([value, label]) =>
+          h("option", { value: String(value), selected: value === draftState }, label),
+        ),
+      ),
+      key,
+      "state",
+    );
+    const reason = drafted(
+      closeReasonSelect(
+        draft?.reason
+          ? (Number(draft.reason) as Issue_CloseReason)
+          : issue.closeReason || Issue_CloseReason.COMPLETED,
+      ),
+      key,
+      "reason",
+    );
     const reasonField = field("Close reason", reason);
     const syncReason = () => {
       reasonField.hidden = Number(state.value) !== Issue_State.CLOSED;
     };
     state.addEventListener("change", syncReason);
     syncReason();
-    const priority = prioritySelect(issue.priority || Issue_Priority.NONE);
+    const priority = drafted(
+      prioritySelect(
+        draft?.priority ? (Number(draft.priority) as Issue_Priority) : issue.priority || Issue_Priority.NONE,
+      ),
+      key,
+      "priority",
+    );
     const save = h("button", { type: "submit", class: "button primary" }, "Save");
     mount(
       this.head,
@@ -920,6 +968,7 @@ export class IssuePanel {
           h("span", { class: "muted" }, " · editing"),
         ),
         field("Title", title),
+        drafted(h("input", { type: "hidden", value: etag }), key, "etag"),
         field("Description", body, "Markdown is fine."),
         h("div", { class: "form-row" }, field("State", state), reasonField, field("Priority", priority)),
         h(

@@ -65,6 +65,32 @@ export class Session {
     write(KEYS.token, this.token);
   }
 
+  /** Whether the API offers development sign-in (AUTH_MODE=dev, as with `npm start`). */
+  async devSignInOffered(): Promise<boolean> {
+    try {
+      return (await fetch(this.devSignInUrl())).ok;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Signs in as `identity` through the API's development sign-in; throws with its reason. */
+  async devSignIn(identity: { subject: string; email?: string; displayName?: string }) {
+    const answer = await fetch(this.devSignInUrl(), {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(identity),
+    });
+    const body = (await answer.json().catch(() => ({}))) as { token?: unknown; error?: unknown };
+    if (!answer.ok || typeof body.token !== "string")
+      throw new Error(typeof body.error === "string" ? body.error : `sign-in failed (HTTP ${answer.status})`);
+    this.signIn(body.token);
+  }
+
+  private devSignInUrl(): string {
+    return `${this.api.replace(/\/+$/, "")}/dev/sign-in`;
+  }
+
   signOut() {
     this.token = "";
     write(KEYS.token, undefined);
@@ -89,12 +115,12 @@ export class Session {
   }
 }
 
-/** The claims of a JWT, unverified: only to show when it expires. */
-export function tokenClaims(token: string): { sub?: string; exp?: number } {
+/** The claims of a JWT, unverified: only to show who it was for and when it expires. */
+export function tokenClaims(token: string): { sub?: string; exp?: number; email?: string; name?: string } {
   try {
     const payload = token.split(".")[1] ?? "";
     const json = atob(payload.replace(/-/g, "+").replace(/_/g, "/"));
-    return JSON.parse(json) as { sub?: string; exp?: number };
+    return JSON.parse(json) as { sub?: string; exp?: number; email?: string; name?: string };
   } catch {
     return {};
   }
