@@ -2,11 +2,11 @@
 // a real API server: signing in, projects, issues, editing, search, comments,
 // a conflict, live updates from other people, and closing, once over Connect
 // and once over gRPC-Web. The app is built into a temporary directory and
-// served by src/server/web-app.ts from another origin than the API, so CORS is
-// exercised too.
+// served by src/server/web-app.ts; like the API server or `npm run web`, the
+// same origin passes RPCs on to the API, here through a link a test can cut.
 import { execFile } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
+import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, connect, createServer as createTcpServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -71,15 +71,7 @@ beforeAll(async () => {
   const [server] = await Promise.all([startTestServer(), buildWebApp(distDir)]);
   api = server;
   link = await networkLink(api.port);
-  const serve = serveWebApp(distDir);
-  web = createServer((req, res) => {
-    if (!serve(req, res)) {
-      res.writeHead(404, { "content-type": "text/plain" });
-      res.end("not found");
-    }
-  });
-  await new Promise<void>((resolve) => web.listen(0, "127.0.0.1", resolve));
-  webUrl = `http://127.0.0.1:${(web.address() as AddressInfo).port}`;
+  ({ server: web, url: webUrl } = await serveBoard(Number(new URL(link.url).port)));
   if (haveChromium) browser = await launchChromium();
 });
 
@@ -97,6 +89,51 @@ interface NetworkLink {
   cut(): void;
   restore(): void;
   close(): Promise<void>;
+}
+
+/** The RPC paths `npm run web` (web/vite.config.ts) passes on to the API. */
+const RPC_PATH = /^\/(tracker|grpc)\.[A-Za-z0-9_.]+\//;
+
+/**
+ * The built board, on an origin that passes the board's calls on to the API
+ * at `apiPort`, as the API server itself or `npm run web` does.
+ */
+async function serveBoard(apiPort: number): Promise<{ server: Server; url: string }> {
+  const serve = serveWebApp(distDir);
+  const server = createServer((req, res) => {
+    const path = req.url?.split("?")[0] ?? "";
+    // The API server answers its development sign-in before the board's pages.
+    if (path === "/dev/sign-in" || (req.method === "POST" && RPC_PATH.test(path))) {
+      forwardToApi(req, res, apiPort);
+      return;
+    }
+    if (serve(req, res)) return;
+    res.writeHead(404, { "content-type": "text/plain" });
+    res.end("not found");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/** Passes a call on to the API; one cut on the way (see networkLink) drops it as a network would. */
+function forwardToApi(req: IncomingMessage, res: ServerResponse, port: number) {
+  const upstream = request(
+    {
+      host: "127.0.0.1",
+      port,
+      path: req.url,
+      method: req.method,
+      headers: req.headers,
+    },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on("error", () => res.destroy());
+    },
+  );
+  upstream.on("error", () => res.destroy());
+  res.on("close", () => upstream.destroy());
+  req.pipe(upstream);
 }
 
 /** A TCP relay to the API. */
@@ -226,7 +263,7 @@ describe.skipIf(!haveChromium).each(RUNS)("the board over %s", (label, protocol,
     /** The `after` of every WatchIssues call the page made. */
     const watchAfters: Array<bigint | undefined> = [];
     page.on("request", (req) => {
-      if (!req.url().startsWith(`${link.url}/tracker.v1.`) || req.method() !== "POST") return;
+      if (!req.url().startsWith(`${webUrl}/tracker.v1.`) || req.method() !== "POST") return;
       apiContentTypes.add(req.headers()["content-type"] ?? "");
       if (req.url().endsWith("/tracker.v1.IssueService/WatchIssues")) {
         // A streaming request is one enveloped message: 5 bytes of flags and length first.
@@ -241,7 +278,7 @@ describe.skipIf(!haveChromium).each(RUNS)("the board over %s", (label, protocol,
     rmSync(join(SCREENSHOTS, `failure-${protocol}.png`), { force: true });
     try {
       await runJourney(page, label, protocol, watchAfters);
-      // Every API call went over the protocol chosen, straight to the API's origin.
+      // Every API call went over the protocol chosen, to the page's own origin.
       expect([...apiContentTypes].length).toBeGreaterThan(0);
       for (const type of apiContentTypes) expect(type).toMatch(contentType);
       expect(problems).toEqual([]);
@@ -281,7 +318,7 @@ async function runJourney(
   const bob = await apiAs("bob", protocol);
 
   // Sign in: paste a token, pick the protocol, see who we are.
-  await page.goto(`${webUrl}/?api=${encodeURIComponent(link.url)}`);
+  await page.goto(`${webUrl}/`);
   await page.getByText("Connection").click();
   await page.getByLabel("Protocol").selectOption({ label });
   await page.getByLabel("Access token").fill(await tokenFor("alice"));
@@ -464,8 +501,7 @@ async function signedInPage(
   page.setDefaultTimeout(UI_TIMEOUT);
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-  const separator = path.includes("?") ? "&" : "?";
-  await page.goto(`${webUrl}${path}${separator}api=${encodeURIComponent(link.url)}`);
+  await page.goto(`${webUrl}${path}`);
   if (protocol !== "connect") {
     await page.getByText("Connection").click();
     await page.getByLabel("Protocol").selectOption({ value: protocol });
@@ -928,7 +964,7 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
     const page = await context.newPage();
     page.setDefaultTimeout(UI_TIMEOUT);
     try {
-      await page.goto(`${webUrl}/?api=${encodeURIComponent(link.url)}`);
+      await page.goto(`${webUrl}/`);
       await page.getByLabel("Access token").waitFor();
       const views: Record<string, string[]> = { "sign-in": await seriousViolations(page) };
       await page.getByLabel("Access token").fill(await tokenFor("alice"));
@@ -988,7 +1024,7 @@ describe.skipIf(!haveChromium)("a small team's week", () => {
     const contentTypes = new Set<string>();
     for (const page of [annPage, benPage, cyPage])
       page.on("request", (req) => {
-        if (req.url().startsWith(`${link.url}/tracker.v1.`) && req.method() === "POST")
+        if (req.url().startsWith(`${webUrl}/tracker.v1.`) && req.method() === "POST")
           contentTypes.add(req.headers()["content-type"] ?? "");
       });
     const rowsOf = (page: Page) => page.getByTestId("issue-row");
@@ -1562,11 +1598,14 @@ describe.skipIf(!haveChromium)("development sign-in (AUTH_MODE=dev, as with npm 
   // board signs in through POST /dev/sign-in instead of a pasted token.
   let devDataDir: string;
   let devApi: TestServer;
+  let devWeb: { server: Server; url: string };
   beforeAll(async () => {
     devDataDir = mkdtempSync(join(tmpdir(), "tracker-dev-board-"));
     devApi = await startTestServer({ settings: { AUTH_MODE: "dev", DATA_DIR: devDataDir } });
+    devWeb = await serveBoard(devApi.port);
   });
   afterAll(async () => {
+    await new Promise((resolve) => devWeb?.server.close(resolve));
     await devApi?.close();
     if (devDataDir) rmSync(devDataDir, { recursive: true, force: true });
   });
@@ -1592,7 +1631,7 @@ describe.skipIf(!haveChromium)("development sign-in (AUTH_MODE=dev, as with npm 
     page.setDefaultTimeout(UI_TIMEOUT);
     const problems: string[] = [];
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
-    await page.goto(`${webUrl}${path}?api=${encodeURIComponent(devApi.baseUrl)}`);
+    await page.goto(`${devWeb.url}${path}`);
     return { page, problems };
   }
 
@@ -1709,3 +1748,47 @@ describe.skipIf(!haveChromium)("development sign-in (AUTH_MODE=dev, as with npm 
 function tokenClaimsOf(token: string): { exp?: number } {
   return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as { exp?: number };
 }
+
+describe.skipIf(!haveChromium)("the board's API address", () => {
+  it("is always the page's own origin: a planted ?api= link or a stored address gets no call, and CSP allows no other", async () => {
+    const { project, alice } = await teamProject("O");
+    const issue = await alice.issues.createIssue({ parent: project, issue: { title: "Only here" } });
+    /** An attacker's server: it lets any origin call it, and notes what arrives. */
+    const arrived: string[] = [];
+    const attacker = createServer((req, res) => {
+      arrived.push(`${req.method} ${req.url} ${req.headers.authorization ?? ""}`);
+      res.writeHead(204, {
+        "access-control-allow-origin": "*",
+        "access-control-allow-headers": "*",
+        "access-control-allow-methods": "POST",
+      });
+      res.end();
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, "127.0.0.1", resolve));
+    const attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
+    const { page, problems } = await signedInPage(
+      "alice",
+      `/${issue.name}?api=${encodeURIComponent(attackerUrl)}`,
+    );
+    const origins = new Set<string>();
+    page.on("request", (req) => origins.add(new URL(req.url()).origin));
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByTestId("issue-title")).toBe("Only here");
+      // An address stored by an older version of the app is not used either.
+      await page.evaluate(`localStorage.setItem("tracker.api", ${JSON.stringify(attackerUrl)})`);
+      await page.reload();
+      await textOf(detail.getByTestId("issue-title")).toBe("Only here");
+      await textOf(page.getByTestId("live-status")).toBe("Live");
+      expect(arrived).toEqual([]);
+      expect([...origins]).toEqual([webUrl]);
+      expect(problems).toEqual([]);
+    } finally {
+      await page.context().close();
+      await new Promise((resolve) => attacker.close(resolve));
+    }
+    const csp = String((await rawGet("/")).headers["content-security-policy"]);
+    expect(csp.split(/;\s*/)).toContain("connect-src 'self'");
+    expect(csp).not.toMatch(/connect-src[^;]*(http:|https:|\*)/);
+  }, 40_000);
+});

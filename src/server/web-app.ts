@@ -65,11 +65,16 @@ const SECURITY_HEADERS: Record<string, string> = {
   "referrer-policy": "no-referrer",
 };
 
-/** The page itself: scripts and styles only from here; API calls to here or another API (`?api=`). */
+/**
+ * The page itself: scripts, styles and API calls only from and to here. The
+ * app only ever calls its own origin, so connect-src allows nothing else:
+ * fetch, XHR, WebSocket and EventSource cannot send a token, or anything the
+ * page read, to another origin.
+ */
 const PAGE_HEADERS: Record<string, string> = {
   ...SECURITY_HEADERS,
   "content-security-policy":
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self' http: https:; " +
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
   "x-frame-options": "DENY",
 };

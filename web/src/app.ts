@@ -212,7 +212,6 @@ class App implements Board {
       placeholder: "eyJhbGciOiJFUzI1NiIs…",
       value: this.session.token,
     });
-    const api = h("input", { type: "url", value: this.session.api, required: true });
     const protocol = this.protocolSelect();
     const error = h("p", { class: "form-error", role: "alert", "data-testid": "signin-error" }, message);
     const submit = h("button", { type: "submit", class: "button primary wide" }, "Sign in");
@@ -222,7 +221,6 @@ class App implements Board {
         "aria-label": "Sign in with a token",
         onsubmit: async (event: Event) => {
           event.preventDefault();
-          if (api.value.trim() !== this.session.api) this.session.setApi(api.value);
           this.session.signIn(token.value);
           submit.disabled = true;
           submit.textContent = "Signing in…";
@@ -245,7 +243,6 @@ class App implements Board {
         "details",
         { class: "connection", open: showConnection },
         h("summary", null, "Connection"),
-        field("API server", api, "This page's origin when the API server serves the app."),
         field("Protocol", protocol),
       ),
       submit,
@@ -369,7 +366,7 @@ class App implements Board {
       const unreachable = connectError.code === Code.Unknown || connectError.code === Code.Unavailable;
       this.renderSignIn(
         unreachable
-          ? `Could not reach the API at ${this.session.api} (${connectError.rawMessage}). Is it running?`
+          ? `Could not reach the API at ${window.location.origin} (${connectError.rawMessage}). Is it running?`
           : describeError(connectError),
         unreachable,
         connectError.code === Code.Unauthenticated ? previous : undefined,

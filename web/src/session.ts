@@ -1,5 +1,7 @@
-// Who is signed in, where the API is and how to speak to it: kept in
-// localStorage so a reload keeps the session.
+// Who is signed in and how to speak to the API: kept in localStorage so a
+// reload keeps the session. The API is always this page's own origin (the API
+// server serves the app; `npm run web` proxies to it), never an address taken
+// from a link or a setting: whoever chose it would get every call's token.
 import {
   createTrackerClients,
   createTrackerTransport,
@@ -10,9 +12,11 @@ import {
 const KEYS = {
   token: "tracker.token",
   protocol: "tracker.protocol",
-  api: "tracker.api",
   project: "tracker.project",
 } as const;
+
+/** The API server's development sign-in (src/server/dev-sign-in.ts), when it offers one. */
+const DEV_SIGN_IN = "/dev/sign-in";
 
 function read(key: string): string | undefined {
   try {
@@ -31,25 +35,9 @@ function write(key: string, value: string | undefined) {
   }
 }
 
-/**
- * The API's base URL: `?api=` (remembered), else the last one chosen, else
- * this page's origin (the API server serves the app; `npm run web` proxies).
- */
-function initialApi(): string {
-  const url = new URL(window.location.href);
-  const fromQuery = url.searchParams.get("api");
-  if (fromQuery) {
-    write(KEYS.api, fromQuery);
-    url.searchParams.delete("api");
-    window.history.replaceState(null, "", url);
-  }
-  return read(KEYS.api) ?? window.location.origin;
-}
-
 export class Session {
   token = read(KEYS.token) ?? "";
   protocol: TrackerProtocol = read(KEYS.protocol) === "grpc-web" ? "grpc-web" : "connect";
-  api = initialApi();
   clients: TrackerClients = this.connect();
 
   get project(): string | undefined {
@@ -68,7 +56,7 @@ export class Session {
   /** Whether the API offers development sign-in (AUTH_MODE=dev, as with `npm start`). */
   async devSignInOffered(): Promise<boolean> {
     try {
-      return (await fetch(this.devSignInUrl())).ok;
+      return (await fetch(DEV_SIGN_IN)).ok;
     } catch {
       return false;
     }
@@ -76,7 +64,7 @@ export class Session {
 
   /** Signs in as `identity` through the API's development sign-in; throws with its reason. */
   async devSignIn(identity: { subject: string; email?: string; displayName?: string }) {
-    const answer = await fetch(this.devSignInUrl(), {
+    const answer = await fetch(DEV_SIGN_IN, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(identity),
@@ -85,10 +73,6 @@ export class Session {
     if (!answer.ok || typeof body.token !== "string")
       throw new Error(typeof body.error === "string" ? body.error : `sign-in failed (HTTP ${answer.status})`);
     this.signIn(body.token);
-  }
-
-  private devSignInUrl(): string {
-    return `${this.api.replace(/\/+$/, "")}/dev/sign-in`;
   }
 
   signOut() {
@@ -102,15 +86,13 @@ export class Session {
     this.clients = this.connect();
   }
 
-  setApi(api: string) {
-    this.api = api.trim() || window.location.origin;
-    write(KEYS.api, this.api === window.location.origin ? undefined : this.api);
-    this.clients = this.connect();
-  }
-
   private connect(): TrackerClients {
     return createTrackerClients(
-      createTrackerTransport({ baseUrl: this.api, protocol: this.protocol, token: () => this.token }),
+      createTrackerTransport({
+        baseUrl: window.location.origin,
+        protocol: this.protocol,
+        token: () => this.token,
+      }),
     );
   }
 }
