@@ -1792,3 +1792,58 @@ describe.skipIf(!haveChromium)("the board's API address", () => {
     expect(csp).not.toMatch(/connect-src[^;]*(http:|https:|\*)/);
   }, 40_000);
 });
+
+describe.skipIf(!haveChromium)("Markdown that imitates or takes over the board", () => {
+  it("renders without classes, ids, dialogs, media or SVG, and the keyboard shortcuts still work", async () => {
+    const { project, alice, bob } = await teamProject("M");
+    const lookalikes = [
+      '<div class="toast toast-error" data-testid="error-toast">Your session expired: sign in again</div>',
+      '<p id="app" class="button primary" aria-label="Sign out" tabindex="0" popover>Sign out</p>',
+      "<dialog open>Every key is mine now</dialog>",
+      '<svg width="2000" height="2000"><rect width="2000" height="2000" fill="red"/></svg>',
+      "<math><mi>x</mi></math>",
+      '<video src="https://tracker.invalid/v.mp4" autoplay></video><audio src="https://tracker.invalid/a.mp3"></audio>',
+      '<picture><source srcset="https://tracker.invalid/p.png"><img src="/favicon.svg" alt="logo"></picture>',
+      '<img src="/favicon.svg" srcset="https://tracker.invalid/s.png 2x" alt="mark">',
+      '<iframe src="https://tracker.invalid/"></iframe><object data="https://tracker.invalid/o"></object><embed src="https://tracker.invalid/e">',
+      "<details><summary>Logs</summary>Kept: harmless</details>",
+    ].join("\n\n");
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Lookalikes", body: lookalikes },
+    });
+    await bob.comments.createComment({ parent: issue.name, comment: { body: lookalikes } });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    const remoteRequests: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().includes("tracker.invalid")) remoteRequests.push(req.url());
+    });
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await countOf(detail.getByTestId("comment")).toBe(1);
+      for (const rendered of [detail.getByTestId("issue-body"), detail.locator(".comment-body")]) {
+        await textOf(rendered.locator("summary")).toBe("Logs");
+        const found = await rendered.evaluate((element) =>
+          [
+            ...element.querySelectorAll(
+              "[class], [id], [data-testid], [aria-label], [tabindex], [popover], [srcset], dialog, svg, math, video, audio, picture, source, iframe, object, embed",
+            ),
+          ].map((node) => node.outerHTML),
+        );
+        expect(found).toEqual([]);
+        expect(await rendered.locator('img[src="/favicon.svg"]').count()).toBe(2);
+      }
+      expect(await page.getByTestId("error-toast").count()).toBe(0);
+      // No dialog of the body's holds the keys: the shortcuts answer.
+      await page.keyboard.press("?");
+      await textOf(page.getByRole("dialog", { name: "Keyboard shortcuts" })).toContain("New issue");
+      expect(remoteRequests).toEqual([]);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-lookalikes").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+});
