@@ -1847,3 +1847,52 @@ describe.skipIf(!haveChromium)("Markdown that imitates or takes over the board",
     }
   }, 30_000);
 });
+
+describe.skipIf(!haveChromium)("Markdown that would break or freeze the board", () => {
+  it("shows bodies marked cannot render, or not quickly, as plain text, and the rest of the issue as usual", async () => {
+    const { project, alice, bob } = await teamProject("Q");
+    const deep = ">".repeat(2001);
+    const quadratic = `<a b="${" ".repeat(65_000)}`;
+    const nestedLists = `${"- ".repeat(5000)}x`;
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Deep quotes", body: deep },
+    });
+    for (const body of [quadratic, nestedLists, "An ordinary comment with **bold** text."])
+      await bob.comments.createComment({ parent: issue.name, comment: { body } });
+    const slow = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Slow body", body: quadratic },
+    });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const started = Date.now();
+      await page.goto(`${webUrl}/${slow.name}`);
+      await expect
+        .poll(() => detail.getByTestId("issue-title").allTextContents(), { timeout: 10_000 })
+        .toEqual(["Slow body"]);
+      console.log(`an issue whose body is <a b=" and 65,000 spaces showed in ${Date.now() - started} ms`);
+      await textOf(detail.getByTestId("issue-body")).toContain("Shown as plain text");
+
+      await page.goto(`${webUrl}/${issue.name}`);
+      await textOf(detail.getByTestId("issue-title")).toBe("Deep quotes");
+      const body = detail.getByTestId("issue-body");
+      await textOf(body).toContain("Shown as plain text");
+      await textOf(body.locator("pre")).toBe(deep);
+      const comments = detail.getByTestId("comment");
+      await countOf(comments).toBe(3);
+      await textOf(comments.nth(0).locator("pre")).toBe('<a b="');
+      expect(await comments.nth(0).locator("pre").textContent()).toBe(quadratic);
+      await textOf(comments.nth(1).locator("pre")).toBe(nestedLists);
+      await textOf(comments.nth(2).locator("strong")).toBe("bold");
+      await screenshot(page, "plain-text-bodies");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-pathological").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 60_000);
+});
