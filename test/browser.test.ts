@@ -1896,3 +1896,47 @@ describe.skipIf(!haveChromium)("Markdown that would break or freeze the board", 
     }
   }, 60_000);
 });
+
+describe.skipIf(!haveChromium)("signing out", () => {
+  it("signs out every tab of the browser, and the next sign-in fetches people and project data afresh", async () => {
+    const { project, alice, bobName } = await teamProject("S");
+    await alice.labels.createLabel({ parent: project, labelId: "bug", label: { displayName: "Bug" } });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Bob's to fix", assignee: bobName } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    const other = await page.context().newPage();
+    other.setDefaultTimeout(UI_TIMEOUT);
+    /** The RPCs (Service/Method) the first tab made. */
+    const calls: string[] = [];
+    page.on("request", (req) => {
+      if (req.url().startsWith(`${webUrl}/tracker.v1.`)) calls.push(req.url().split("/tracker.v1.")[1] ?? "");
+    });
+    try {
+      await other.goto(`${webUrl}/${project}`);
+      await textOf(other.getByTestId("current-user")).toContain("alice");
+      await textOf(page.getByTestId("issue-row")).toContain("Bob's to fix");
+
+      // Signing out in one tab signs the other out too.
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await other.getByLabel("Access token").waitFor();
+      await textOf(other.getByTestId("signin-error")).toContain("another tab");
+      expect(await other.getByTestId("current-user").count()).toBe(0);
+
+      // Signed in again, the first tab asks for what it knew before: nothing is kept across sessions.
+      calls.length = 0;
+      await page.getByLabel("Access token").fill(await tokenFor("alice"));
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await textOf(page.getByTestId("issue-row")).toContain("Bob's to fix");
+      await expect
+        .poll(() =>
+          ["UserService/GetUser", "LabelService/ListLabels"].filter((call) => !calls.includes(call)),
+        )
+        .toEqual([]);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(other, "failure-other-tab").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+});

@@ -189,6 +189,11 @@ class App implements Board {
       if (document.visibilityState === "visible" && this.me && this.filters.mine) this.scheduleRefresh();
     });
     document.addEventListener("keydown", (event) => this.onKey(event));
+    // Like a token that expired: what this tab was typing is kept.
+    this.session.onSignInElsewhere(() => {
+      if (this.me)
+        this.signOut("You were signed out: this browser signed out or in again in another tab.", true);
+    });
     if (this.session.token) void this.enter();
     else this.renderSignIn();
   }
@@ -391,6 +396,12 @@ class App implements Board {
     this.session.signOut();
     this.me = undefined;
     this.panel = undefined;
+    // Whoever signs in next sees only what they may: nothing of this session's.
+    this.projects = [];
+    this.issues = [];
+    this.userNames.clear();
+    this.projectDataCache.clear();
+    this.knownData.clear();
     this.renderSignIn(message, false, previous);
   }
 

@@ -76,8 +76,21 @@ export class Session {
   }
 
   signOut() {
+    // Only our own token: another tab may have signed in with a new one since.
+    if (read(KEYS.token) === this.token) write(KEYS.token, undefined);
     this.token = "";
-    write(KEYS.token, undefined);
+  }
+
+  /**
+   * Calls `changed` when another tab of this browser signs out, or in with
+   * another token: this tab must not go on with the one it has.
+   */
+  onSignInElsewhere(changed: () => void) {
+    window.addEventListener("storage", (event) => {
+      // A null key: the other tab cleared all of storage.
+      if (event.key !== KEYS.token && event.key !== null) return;
+      if ((read(KEYS.token) ?? "") !== this.token) changed();
+    });
   }
 
   setProtocol(protocol: TrackerProtocol) {
