@@ -408,14 +408,14 @@ class App implements Board {
   /** Reports a failed call; an expired token goes back to sign-in. */
   fail(error: unknown) {
     const connectError = ConnectError.from(error);
-    if (connectError.code === Code.Canceled) return;
+    // A call that ends after sign-out (here or in another tab) has nothing to tell.
+    if (connectError.code === Code.Canceled || !this.me) return;
     if (connectError.code === Code.Unauthenticated) {
-      // Once, though every call in flight fails alike.
-      if (this.me)
-        this.signOut(
-          "Your session ended (the token expired or was not accepted). Sign in again: what you were typing is kept.",
-          true,
-        );
+      // Once (the check above), though every call in flight fails alike.
+      this.signOut(
+        "Your session ended (the token expired or was not accepted). Sign in again: what you were typing is kept.",
+        true,
+      );
       return;
     }
     this.toasts.error(describeError(connectError));
