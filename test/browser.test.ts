@@ -475,7 +475,10 @@ async function seriousViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
   // A list being refreshed (say, as My issues' live streams connect) is shown
   // faded on purpose: audit it once it is back.
-  await page.waitForFunction("!document.querySelector('[aria-busy=\"true\"]')");
+  // Polled from here: waitForFunction's string, once it has to poll, is an eval the page's CSP refuses.
+  await expect
+    .poll(() => page.evaluate("!document.querySelector('[aria-busy=\"true\"]')"), { timeout: UI_TIMEOUT })
+    .toBe(true);
   // Colours mid-transition (after a colour-scheme switch) or mid-animation (a
   // row fading in after a live update) are not what anyone reads: finish them
   // (an endless one, a spinner, cannot finish, and is left as it is).
