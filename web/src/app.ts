@@ -808,7 +808,9 @@ class App implements Board {
   private async failInProject(error: unknown) {
     const code = ConnectError.from(error).code;
     const project = this.project;
-    if (project && (code === Code.NotFound || code === Code.PermissionDenied)) {
+    // Left already: another call about it (the live feed, a refresh) found it lost first.
+    if (!project) return;
+    if (code === Code.NotFound || code === Code.PermissionDenied) {
       const lost = await this.clients.projects.getProject({ name: project }).then(
         (found) => found.deleteTime !== undefined,
         (failure) => ConnectError.from(failure).code === Code.NotFound,
