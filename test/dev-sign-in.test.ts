@@ -144,10 +144,11 @@ describe("development sign-in", () => {
     expect(JSON.parse(rebound.body)).toEqual({
       error: "development sign-in answers only requests for localhost, 127.0.0.1 or [::1]",
     });
-    // A page of this machine (`npm run web`, or the board on another port) may.
+    // A page of this machine through `npm run web`'s proxy may; the answer
+    // allows no other origin's script to read it.
     const local = await rawRequest(dev.port, "POST", { ...json, origin: "http://localhost:5173" }, body);
     expect(local.status).toBe(200);
-    expect(local.headers["access-control-allow-origin"]).toBe("http://localhost:5173");
+    expect(local.headers["access-control-allow-origin"]).toBeUndefined();
   });
 });
 

@@ -17,7 +17,8 @@
 //   loopback peer as well.
 // - the body must be `Content-Type: application/json`, which no HTML form can
 //   send, and a cross-origin fetch can only send after a preflight that the
-//   Origin rule above refuses. At most MAX_BODY_BYTES.
+//   Origin rule above refuses (and no answer here carries CORS headers). At
+//   most MAX_BODY_BYTES.
 import type http from "node:http";
 import type http2 from "node:http2";
 import { isHandle } from "../domain/users/handles.js";
@@ -63,24 +64,14 @@ export function serveDevSignIn(
       answer(res, 403, { error: refusal });
       return true;
     }
-    // The board may be served from another loopback origin (`npm run web`, `?api=`).
-    if (req.headers.origin) {
-      res.setHeader("Access-Control-Allow-Origin", req.headers.origin);
-      res.setHeader("Vary", "Origin");
-    }
-    if (req.method === "OPTIONS") {
-      writeHead(res, 204, {
-        "access-control-allow-methods": "GET, POST",
-        "access-control-allow-headers": "Content-Type",
-        "access-control-max-age": "7200",
-      });
-      res.end();
-    } else if (req.method === "GET" || req.method === "HEAD") {
+    // No CORS headers: the board calls its own origin (`npm run web` proxies), so
+    // no script of another origin, loopback or not, may read a minted token.
+    if (req.method === "GET" || req.method === "HEAD") {
       answer(res, 200, { signIn: "POST a JSON body with subject, and optionally email and displayName" });
     } else if (req.method === "POST") {
       await signIn(req, res, mint);
     } else {
-      res.setHeader("Allow", "GET, POST, OPTIONS");
+      res.setHeader("Allow", "GET, POST");
       answer(res, 405, { error: "use POST to sign in" });
     }
     return true;
