@@ -97,6 +97,9 @@ async function unary(transport: Transport, method: DescMethod, request: Message)
   return (await transport.unary(method as DescMethodUnary, undefined, undefined, undefined, request)).message;
 }
 
+/** The most rows `--all` joins into one answer (all of them are held to print one table). */
+const MAX_ALL_ROWS = 100_000;
+
 /** Every page of a List RPC, its rows joined into one response (as proto JSON). */
 async function allPages(transport: Transport, method: DescMethod, request: Message): Promise<JsonObject> {
   const rows = rowsField(method.output);
@@ -104,11 +107,20 @@ async function allPages(transport: Transport, method: DescMethod, request: Messa
   const token = method.input.fields.find((field) => field.name === "page_token");
   if (!rows || !next || !token) throw new UsageError(`${method.name} has no pages`);
   const collected: JsonObject[] = [];
+  // Each answer is capped (MAX_RESPONSE_BYTES), their number is not: a server
+  // that always has a next page would grow the CLI without end.
+  const seen = new Set<string>();
   for (;;) {
     const page = jsonOf(method.output, await unary(transport, method, request));
     collected.push(...((page[rows.jsonName] as JsonObject[] | undefined) ?? []));
     const pageToken = page[next.jsonName];
     if (typeof pageToken !== "string" || pageToken === "") break;
+    if (seen.has(pageToken)) throw new Error("--all stopped: the server sent the same next_page_token twice");
+    if (collected.length >= MAX_ALL_ROWS)
+      throw new Error(
+        `--all stopped at ${collected.length} rows (it collects at most ${MAX_ALL_ROWS}): narrow the filter, or walk the pages with --page-token`,
+      );
+    seen.add(pageToken);
     reflect(method.input, request).set(token, pageToken);
   }
   return { [rows.jsonName]: collected };

@@ -53,13 +53,25 @@ function columnsOf(schema: DescMessage): DescField[] {
  * controls and DEL (escape sequences retitle or clear the terminal, a
  * carriage return overwrites a line, a line feed fakes a new one) and the
  * bidirectional controls and line separators that reorder or hide text.
+ * Invisible characters too (zero-width space, word joiner, BOM, tag
+ * characters, fillers): a name with one looks like a name without. The
+ * joiners U+200C/U+200D stay, as emoji sequences and scripts need them.
  */
-const UNSAFE = /[\p{Cc}\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+const UNSAFE =
+  /[\p{Cc}\u061c\u115f\u1160\u200b\u200e\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064\u2066-\u2069\u3164\ufeff\uffa0\ufff9-\ufffb\u{e0000}-\u{e007f}]/gu;
 
-const escaped = (char: string) => `\\u${(char.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`;
+/** `\u` escapes of each UTF-16 unit (a tag character is two), as JSON writes them. */
+const escaped = (char: string) =>
+  [...Array(char.length).keys()]
+    .map((index) => `\\u${char.charCodeAt(index).toString(16).padStart(4, "0")}`)
+    .join("");
 
-/** Any server-supplied text as it may reach a terminal: every unsafe character written out as `\u…`. */
-export const terminalSafe = (text: string) => text.replace(UNSAFE, escaped);
+/**
+ * Any server-supplied text as it may reach a terminal: every unsafe character
+ * written out as `\u…`, and a backslash as `\\`, so that a title holding the
+ * six characters `\u001b` cannot pass for an escaped ESC.
+ */
+export const terminalSafe = (text: string) => text.replace(/\\/g, "\\\\").replace(UNSAFE, escaped);
 
 /**
  * Proto JSON for scripts, with the unsafe characters JSON.stringify leaves

@@ -495,6 +495,24 @@ describe("tracker CLI against a hostile server", () => {
     }
   }, 60_000);
 
+  it("stops --all when the pages do not end: a repeated page token, or more rows than it holds", async () => {
+    hostile.answer = () => ({
+      body: JSON.stringify({ projects: [{ name: "projects/LOOP" }], nextPageToken: "again" }),
+    });
+    const looping = await against(["projects", "list", "--all"]);
+    expect(looping.code).toBe(1);
+    expect(looping.stderr).toMatch(/^error: --all stopped: the server sent the same next_page_token twice$/m);
+    expect(hostile.seen).toHaveLength(2);
+
+    let page = 0;
+    const rows = Array.from({ length: 1000 }, (_, index) => ({ name: `projects/P${index}` }));
+    hostile.answer = () => ({ body: JSON.stringify({ projects: rows, nextPageToken: `page${++page}` }) });
+    const endless = await against(["projects", "list", "--all"]);
+    expect(endless.code).toBe(1);
+    expect(endless.stderr).toMatch(/^error: --all stopped at 100000 rows \(it collects at most 100000\)/m);
+    expect(page).toBe(100);
+  }, 120_000);
+
   it("says an answer it cannot decode is the server's, internal (exit 23), not invalid_argument", async () => {
     for (const body of ['{"name": "projects/', '{"name": 42}', "<html>not JSON</html>"]) {
       hostile.answer = () => ({ body });

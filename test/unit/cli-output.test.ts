@@ -12,6 +12,19 @@ describe("the CLI's output for people", () => {
     expect(terminalSafe("Ünïcödé, emoji 👩‍💻 and 中文 stay")).toBe("Ünïcödé, emoji 👩‍💻 and 中文 stay");
   });
 
+  it("writes invisible characters out, and a backslash as two, so an escape cannot be faked", () => {
+    expect(terminalSafe("ad\u200bmin\ufeff\u2060\u3164\u{e0041}")).toBe(
+      "ad\\u200bmin\\ufeff\\u2060\\u3164\\udb40\\udc41",
+    );
+    // Six characters typed into a title, and a real ESC: no longer alike.
+    expect(terminalSafe("\\u001b")).toBe("\\\\u001b");
+    expect(terminalSafe("\u001b")).toBe("\\u001b");
+    // The joiners emoji sequences and scripts need stay.
+    expect(terminalSafe("\u0645\u06cc\u200c\u062e\u0648\u0627\u0645")).toBe(
+      "\u0645\u06cc\u200c\u062e\u0648\u0627\u0645",
+    );
+  });
+
   it("shows a multi-line body indented under its first line, each line terminal-safe", () => {
     expect(fields(IssueSchema, { title: "T", body: "one\nstate: closed\n\u001b[2J" })).toBe(
       "title:  T\nbody:   one\n        state: closed\n        \\u001b[2J",
@@ -19,9 +32,11 @@ describe("the CLI's output for people", () => {
   });
 
   it("writes JSON with C1, DEL, bidi controls and line separators as \\u escapes, the same value", () => {
-    const value = { text: "a\u0085b\u202ec\u2028d\u2029e\u007ff\u001bg\nh\u061ci" };
+    const value = { text: "a\u0085b\u202ec\u2028d\u2029e\u007ff\u001bg\nh\u061ci\u{e0041}j\\k" };
     const text = jsonText(value, 2);
-    expect(text).toBe('{\n  "text": "a\\u0085b\\u202ec\\u2028d\\u2029e\\u007ff\\u001bg\\nh\\u061ci"\n}');
+    expect(text).toBe(
+      '{\n  "text": "a\\u0085b\\u202ec\\u2028d\\u2029e\\u007ff\\u001bg\\nh\\u061ci\\udb40\\udc41j\\\\k"\n}',
+    );
     expect(JSON.parse(text)).toEqual(value);
   });
 });
