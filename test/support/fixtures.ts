@@ -26,6 +26,17 @@ export const REFUSED_IN_ONE_LINE = [
 export const codePoint = (character: string) =>
   `U+${(character.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, "0")}`;
 
+/**
+ * Characters that show as a blank, which no display name may put before an
+ * "@" (displayNameFrom): Unicode's White_Space, the Braille blank and the
+ * Hangul fillers.
+ */
+export const BLANK_LOOKING = [
+  ..."\t\n\v\f\r \u0085\u00A0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200A",
+  ..."\u2028\u2029\u202F\u205F\u3000",
+  ..."\u2800\u115F\u1160\u3164\uFFA0",
+];
+
 /** ZWNJ and ZWJ, in a Persian word and an emoji sequence: one-line names keep them. */
 export const JOINED = "\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645 \u{1F469}\u200D\u{1F4BB}";
 
