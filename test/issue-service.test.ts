@@ -12,10 +12,11 @@ import {
 import { expectError, violatedFields } from "./support/errors.js";
 import {
   addMember,
-  BIDI_CONTROLS,
-  BIDI_MARKS,
   clientsFor,
+  codePoint,
   createProject,
+  JOINED,
+  REFUSED_IN_ONE_LINE,
   userNamed,
 } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
@@ -67,19 +68,19 @@ describe.each(PROTOCOLS)("IssueService over %s", (protocol) => {
     expect(updated.updateTime).not.toEqual(issue.updateTime);
   });
 
-  it("refuses bidirectional controls in a title, naming issue.title, and keeps marks and bodies as written", async () => {
+  it("refuses line breaks, bidirectional controls and invisible characters in a title, naming issue.title, and keeps joiners and bodies as written", async () => {
     const parent = await createProject(server);
     const { issues } = clientsFor(server, "alice", protocol);
-    for (const control of BIDI_CONTROLS) {
+    for (const character of REFUSED_IN_ONE_LINE) {
       const error = await expectError(
-        issues.createIssue({ parent, issue: { title: `Invoice ${control}gnp.exe` } }),
+        issues.createIssue({ parent, issue: { title: `Invoice ${character}gnp.exe` } }),
         Code.InvalidArgument,
         "INVALID_ARGUMENT",
       );
-      expect(violatedFields(error)).toEqual(["issue.title"]);
+      expect(violatedFields(error), codePoint(character)).toEqual(["issue.title"]);
     }
     // Markdown renders each paragraph on its own: a body may quote right-to-left text as written.
-    const title = `\u05E9\u05DC\u05D5\u05DD ${BIDI_MARKS}(1)`;
+    const title = `\u05E9\u05DC\u05D5\u05DD ${JOINED} (1)`;
     const body = "Quoted: \u2067\u05E9\u05DC\u05D5\u05DD\u2069, and \u202Egnp.exe";
     const issue = await issues.createIssue({ parent, issue: { title, body } });
     expect(issue).toMatchObject({ title, body });

@@ -7,7 +7,7 @@ import { Member_Role, MemberService } from "../gen/proto/tracker/v1/member_pb.js
 import { ProjectService } from "../gen/proto/tracker/v1/project_pb.js";
 import { UserService } from "../gen/proto/tracker/v1/user_pb.js";
 import { expectError, violatedFields } from "./support/errors.js";
-import { addMember, createProject, uniqueProjectKey } from "./support/fixtures.js";
+import { addMember, BLANK_LOOKING, createProject, uniqueProjectKey } from "./support/fixtures.js";
 import { testIssuer } from "./support/issuer.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import { PROTOCOLS, transportFor } from "./support/transports.js";
@@ -95,9 +95,10 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
       ).getCurrentUser({});
     };
     // No handle: no preferred_username nor e-mail to take one from.
-    for (const name of ["@alice", "  @alice", "\u200B@alice", "\u3164@alice", "\uFF20alice"]) {
+    const blanksFirst = BLANK_LOOKING.map((blank) => `${blank}@alice`);
+    for (const name of ["@alice", "  @alice", "\u200B@alice", "\uFF20alice", ...blanksFirst]) {
       const user = await signedInAs(newSubject(), name);
-      expect(user).toMatchObject({ handle: "", displayName: "" });
+      expect(user, JSON.stringify(name)).toMatchObject({ handle: "", displayName: "" });
     }
     const subject = newSubject();
     expect((await signedInAs(subject, "  Alice Liddell ")).displayName).toBe("Alice Liddell");

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { displayNameFrom, handleCandidates, isHandle } from "../../src/domain/users/handles.js";
+import { BLANK_LOOKING, codePoint } from "../support/fixtures.js";
 
 describe("handleCandidates", () => {
   it.each<[string, string, string, string[]]>([
@@ -60,5 +61,12 @@ describe("displayNameFrom", () => {
     "@",
   ])("takes no display name from %j, which reads as a handle", (claim) => {
     expect(displayNameFrom(claim)).toBe("");
+  });
+
+  it("takes no display name with an at sign after any character that shows as a blank", () => {
+    for (const blank of BLANK_LOOKING) {
+      expect(displayNameFrom(`${blank}@admin`), codePoint(blank)).toBe("");
+      expect(displayNameFrom(`${blank}${blank}\uFF20admin`), codePoint(blank)).toBe("");
+    }
   });
 });

@@ -1,6 +1,7 @@
 // What the board accepts where a person names an issue (links, sub-issues, "duplicate of").
 import { describe, expect, it } from "vitest";
 import { issueNameFrom, personName, projectOf } from "../../web/src/names.js";
+import { BLANK_LOOKING, codePoint } from "../support/fixtures.js";
 
 describe("issueNameFrom", () => {
   it.each([
@@ -48,5 +49,10 @@ describe("personName", () => {
     [person("", "@", "mallory@example.com"), "mallory@example.com"],
   ])("names %j as %j", (user, shown) => {
     expect(personName(user)).toBe(shown);
+  });
+
+  it("shows no at sign after any character that shows as a blank at the start of a display name", () => {
+    for (const blank of BLANK_LOOKING)
+      expect(personName(person("", `${blank}@admin`)), codePoint(blank)).toBe("admin");
   });
 });

@@ -48,12 +48,15 @@ export function handleCandidates(preferredUsername: string, email: string): stri
 }
 
 /**
- * What a display name may not start with, once blanks and invisible
- * characters before it are passed over: an at sign or one that looks like it
- * (fullwidth, small). Clients write handles as `@ada`, so a display name
- * "@ada" shown for a user without a handle would pass for ada's handle.
+ * What a display name may not start with, once blanks, invisible characters
+ * and characters that show as a blank before it are passed over: an at sign
+ * or one that looks like it (fullwidth, small). Clients write handles as
+ * `@ada`, so a display name "@ada" shown for a user without a handle would
+ * pass for ada's handle. The Braille blank U+2800 is neither White_Space nor
+ * ignorable, but shows as a space; the Hangul fillers (U+115F, U+1160,
+ * U+3164, U+FFA0) are Default_Ignorable_Code_Point.
  */
-const READS_AS_HANDLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}]*[@\uFF20\uFE6B]/u;
+const READS_AS_HANDLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]*[@\uFF20\uFE6B]/u;
 
 /**
  * The token's `name` claim as the user's display name: without surrounding

@@ -288,12 +288,23 @@ type Issue struct {
 	Number int64 `protobuf:"varint,3,opt,name=number,proto3" json:"number,omitempty"`
 	// The key people write, e.g. `CORE-42`.
 	Key string `protobuf:"bytes,4,opt,name=key,proto3" json:"key,omitempty"`
-	// A one-line summary. Required on create, and never empty. No control
-	// characters, and none of the bidirectional embedding, override and
-	// isolate controls (U+202A-U+202E, U+2066-U+2069), with which a title
-	// would show in another order than it is written (`CORE-1 \u202Egnp.exe`
-	// shows as `CORE-1 exe.png`); the marks U+200E, U+200F and U+061C, which
-	// reorder nothing beyond themselves, are allowed.
+	// A one-line summary. Required on create, and never empty. One line that
+	// shows as it is written, so none of:
+	//   - control characters;
+	//   - the line and paragraph separators U+2028 and U+2029, which break the
+	//     line in clients;
+	//   - bidirectional controls, with which a title shows in another order than
+	//     it is written (`CORE-1 \u202Egnp.exe` shows as `CORE-1 exe.png`): the
+	//     embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) and
+	//     the marks U+061C, U+200E and U+200F;
+	//   - invisible characters, which make two titles that look the same differ,
+	//     or pass for blanks: the zero-width space U+200B, the word joiner and
+	//     invisible operators U+2060-U+2064, U+FEFF, the interlinear annotation
+	//     characters U+FFF9-U+FFFB, the tags U+E0000-U+E007F and the Hangul
+	//     fillers U+115F, U+1160, U+3164 and U+FFA0.
+	//
+	// The joiners U+200C and U+200D are allowed: emoji sequences and Indic and
+	// Persian words need them.
 	Title string `protobuf:"bytes,5,opt,name=title,proto3" json:"title,omitempty"`
 	// The description, in Markdown.
 	Body string `protobuf:"bytes,6,opt,name=body,proto3" json:"body,omitempty"`
@@ -1653,13 +1664,13 @@ var File_tracker_v1_issue_proto protoreflect.FileDescriptor
 const file_tracker_v1_issue_proto_rawDesc = "" +
 	"\n" +
 	"\x16tracker/v1/issue.proto\x12\n" +
-	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf0\f\n" +
+	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\r\n" +
 	"\x05Issue\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
 	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12\x1b\n" +
 	"\x06number\x18\x03 \x01(\x03B\x03\xe0A\x03R\x06number\x12\x15\n" +
-	"\x03key\x18\x04 \x01(\tB\x03\xe0A\x03R\x03key\x12V\n" +
-	"\x05title\x18\x05 \x01(\tB@\xe0A\x02\xbaH:\xd8\x01\x01r5\x10\x01\x18\x80\x022.^[^\\p{Cc}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]*$R\x05title\x12 \n" +
+	"\x03key\x18\x04 \x01(\tB\x03\xe0A\x03R\x03key\x12\xd7\x01\n" +
+	"\x05title\x18\x05 \x01(\tB\xc0\x01\xe0A\x02\xbaH\xb9\x01\xd8\x01\x01r\xb3\x01\x10\x01\x18\x80\x022\xab\x01^[^\\p{Cc}\\x{061C}\\x{115F}\\x{1160}\\x{200B}\\x{200E}\\x{200F}\\x{2028}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{3164}\\x{FEFF}\\x{FFA0}\\x{FFF9}-\\x{FFFB}\\x{E0000}-\\x{E007F}]*$R\x05title\x12 \n" +
 	"\x04body\x18\x06 \x01(\tB\f\xe0A\x01\xbaH\x06r\x04\x18\x80\x80\x04R\x04body\x12:\n" +
 	"\x05state\x18\a \x01(\x0e2\x17.tracker.v1.Issue.StateB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\x05state\x12M\n" +
 	"\fclose_reason\x18\b \x01(\x0e2\x1d.tracker.v1.Issue.CloseReasonB\v\xe0A\x01\xbaH\x05\x82\x01\x02\x10\x01R\vcloseReason\x12>\n" +

@@ -33,9 +33,8 @@ type Label struct {
 	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// A server-assigned UUID.
 	Uid string `protobuf:"bytes,2,opt,name=uid,proto3" json:"uid,omitempty"`
-	// What people see, e.g. "Bug". Required, never empty. One line, without
-	// bidirectional embedding, override or isolate controls, as an issue's
-	// `title`.
+	// What people see, e.g. "Bug". Required, never empty. One line that
+	// shows as it is written, as an issue's `title`.
 	DisplayName string `protobuf:"bytes,3,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// What the label means.
 	Description string `protobuf:"bytes,4,opt,name=description,proto3" json:"description,omitempty"`
@@ -484,11 +483,11 @@ var File_tracker_v1_label_proto protoreflect.FileDescriptor
 const file_tracker_v1_label_proto_rawDesc = "" +
 	"\n" +
 	"\x16tracker/v1/label.proto\x12\n" +
-	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe7\x03\n" +
+	"tracker.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe9\x04\n" +
 	"\x05Label\x12\x17\n" +
 	"\x04name\x18\x01 \x01(\tB\x03\xe0A\bR\x04name\x12\x15\n" +
-	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12b\n" +
-	"\fdisplay_name\x18\x03 \x01(\tB?\xe0A\x02\xbaH9\xd8\x01\x01r4\x10\x01\x1822.^[^\\p{Cc}\\x{202A}-\\x{202E}\\x{2066}-\\x{2069}]*$R\vdisplayName\x12-\n" +
+	"\x03uid\x18\x02 \x01(\tB\x03\xe0A\x03R\x03uid\x12\xe3\x01\n" +
+	"\fdisplay_name\x18\x03 \x01(\tB\xbf\x01\xe0A\x02\xbaH\xb8\x01\xd8\x01\x01r\xb2\x01\x10\x01\x1822\xab\x01^[^\\p{Cc}\\x{061C}\\x{115F}\\x{1160}\\x{200B}\\x{200E}\\x{200F}\\x{2028}-\\x{202E}\\x{2060}-\\x{2064}\\x{2066}-\\x{2069}\\x{3164}\\x{FEFF}\\x{FFA0}\\x{FFF9}-\\x{FFFB}\\x{E0000}-\\x{E007F}]*$R\vdisplayName\x12-\n" +
 	"\vdescription\x18\x04 \x01(\tB\v\xe0A\x01\xbaH\x05r\x03\x18\xf4\x03R\vdescription\x124\n" +
 	"\x05color\x18\x05 \x01(\tB\x1e\xe0A\x01\xbaH\x18r\x162\x14^(#[0-9a-fA-F]{6})?$R\x05color\x12@\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
