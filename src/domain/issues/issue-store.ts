@@ -43,14 +43,31 @@ const MAX_LABEL_NAME_BYTES = 128;
 /** What an issue row weighs in a page: its text, and each label as the longest name one can have. */
 const issueBytes = sql<number>`octet_length(issues.title) + octet_length(issues.body) + ${MAX_LABEL_NAME_BYTES} * (SELECT count(*) FROM issue_labels il WHERE il.issue_uid = issues.uid)`;
 
-/** Issues of one project, without their labels. */
-export function selectIssueColumns(db: Kysely<DB>, projectUid: string | Expression<string>) {
-  return db.selectFrom("issues").selectAll("issues").where("issues.project_uid", "=", projectUid);
+/**
+ * Issues of one project, without their labels. `searching`: the project's
+ * own full-text keys (issues_search_keys_idx) find them, so the project is
+ * compared as text, a filter the planner cannot take to an index. As an
+ * index condition it was ANDed with the search keys, reading every issue
+ * of the project (10,000 at 1m issues) to keep the few that match.
+ */
+export function selectIssueColumns(
+  db: Kysely<DB>,
+  projectUid: string | Expression<string>,
+  { searching = false } = {},
+) {
+  const issues = db.selectFrom("issues").selectAll("issues");
+  return searching
+    ? issues.where(sql<SqlBool>`issues.project_uid::text = ${projectUid}::text`)
+    : issues.where("issues.project_uid", "=", projectUid);
 }
 
 /** Issues of one project with their label keys, in one query. */
-export function selectIssues(db: Kysely<DB>, projectUid: string | Expression<string>) {
-  return selectIssueColumns(db, projectUid).select([labelKeys, parentNumber]);
+export function selectIssues(
+  db: Kysely<DB>,
+  projectUid: string | Expression<string>,
+  options: { searching?: boolean } = {},
+) {
+  return selectIssueColumns(db, projectUid, options).select([labelKeys, parentNumber]);
 }
 
 /**

@@ -62,6 +62,7 @@ function parseOrderBy(orderBy: string, parent: string): Order {
  */
 export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssuesRequest) {
   const filter = req.filter;
+  const searching = isSearch(req);
   const queryOf = (order: Order) => ({
     method: "ListIssues",
     parent: req.parent,
@@ -89,7 +90,9 @@ export async function listIssues(db: Kysely<DB>, caller: Caller, req: ListIssues
         req.parent,
         (projectUid) => {
           assertOfProject(key, filter?.labels ?? [], filter?.parent ?? "");
-          let select = filtered(db, selectIssues(db, projectUid), req, caller, { uid: projectUid });
+          let select = filtered(db, selectIssues(db, projectUid, { searching }), req, caller, {
+            uid: projectUid,
+          });
           if (after) select = select.where(keysetAfter(order, after));
           return select.limit(limit);
         },
@@ -120,6 +123,7 @@ async function listAcrossProjects(
 ) {
   const labels = req.filter?.labels ?? [];
   const parent = req.filter?.parent ?? "";
+  const searching = isSearch(req);
   const keyset: Keyset<IssueRowWithProject, AcrossCursor> = {
     isCursor: isAcrossCursor,
     cursorOf: (row) => [String(row[order.field]), row.project_key, row.number],
@@ -134,7 +138,7 @@ async function listAcrossProjects(
       caller,
       projects,
       (project) => {
-        let select = filtered(db, selectIssueColumns(db, project.uid), req, caller, project);
+        let select = filtered(db, selectIssueColumns(db, project.uid, { searching }), req, caller, project);
         if (after) select = select.where(keysetAcrossAfter(order, project.key, after));
         return select.limit(limit);
       },
@@ -143,6 +147,8 @@ async function listAcrossProjects(
     ),
   );
 }
+
+const isSearch = (req: ListIssuesRequest) => (req.filter?.query.trim() ?? "") !== "";
 
 /** One project's list: a label or parent of another project is INVALID_ARGUMENT (it could match nothing). */
 function assertOfProject(key: string, labels: string[], parent: string): void {
