@@ -53,6 +53,19 @@ export function mount(parent: Element, ...children: Child[]) {
   append(parent, children);
 }
 
+/**
+ * Makes `children` the element's children, leaving those there already in
+ * place (with their layout, focus and selection) when their order allows.
+ */
+export function reconcile(parent: Element, children: Element[]) {
+  const kept = new Set<Node>(children);
+  for (const child of [...parent.childNodes]) if (!kept.has(child)) child.remove();
+  for (const [index, child] of children.entries()) {
+    const there = parent.children[index];
+    if (there !== child) parent.insertBefore(child, there ?? null);
+  }
+}
+
 /** A `<label>` wrapping its control, so getByLabel and screen readers find it. */
 export function field(label: string, control: HTMLElement, hint?: string): HTMLLabelElement {
   return h(

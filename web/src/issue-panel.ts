@@ -19,12 +19,12 @@ import {
   type Member,
   Member_Role,
 } from "../../client/index.js";
-import { field, h, mount } from "./dom.js";
+import { field, h, mount, reconcile } from "./dom.js";
 import { type Draft, drafted, hasDraft, takeDraft } from "./drafts.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
-import { renderMarkdown } from "./markdown.js";
+import { plainText, renderMarkdown } from "./markdown.js";
 import { issueNameFrom, issueNameOfKey, projectOf } from "./names.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
@@ -68,6 +68,14 @@ const ISSUE_KINDS = new Set([
 
 type Mode = "view" | "edit";
 
+/**
+ * How long one rendering of the comments may spend formatting Markdown; the
+ * rest show as plain text until the page is idle, then are formatted a slice
+ * this long at a time. One comment may take 0.3 s to format (markdown.ts),
+ * and an issue shows up to 1,000: all at once froze the tab for a minute.
+ */
+const FORMAT_SLICE_MS = 50;
+
 export class IssuePanel {
   readonly element = h("article", { class: "issue" });
   private readonly head = h("div");
@@ -87,6 +95,20 @@ export class IssuePanel {
   issue: Issue | undefined;
   private data: ProjectData = { labels: [], members: [] };
   private comments: Comment[] = [];
+  /** Formatted Markdown by comment (or issue) name, with the text it shows: a refresh formats only what changed. */
+  private readonly formatted = new Map<string, { text: string; element: HTMLElement }>();
+  /**
+   * Each comment's item as shown, and what it shows (its version, whether it is the caller's and
+   * being edited). Items stay in place across refreshes: one taken out and put back is laid out
+   * again, which for long Markdown takes longer than formatting it.
+   */
+  private readonly commentItems = new Map<
+    string,
+    { shows: string; item: HTMLLIElement; time: HTMLElement }
+  >();
+  /** Comment bodies shown as plain text, in order, to format when their slice comes. */
+  private unformatted: Array<{ comment: Comment; slot: HTMLElement }> = [];
+  private formatting = false;
   /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
   private editingComment: string | undefined;
   private mode: Mode = "view";
@@ -565,7 +587,7 @@ export class IssuePanel {
         ),
       this.closing && !closed ? this.closeForm() : null,
       issue.body
-        ? h("div", { class: "issue-body markdown", "data-testid": "issue-body" }, renderMarkdown(issue.body))
+        ? this.format(this.name, issue.body, { class: "issue-body markdown", "data-testid": "issue-body" })
         : h("p", { class: "issue-body muted" }, "No description."),
     );
     if (focused) this.head.querySelector<HTMLElement>(`[name="${CSS.escape(focused)}"]`)?.focus();
@@ -640,71 +662,117 @@ export class IssuePanel {
   }
 
   private renderComments() {
+    const deadline = performance.now() + FORMAT_SLICE_MS;
     this.commentHeading.textContent = this.comments.length
       ? `Comments (${this.comments.length})`
       : "Comments";
-    mount(
+    reconcile(
       this.commentList,
-      this.comments.length === 0 && h("li", { class: "muted small no-comments" }, "No comments yet."),
-      this.comments.map((comment) => {
-        const written = when(comment.createTime);
-        // A reader (say, a writer made one) may no longer change even their own.
-        const own = comment.author === this.app.currentUserName && this.canWrite();
-        const editing = own && comment.name === this.editingComment;
-        return h(
-          "li",
-          { class: "comment", "data-testid": "comment" },
-          h("span", { class: "avatar small", "aria-hidden": "true" }, "•"),
-          h(
-            "div",
-            { class: "comment-main" },
-            h(
-              "div",
-              { class: "comment-meta" },
-              this.app.userSpan(comment.author),
-              h("time", { class: "muted small", title: written.title }, ` ${written.text}`),
-              own && !editing
-                ? h(
-                    "span",
-                    { class: "comment-actions" },
-                    h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "button subtle small",
-                        onclick: () => {
-                          this.editingComment = comment.name;
-                          this.renderComments();
-                        },
-                      },
-                      "Edit comment",
-                    ),
-                    h(
-                      "button",
-                      {
-                        type: "button",
-                        class: "button subtle small",
-                        onclick: () => void this.deleteComment(comment),
-                      },
-                      "Delete comment",
-                    ),
-                  )
-                : null,
-            ),
-            editing
-              ? this.commentEditor(comment)
-              : h("div", { class: "comment-body markdown" }, renderMarkdown(comment.body)),
-          ),
-        );
-      }),
+      this.comments.length === 0
+        ? [h("li", { class: "muted small no-comments" }, "No comments yet.")]
+        : this.comments.map((comment) => this.commentItem(comment, deadline)),
     );
-    // Initials once names are known.
-    for (const [index, comment] of this.comments.entries()) {
-      void this.app.userName(comment.author).then((name) => {
-        const avatar = this.commentList.children[index]?.querySelector(".avatar");
-        if (avatar) avatar.textContent = initials(name);
-      });
+    if (this.unformatted.length > 0) this.formatLater();
+  }
+
+  /** The comment's item: the one shown already if nothing it shows changed, with its time brought up to date. */
+  private commentItem(comment: Comment, deadline: number): HTMLLIElement {
+    const written = when(comment.createTime);
+    // A reader (say, a writer made one) may no longer change even their own.
+    const own = comment.author === this.app.currentUserName && this.canWrite();
+    const editing = own && comment.name === this.editingComment;
+    const shows = `${comment.etag} ${own} ${editing}`;
+    const known = this.commentItems.get(comment.name);
+    if (known?.shows === shows) {
+      known.time.textContent = ` ${written.text}`;
+      return known.item;
     }
+    const avatar = h("span", { class: "avatar small", "aria-hidden": "true" }, "•");
+    void this.app.userName(comment.author).then((name) => {
+      avatar.textContent = initials(name);
+    });
+    const time = h("time", { class: "muted small", title: written.title }, ` ${written.text}`);
+    const item = h(
+      "li",
+      { class: "comment", "data-testid": "comment" },
+      avatar,
+      h(
+        "div",
+        { class: "comment-main" },
+        h(
+          "div",
+          { class: "comment-meta" },
+          this.app.userSpan(comment.author),
+          time,
+          own && !editing
+            ? h(
+                "span",
+                { class: "comment-actions" },
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "button subtle small",
+                    onclick: () => {
+                      this.editingComment = comment.name;
+                      this.renderComments();
+                    },
+                  },
+                  "Edit comment",
+                ),
+                h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "button subtle small",
+                    onclick: () => void this.deleteComment(comment),
+                  },
+                  "Delete comment",
+                ),
+              )
+            : null,
+        ),
+        editing ? this.commentEditor(comment) : this.commentBody(comment, deadline),
+      ),
+    );
+    this.commentItems.set(comment.name, { shows, item, time });
+    return item;
+  }
+
+  /** Formatted if known or if there is time left before `deadline`, else plain text until its turn. */
+  private commentBody(comment: Comment, deadline: number): HTMLElement {
+    if (this.formatted.get(comment.name)?.text === comment.body || performance.now() < deadline)
+      return this.format(comment.name, comment.body, COMMENT_BODY);
+    const slot = h("div", COMMENT_BODY, plainText(comment.body, "it is not formatted yet"));
+    this.unformatted.push({ comment, slot });
+    return slot;
+  }
+
+  /** Formats the comments left as plain text, a slice at a time. */
+  private formatLater() {
+    if (this.formatting) return;
+    this.formatting = true;
+    whenIdle(() => {
+      this.formatting = false;
+      const deadline = performance.now() + FORMAT_SLICE_MS;
+      while (performance.now() < deadline) {
+        const next = this.unformatted.shift();
+        if (!next) return;
+        // One a newer rendering replaced, or of a panel closed since, is not worth the time.
+        if (next.slot.isConnected)
+          next.slot.replaceWith(this.format(next.comment.name, next.comment.body, COMMENT_BODY));
+      }
+      this.formatLater();
+    });
+  }
+
+  /** `text` as Markdown, formatted once while it stays the same and then reused. */
+  private format(key: string, text: string, props: Record<string, string>): HTMLElement {
+    const known = this.formatted.get(key);
+    if (known?.text === text) return known.element;
+    const element = h("div", props, renderMarkdown(text));
+    this.formatted.set(key, { text, element });
+    return element;
   }
 
   private commentEditor(comment: Comment): HTMLFormElement {
@@ -1115,6 +1183,12 @@ export class IssuePanel {
     this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
   }
 }
+
+/** Once the page has nothing more urgent to do, such as reading a response; Safari has no requestIdleCallback. */
+const whenIdle = (run: () => void) =>
+  typeof requestIdleCallback === "function" ? requestIdleCallback(run) : setTimeout(run);
+
+const COMMENT_BODY = { class: "comment-body markdown" };
 
 /** What "Link an issue" offers, as seen from this issue. */
 const LINK_TYPES: Array<[IssueRelation_Type, string]> = [

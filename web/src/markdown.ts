@@ -97,7 +97,7 @@ export function renderMarkdown(text: string): DocumentFragment {
 }
 
 /** The text as it is, escaped, with a note saying why. */
-function plainText(text: string, reason: string): DocumentFragment {
+export function plainText(text: string, reason: string): DocumentFragment {
   const note = document.createElement("p");
   note.className = "muted";
   note.textContent = `Shown as plain text: ${reason}.`;
