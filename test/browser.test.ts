@@ -1943,3 +1943,67 @@ describe.skipIf(!haveChromium)("signing out", () => {
     }
   }, 30_000);
 });
+
+describe.skipIf(!haveChromium)("what a new user's first week found", () => {
+  it("shows task lists as checkboxes, checked or not, and no other input", async () => {
+    const { project, alice, bob } = await teamProject("TL");
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: {
+        title: "Release checklist",
+        body: [
+          "- [ ] copy",
+          "- [x] done",
+          "",
+          '<input type="text" name="secret" value="typed"> <input type="checkbox" onclick="window.pwned = 1" name="box">',
+        ].join("\n"),
+      },
+    });
+    await bob.comments.createComment({
+      parent: issue.name,
+      comment: { body: "- [x] reviewed\n- [ ] shipped" },
+    });
+    const { page, problems } = await signedInPage("alice", `/${issue.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      const states = (locator: Locator) =>
+        expect.poll(
+          () =>
+            locator.evaluateAll((boxes) =>
+              boxes.map((box) => (box as unknown as { checked: boolean; disabled: boolean }).checked),
+            ),
+          {
+            timeout: UI_TIMEOUT,
+          },
+        );
+      await states(detail.getByTestId("issue-body").locator("li input[type=checkbox]")).toEqual([
+        false,
+        true,
+      ]);
+      await states(detail.getByTestId("comment").locator("li input[type=checkbox]")).toEqual([true, false]);
+      const inputs = detail.locator("[data-testid=issue-body] input, [data-testid=comment] input");
+      // Whatever is left of the hand-written inputs is an inert checkbox with nothing else of theirs.
+      const attributes = await inputs.evaluateAll((all) =>
+        all.map((input) => [...input.attributes].map((attribute) => attribute.name).sort()),
+      );
+      for (const names of attributes)
+        expect(["checked", "disabled", "type"]).toEqual(expect.arrayContaining(names));
+      expect(
+        await inputs.evaluateAll((all) =>
+          all.every((input) => (input as unknown as { checked: boolean; disabled: boolean }).disabled),
+        ),
+      ).toBe(true);
+      expect(await detail.locator("input[type=text][name], input[onclick], input[value=typed]").count()).toBe(
+        0,
+      );
+      await detail.getByTestId("issue-body").locator("input").last().click({ force: true });
+      expect(await page.evaluate("typeof window.pwned")).toBe("undefined");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-task-list").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
+});
