@@ -1944,6 +1944,16 @@ describe.skipIf(!haveChromium)("signing out", () => {
   }, 30_000);
 });
 
+/** A DOMRect as JSON. */
+interface Box {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+  width: number;
+  toJSON(): Box;
+}
+
 describe.skipIf(!haveChromium)("what a new user's first week found", () => {
   it("shows task lists as checkboxes, checked or not, and no other input", async () => {
     const { project, alice, bob } = await teamProject("TL");
@@ -2006,4 +2016,112 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
       await page.context().close();
     }
   }, 30_000);
+
+  it("fits a phone's and a laptop's width for an admin, with list rows whose titles stay readable", async () => {
+    const { project, alice, bobName } = await teamProject("LW");
+    const labels: string[] = [];
+    for (const [id, displayName] of [
+      ["design", "Needs design review"],
+      ["backend", "Backend"],
+      ["first", "Good first issue"],
+    ]) {
+      labels.push(
+        (await alice.labels.createLabel({ parent: project, labelId: id, label: { displayName } })).name,
+      );
+    }
+    for (const title of [
+      "The export to CSV drops every row after the first thousand when filters are set",
+      "Signing in on a phone with a password manager fills the wrong field",
+    ]) {
+      await alice.issues.createIssue({ parent: project, issue: { title, labels, assignee: bobName } });
+    }
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    /** How far the page scrolls sideways: 0 when it fits. */
+    const overflow = () => page.evaluate("document.documentElement.scrollWidth - window.innerWidth");
+    try {
+      for (const [width, height] of [
+        [390, 844],
+        [1280, 800],
+      ] as const) {
+        await page.setViewportSize({ width, height });
+        const rows = page.getByTestId("issue-row");
+        await countOf(rows).toBe(2);
+        await countOf(page.getByRole("button", { name: "Members" })).toBe(1);
+        await page.getByRole("button", { name: "Members" }).waitFor();
+        await textOf(page.getByTestId("issue-row-assignee").first()).toBe("@bob");
+        await countOf(rows.getByTestId("label-chip")).toBe(6);
+        expect(await overflow(), `board at ${width}px`).toBeLessThanOrEqual(0);
+        // Measured in one go, once laid out: the list may be redrawn between two calls.
+        const measure = async () =>
+          (await rows.evaluateAll((all) =>
+            all.map((row) => {
+              const title = row.querySelector("[data-testid=issue-row-title]") as unknown as {
+                scrollWidth: number;
+                clientWidth: number;
+                getBoundingClientRect(): Box;
+              };
+              const others = [
+                ...row.querySelectorAll("[data-testid=label-chip], [data-testid=issue-row-assignee]"),
+              ];
+              return {
+                title: title.getBoundingClientRect().toJSON(),
+                cut: title.scrollWidth > title.clientWidth,
+                others: others.map((other) => ({
+                  text: other.textContent,
+                  box: other.getBoundingClientRect().toJSON(),
+                })),
+              };
+            }),
+          )) as Array<{ title: Box; cut: boolean; others: Array<{ text: string; box: Box }> }>;
+        await expect
+          .poll(async () => Math.min(...(await measure()).map(({ title }) => title.width)), {
+            timeout: UI_TIMEOUT,
+          })
+          .toBeGreaterThan(120);
+        const measured = await measure();
+        for (const { title, cut, others } of measured) {
+          expect(title.width, `title width at ${width}px`).toBeGreaterThan(120);
+          // On a phone the whole title shows, wrapped: none of it is cut off.
+          if (width < 600) expect(cut, `title cut at ${width}px`).toBe(false);
+          expect(others.length).toBe(4);
+          for (const { text, box } of others) {
+            const apart =
+              box.left >= title.right ||
+              box.right <= title.left ||
+              box.top >= title.bottom ||
+              box.bottom <= title.top;
+            expect(apart, `${text} overlaps the title at ${width}px`).toBe(true);
+          }
+        }
+        await rows.first().click();
+        await textOf(page.getByTestId("issue-detail").getByTestId("issue-title")).toContain(
+          "password manager",
+        );
+        expect(await overflow(), `open issue at ${width}px`).toBeLessThanOrEqual(0);
+        await page.getByRole("button", { name: "Members" }).click();
+        const dialog = page.getByRole("dialog", { name: "Members" });
+        await countOf(dialog.getByTestId("member")).toBe(2);
+        expect(await overflow(), `members dialog at ${width}px`).toBeLessThanOrEqual(0);
+        // Nor does the dialog's own content: its buttons are all within it.
+        const sticksOut = await dialog.evaluate((element) => {
+          const { right } = element.getBoundingClientRect();
+          return [...element.querySelectorAll("*")].filter(
+            (inner) => inner.getBoundingClientRect().right > right,
+          ).length;
+        });
+        expect(sticksOut, `what sticks out of the members dialog at ${width}px`).toBe(0);
+        await screenshot(page, `fits-${width}`);
+        await dialog.getByRole("button", { name: "Cancel" }).click();
+        await page.getByRole("button", { name: "Project settings" }).click();
+        expect(await overflow(), `project settings at ${width}px`).toBeLessThanOrEqual(0);
+        await page.keyboard.press("Escape");
+      }
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-fits").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 40_000);
 });

@@ -599,7 +599,12 @@ class App implements Board {
       h(
         "header",
         { class: "topbar" },
-        h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "tracker"),
+        h(
+          "div",
+          { class: "brand" },
+          h("span", { class: "logo", "aria-hidden": "true" }),
+          h("span", { class: "brand-name" }, "tracker"),
+        ),
         h(
           "div",
           { class: "project-picker" },
