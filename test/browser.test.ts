@@ -2124,4 +2124,58 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
       await page.context().close();
     }
   }, 40_000);
+
+  it("tells history in people's words: labels by name (or id once deleted), issues by key, no sub-issue order", async () => {
+    const { key, project, alice } = await teamProject("HI");
+    const parent = await alice.issues.createIssue({ parent: project, issue: { title: "Launch" } });
+    const docs = await alice.labels.createLabel({
+      parent: project,
+      labelId: "docs",
+      label: { displayName: "Docs" },
+    });
+    const bug = await alice.labels.createLabel({
+      parent: project,
+      labelId: "bug",
+      label: { displayName: "Bug" },
+    });
+    const child = await alice.issues.createIssue({ parent: project, issue: { title: "Write the guide" } });
+    const sibling = await alice.issues.createIssue({ parent: project, issue: { title: "Record a demo" } });
+    let etag = (
+      await alice.issues.updateIssue({
+        issue: { name: child.name, labels: [docs.name, bug.name], etag: child.etag },
+        updateMask: { paths: ["labels"] },
+      })
+    ).etag;
+    etag = (
+      await alice.issues.updateIssue({
+        issue: { name: child.name, parent: parent.name, etag },
+        updateMask: { paths: ["parent"] },
+      })
+    ).etag;
+    await alice.issues.updateIssue({
+      issue: { name: sibling.name, parent: parent.name, etag: sibling.etag },
+      updateMask: { paths: ["parent"] },
+    });
+    await alice.issues.updateIssue({
+      issue: { name: child.name, subIssueOrder: 5, etag },
+      updateMask: { paths: ["sub_issue_order"] },
+    });
+    await alice.labels.deleteLabel({ name: docs.name });
+    const { page, problems } = await signedInPage("alice", `/${child.name}`);
+    try {
+      const events = page.getByTestId("issue-detail").getByTestId("history-event");
+      await textOf(events).toContain("labels from none to Bug, docs");
+      const told = (await events.allTextContents()).join(" | ");
+      expect(told).toContain(`parent issue from none to ${key}-1`);
+      expect(told).toContain("reordered it among the sub-issues");
+      expect(told).not.toContain("projects/");
+      expect(told).not.toContain("order among sub-issues");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-history-words").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
 });
