@@ -2178,4 +2178,46 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
       await page.context().close();
     }
   }, 30_000);
+
+  it("names a former member added back by their name at once, without a reload", async () => {
+    const { project, alice } = await teamProject("RA");
+    const subject = `back${Date.now().toString(36).slice(-6)}`;
+    const back = await (await apiAs(subject)).users.getCurrentUser({});
+    await alice.members.createMember({
+      parent: project,
+      member: { user: back.name, role: Member_Role.WRITER },
+    });
+    const theirs = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Theirs", assignee: back.name },
+    });
+    await alice.issues.createIssue({ parent: project, issue: { title: "Another" } });
+    await alice.members.deleteMember({ name: `${project}/members/${back.uid}` });
+    const { page, problems } = await signedInPage("alice", `/${theirs.name}`);
+    try {
+      const detail = page.getByTestId("issue-detail");
+      await textOf(detail.getByLabel("Assignee").locator("option:checked")).toBe("former member");
+      await page.getByRole("button", { name: "Members" }).click();
+      const dialog = page.getByRole("dialog", { name: "Members" });
+      await countOf(dialog.getByTestId("member")).toBe(2);
+      await dialog.getByLabel("Handle or e-mail").fill(subject);
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(dialog.getByTestId("member")).toBe(3);
+      await textOf(dialog.getByTestId("member").locator(".user-ref")).toContain(`@${subject}`);
+      expect(await dialog.getByTestId("member").locator(".user-ref").allTextContents()).not.toContain(
+        "former member",
+      );
+      await dialog.getByRole("button", { name: "Cancel" }).click();
+      await page.getByTestId("issue-row").filter({ hasText: "Another" }).click();
+      await textOf(detail.getByTestId("issue-title")).toBe("Another");
+      await page.getByTestId("issue-row").filter({ hasText: "Theirs" }).click();
+      await textOf(detail.getByLabel("Assignee").locator("option:checked")).toBe(`@${subject}`);
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-added-back").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
 });

@@ -1193,19 +1193,25 @@ class App implements Board {
     await this.panel.reload();
   }
 
-  /** Someone's display name, from `users/{uid}`, looked up once. */
+  /**
+   * Someone's display name, from `users/{uid}`, looked up once it is found.
+   * A failed lookup is not kept: a former member added back, or a call that
+   * failed on the way, is asked about again next time.
+   */
   userName(name: string): Promise<string> {
     if (!name) return Promise.resolve("nobody");
     if (name === this.me?.name) return Promise.resolve(personName(this.me));
     let found = this.userNames.get(name);
     if (!found) {
-      found = this.clients.users
+      const lookup: Promise<string> = this.clients.users
         .getUser({ name })
         .then((user) => personName(user) || name.slice(-8))
-        // Users see only those they share a project with: someone gone from all of them is not found.
-        .catch((error) =>
-          ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`,
-        );
+        .catch((error) => {
+          if (this.userNames.get(name) === lookup) this.userNames.delete(name);
+          // Users see only those they share a project with: someone gone from all of them is not found.
+          return ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`;
+        });
+      found = lookup;
       this.userNames.set(name, found);
     }
     return found;
@@ -1217,6 +1223,8 @@ class App implements Board {
     if (!data) {
       data = fetchProjectData(this.clients, project).then((fetched) => {
         this.knownData.set(project, fetched);
+        // Members carry no names: theirs are looked up afresh (one may have been a former member, or renamed).
+        if (fresh) for (const member of fetched.members) this.userNames.delete(member.user);
         return fetched;
       });
       // A failure is not kept: the next call asks again.
