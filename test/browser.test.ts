@@ -817,7 +817,7 @@ describe.skipIf(!haveChromium)("the board for a team", () => {
       // A handle nobody has is told in the dialog.
       await dialog.getByLabel("Handle or e-mail").fill("nobody-here");
       await dialog.getByRole("button", { name: "Add member" }).click();
-      await textOf(dialog.getByRole("alert")).toMatch(/not found/i);
+      await textOf(dialog.getByRole("alert")).toContain("No one has signed in as nobody-here yet");
       await dialog.getByRole("button", { name: "Cancel" }).click();
       expect(problems).toEqual([]);
     } catch (error) {
@@ -2218,6 +2218,44 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
       throw error;
     } finally {
       await page.context().close();
+    }
+  }, 30_000);
+
+  it("tells an admin how to add someone who never signed in, and a new user their handle to be added by", async () => {
+    const { project } = await teamProject("IN");
+    const subject = `wes${Date.now().toString(36).slice(-6)}`;
+    const { page: admins, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await admins.getByRole("button", { name: "Members" }).click();
+      const dialog = admins.getByRole("dialog", { name: "Members" });
+      await countOf(dialog.getByTestId("member")).toBe(2);
+      await dialog.getByLabel("Handle or e-mail").fill(`@${subject}`);
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await textOf(dialog.getByRole("alert")).toBe(
+        `No one has signed in as ${subject} yet: ask them to sign in once, then add them here.`,
+      );
+
+      const { page: theirs, problems: theirProblems } = await signedInPage(subject);
+      try {
+        await textOf(theirs.getByTestId("current-user")).toContain(`You are @${subject}`);
+        await textOf(theirs.getByTestId("how-to-join")).toBe(
+          `Ask an admin to add you as @${subject}, or create a project.`,
+        );
+        expect(theirProblems).toEqual([]);
+      } finally {
+        await theirs.context().close();
+      }
+
+      // Signed in once, they can be added; the advice goes.
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(dialog.getByTestId("member")).toBe(3);
+      await textOf(dialog.getByRole("alert")).toBe("");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(admins, "failure-invite").catch(() => {});
+      throw error;
+    } finally {
+      await admins.context().close();
     }
   }, 30_000);
 });

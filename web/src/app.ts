@@ -3,6 +3,7 @@
 import {
   Code,
   ConnectError,
+  errorInfoOf,
   type Issue,
   Issue_Priority,
   Issue_State,
@@ -640,7 +641,10 @@ class App implements Board {
             "span",
             { class: "user-text" },
             h("span", { class: "user-name" }, me.displayName || me.email || me.uid),
-            me.email && h("span", { class: "user-email" }, me.email),
+            // What to tell an admin who is to add them (the e-mail address is in the tooltip).
+            me.handle
+              ? h("span", { class: "user-handle" }, `You are @${me.handle}`)
+              : me.email && h("span", { class: "user-handle" }, me.email),
           ),
         ),
         h(
@@ -743,6 +747,12 @@ class App implements Board {
         "div",
         { class: "empty" },
         h("h2", null, "No projects yet"),
+        this.me &&
+          h(
+            "p",
+            { "data-testid": "how-to-join" },
+            `Ask an admin to add you as ${this.me.handle ? `@${this.me.handle}` : this.me.email}, or create a project.`,
+          ),
         h("p", { class: "muted" }, "A project holds a team's issues. You will be its admin."),
         h(
           "button",
@@ -1498,12 +1508,21 @@ class App implements Board {
       async () => {
         const typed = who.value;
         const value = typed.trim().replace(/^@/, "");
-        await this.clients.members.createMember({
-          parent,
-          member: { role: Number(role.value) },
-          userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
-          requestId: newRequestId(),
-        });
+        try {
+          await this.clients.members.createMember({
+            parent,
+            member: { role: Number(role.value) },
+            userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
+            requestId: newRequestId(),
+          });
+        } catch (error) {
+          // Users exist once they have signed in: what to do about it, not that nothing was found.
+          if (errorInfoOf(error)?.reason !== "USER_NOT_FOUND") throw error;
+          throw new ConnectError(
+            `No one has signed in as ${value} yet: ask them to sign in once, then add them here.`,
+            Code.FailedPrecondition,
+          );
+        }
         // Unless the next one is typed already.
         if (who.value === typed) who.value = "";
         await render(true);
