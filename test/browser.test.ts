@@ -2258,4 +2258,48 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
       await admins.context().close();
     }
   }, 30_000);
+
+  it("names the last admin by name when they would step down, and drops the error once a change works", async () => {
+    const { project, alice, bobName } = await teamProject("LA");
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      await page.getByRole("button", { name: "Members" }).click();
+      const dialog = page.getByRole("dialog", { name: "Members" });
+      await countOf(dialog.getByTestId("member")).toBe(2);
+      const errors = dialog.getByRole("alert");
+      await dialog.getByRole("combobox", { name: "Role of @alice" }).selectOption({ label: "Writer" });
+      await textOf(errors).toBe("@alice is the project's last admin: make someone else admin first.");
+      page.once("dialog", (confirm) => void confirm.accept());
+      await dialog.getByRole("button", { name: "Remove @alice" }).click();
+      await textOf(errors).toBe("@alice is the project's last admin: make someone else admin first.");
+      expect((await errors.allTextContents()).join(" ")).not.toContain("projects/");
+      // Adding someone works: the error about another change goes.
+      const carol = await (await apiAs("carol")).users.getCurrentUser({});
+      await dialog.getByLabel("Handle or e-mail").fill(`@${carol.handle}`);
+      await dialog.getByRole("button", { name: "Add member" }).click();
+      await countOf(dialog.getByTestId("member")).toBe(3);
+      await textOf(errors).toBe("");
+      // And so does a change of role that works, after another failure.
+      await dialog.getByRole("combobox", { name: "Role of @alice" }).selectOption({ label: "Reader" });
+      await textOf(errors).toContain("last admin");
+
+      await dialog.getByRole("combobox", { name: "Role of @bob" }).selectOption({ label: "Admin" });
+      await expect
+        .poll(
+          async () =>
+            (await alice.members.listMembers({ parent: project })).members.find(
+              (member) => member.user === bobName,
+            )?.role,
+          { timeout: UI_TIMEOUT },
+        )
+        .toBe(Member_Role.ADMIN);
+      await textOf(errors).toBe("");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-last-admin").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 30_000);
 });

@@ -1434,12 +1434,21 @@ class App implements Board {
     if (!parent) return;
     const table = h("ul", { class: "member-list", "data-testid": "members", "aria-label": "Members" });
     const rowError = h("p", { class: "form-error", role: "alert" });
-    const act = async (change: () => Promise<unknown>) => {
+    /** After a change that worked, no earlier failure is still told (the form's own included). */
+    const clearErrors = () => {
+      for (const error of rowError.closest("dialog")?.querySelectorAll(".form-error") ?? [])
+        error.textContent = "";
+    };
+    const act = async (member: Member, change: () => Promise<unknown>) => {
       rowError.textContent = "";
       try {
         await change();
+        clearErrors();
       } catch (error) {
-        rowError.textContent = describeError(error);
+        rowError.textContent =
+          errorInfoOf(error)?.reason === "LAST_ADMIN"
+            ? `${await this.userName(member.user)} is the project's last admin: make someone else admin first.`
+            : describeError(error);
       }
       await render(true);
     };
@@ -1458,7 +1467,7 @@ class App implements Board {
           role.addEventListener(
             "change",
             () =>
-              void act(() =>
+              void act(member, () =>
                 this.clients.members.updateMember({
                   member: { name: member.name, role: Number(role.value), etag: member.etag },
                   updateMask: { paths: ["role"] },
@@ -1478,7 +1487,9 @@ class App implements Board {
                 class: "button subtle",
                 onclick: () => {
                   if (!window.confirm(`Remove ${who.textContent} from the project?`)) return;
-                  void act(() => this.clients.members.deleteMember({ name: member.name, etag: member.etag }));
+                  void act(member, () =>
+                    this.clients.members.deleteMember({ name: member.name, etag: member.etag }),
+                  );
                 },
               },
               "Remove",
@@ -1523,6 +1534,7 @@ class App implements Board {
             Code.FailedPrecondition,
           );
         }
+        clearErrors();
         // Unless the next one is typed already.
         if (who.value === typed) who.value = "";
         await render(true);
