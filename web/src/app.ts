@@ -3,6 +3,7 @@
 import {
   Code,
   ConnectError,
+  errorInfoOf,
   type Issue,
   Issue_Priority,
   Issue_State,
@@ -599,7 +600,12 @@ class App implements Board {
       h(
         "header",
         { class: "topbar" },
-        h("div", { class: "brand" }, h("span", { class: "logo", "aria-hidden": "true" }), "tracker"),
+        h(
+          "div",
+          { class: "brand" },
+          h("span", { class: "logo", "aria-hidden": "true" }),
+          h("span", { class: "brand-name" }, "tracker"),
+        ),
         h(
           "div",
           { class: "project-picker" },
@@ -635,7 +641,10 @@ class App implements Board {
             "span",
             { class: "user-text" },
             h("span", { class: "user-name" }, me.displayName || me.email || me.uid),
-            me.email && h("span", { class: "user-email" }, me.email),
+            // What to tell an admin who is to add them (the e-mail address is in the tooltip).
+            me.handle
+              ? h("span", { class: "user-handle" }, `You are @${me.handle}`)
+              : me.email && h("span", { class: "user-handle" }, me.email),
           ),
         ),
         h(
@@ -738,6 +747,12 @@ class App implements Board {
         "div",
         { class: "empty" },
         h("h2", null, "No projects yet"),
+        this.me &&
+          h(
+            "p",
+            { "data-testid": "how-to-join" },
+            `Ask an admin to add you as ${this.me.handle ? `@${this.me.handle}` : this.me.email}, or create a project.`,
+          ),
         h("p", { class: "muted" }, "A project holds a team's issues. You will be its admin."),
         h(
           "button",
@@ -1188,19 +1203,25 @@ class App implements Board {
     await this.panel.reload();
   }
 
-  /** Someone's display name, from `users/{uid}`, looked up once. */
+  /**
+   * Someone's display name, from `users/{uid}`, looked up once it is found.
+   * A failed lookup is not kept: a former member added back, or a call that
+   * failed on the way, is asked about again next time.
+   */
   userName(name: string): Promise<string> {
     if (!name) return Promise.resolve("nobody");
     if (name === this.me?.name) return Promise.resolve(personName(this.me));
     let found = this.userNames.get(name);
     if (!found) {
-      found = this.clients.users
+      const lookup: Promise<string> = this.clients.users
         .getUser({ name })
         .then((user) => personName(user) || name.slice(-8))
-        // Users see only those they share a project with: someone gone from all of them is not found.
-        .catch((error) =>
-          ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`,
-        );
+        .catch((error) => {
+          if (this.userNames.get(name) === lookup) this.userNames.delete(name);
+          // Users see only those they share a project with: someone gone from all of them is not found.
+          return ConnectError.from(error).code === Code.NotFound ? "former member" : `user ${name.slice(-8)}`;
+        });
+      found = lookup;
       this.userNames.set(name, found);
     }
     return found;
@@ -1212,6 +1233,8 @@ class App implements Board {
     if (!data) {
       data = fetchProjectData(this.clients, project).then((fetched) => {
         this.knownData.set(project, fetched);
+        // Members carry no names: theirs are looked up afresh (one may have been a former member, or renamed).
+        if (fresh) for (const member of fetched.members) this.userNames.delete(member.user);
         return fetched;
       });
       // A failure is not kept: the next call asks again.
@@ -1411,12 +1434,21 @@ class App implements Board {
     if (!parent) return;
     const table = h("ul", { class: "member-list", "data-testid": "members", "aria-label": "Members" });
     const rowError = h("p", { class: "form-error", role: "alert" });
-    const act = async (change: () => Promise<unknown>) => {
+    /** After a change that worked, no earlier failure is still told (the form's own included). */
+    const clearErrors = () => {
+      for (const error of rowError.closest("dialog")?.querySelectorAll(".form-error") ?? [])
+        error.textContent = "";
+    };
+    const act = async (member: Member, change: () => Promise<unknown>) => {
       rowError.textContent = "";
       try {
         await change();
+        clearErrors();
       } catch (error) {
-        rowError.textContent = describeError(error);
+        rowError.textContent =
+          errorInfoOf(error)?.reason === "LAST_ADMIN"
+            ? `${await this.userName(member.user)} is the project's last admin: make someone else admin first.`
+            : describeError(error);
       }
       await render(true);
     };
@@ -1435,7 +1467,7 @@ class App implements Board {
           role.addEventListener(
             "change",
             () =>
-              void act(() =>
+              void act(member, () =>
                 this.clients.members.updateMember({
                   member: { name: member.name, role: Number(role.value), etag: member.etag },
                   updateMask: { paths: ["role"] },
@@ -1455,7 +1487,9 @@ class App implements Board {
                 class: "button subtle",
                 onclick: () => {
                   if (!window.confirm(`Remove ${who.textContent} from the project?`)) return;
-                  void act(() => this.clients.members.deleteMember({ name: member.name, etag: member.etag }));
+                  void act(member, () =>
+                    this.clients.members.deleteMember({ name: member.name, etag: member.etag }),
+                  );
                 },
               },
               "Remove",
@@ -1485,12 +1519,22 @@ class App implements Board {
       async () => {
         const typed = who.value;
         const value = typed.trim().replace(/^@/, "");
-        await this.clients.members.createMember({
-          parent,
-          member: { role: Number(role.value) },
-          userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
-          requestId: newRequestId(),
-        });
+        try {
+          await this.clients.members.createMember({
+            parent,
+            member: { role: Number(role.value) },
+            userLookup: value.includes("@") ? { case: "userEmail", value } : { case: "userHandle", value },
+            requestId: newRequestId(),
+          });
+        } catch (error) {
+          // Users exist once they have signed in: what to do about it, not that nothing was found.
+          if (errorInfoOf(error)?.reason !== "USER_NOT_FOUND") throw error;
+          throw new ConnectError(
+            `No one has signed in as ${value} yet: ask them to sign in once, then add them here.`,
+            Code.FailedPrecondition,
+          );
+        }
+        clearErrors();
         // Unless the next one is typed already.
         if (who.value === typed) who.value = "";
         await render(true);

@@ -4,6 +4,7 @@ import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { type FieldChange, type IssueEvent, IssueEvent_Kind, type Label } from "../../client/index.js";
 import { h } from "./dom.js";
 import { when } from "./format.js";
+import { issueKeyOf } from "./names.js";
 
 const FIELD_NAMES: Record<string, string> = {
   title: "title",
@@ -14,9 +15,17 @@ const FIELD_NAMES: Record<string, string> = {
   assignee: "assignee",
   labels: "labels",
   parent: "parent issue",
-  sub_issue_order: "order among sub-issues",
   duplicate_of: "duplicate of",
 };
+
+/** Fields whose values are issue names, shown by key. */
+const ISSUE_FIELDS = new Set(["parent", "duplicate_of"]);
+
+/**
+ * Where an issue stands among its parent's sub-issues is a number that means
+ * nothing read alone: a move under a parent says so already, a reorder only that it happened.
+ */
+const UNTOLD_FIELDS = new Set(["sub_issue_order"]);
 
 const KIND_TEXT: Partial<Record<IssueEvent_Kind, string>> = {
   [IssueEvent_Kind.ISSUE_CREATED]: "opened the issue",
@@ -41,10 +50,13 @@ export function historyList(events: IssueEvent[], context: HistoryContext): HTML
     events.length === 0 && h("li", { class: "muted small" }, "No history yet."),
     events.map((event) => {
       const at = when(event.createTime);
-      const changes =
+      const told =
         event.kind === IssueEvent_Kind.ISSUE_UPDATED
-          ? event.changes.map((change) => h("li", null, describeChange(change, context)))
+          ? event.changes.filter((change) => !UNTOLD_FIELDS.has(change.field))
           : [];
+      const changes = told.map((change) => h("li", null, describeChange(change, context)));
+      const reordered =
+        event.kind === IssueEvent_Kind.ISSUE_UPDATED && event.changes.length > 0 && !told.length;
       return h(
         "li",
         { class: "timeline-item", "data-testid": "history-event" },
@@ -53,7 +65,11 @@ export function historyList(events: IssueEvent[], context: HistoryContext): HTML
           null,
           event.actor ? context.userSpan(event.actor) : h("span", null, "Someone"),
           " ",
-          changes.length ? "changed" : (KIND_TEXT[event.kind] ?? "changed the issue"),
+          changes.length
+            ? "changed"
+            : reordered
+              ? "reordered it among the sub-issues"
+              : (KIND_TEXT[event.kind] ?? "changed the issue"),
           h("time", { class: "muted small", title: at.title }, ` ${at.text}`),
         ),
         changes.length > 0 && h("ul", { class: "timeline-changes" }, changes),
@@ -81,16 +97,18 @@ function valueNode(field: string, value: JsonValue, context: HistoryContext): No
     return h("em", null, "none");
   if (field === "assignee" && typeof value === "string") return context.userSpan(value);
   if (field === "labels" && Array.isArray(value))
-    return h(
-      "strong",
-      null,
-      value
-        .map((name) => context.labels.find((label) => label.name === name)?.displayName ?? String(name))
-        .join(", "),
-    );
+    return h("strong", null, value.map((name) => labelText(String(name), context)).join(", "));
+  if (ISSUE_FIELDS.has(field) && typeof value === "string") return h("strong", null, issueKeyOf(value));
   if (typeof value === "string" && /^(STATE|PRIORITY|CLOSE_REASON)_/.test(value))
     return h("strong", null, enumWords(value));
   return h("strong", null, typeof value === "string" ? value : JSON.stringify(value));
+}
+
+/** A label by its name now; one deleted since by its id (`docs`), never its resource name. */
+function labelText(name: string, context: HistoryContext): string {
+  return (
+    context.labels.find((label) => label.name === name)?.displayName ?? name.slice(name.lastIndexOf("/") + 1)
+  );
 }
 
 /** `STATE_IN_PROGRESS` is "In progress". */

@@ -15,10 +15,16 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   }
 });
 
+/** `type` and `checked` are for a task list's checkboxes (see inertCheckboxes), on no other element. */
+const INPUT_ATTR = new Set(["type", "checked"]);
+DOMPurify.addHook("uponSanitizeAttribute", (node, data) => {
+  if (INPUT_ATTR.has(data.attrName) && node.tagName !== "INPUT") data.keepAttr = false;
+});
+
 /**
  * What Markdown renders to, and the plain HTML people write in it. Anything
  * else (class, id, style, data-*, aria-*, dialog, popover, forms, media, SVG,
- * MathML) goes: it would draw fake toasts and buttons with the app's CSS,
+ * MathML, inputs but a task list's checkboxes) goes: it would draw fake toasts and buttons with the app's CSS,
  * steal focus or keys, or load something from elsewhere.
  */
 const ALLOWED_TAGS = [
@@ -26,9 +32,12 @@ const ALLOWED_TAGS = [
   ...["ul", "ol", "li", "dl", "dt", "dd", "table", "thead", "tbody", "tr", "th", "td"],
   ...["a", "img", "em", "strong", "del", "s", "ins", "b", "i", "u", "sub", "sup"],
   ...["kbd", "mark", "small", "abbr", "q", "cite", "var", "samp", "span", "div"],
-  ...["details", "summary"],
+  ...["details", "summary", "input"],
 ];
-const ALLOWED_ATTR = ["href", "title", "src", "alt", "start", "align", "colspan", "rowspan", "open"];
+const ALLOWED_ATTR = [
+  ...["href", "title", "src", "alt", "start", "align", "colspan", "rowspan", "open"],
+  ...INPUT_ATTR,
+];
 
 /**
  * Past these marked is slow or overflows its stack. It is quadratic on some
@@ -93,7 +102,27 @@ export function renderMarkdown(text: string): DocumentFragment {
     link.textContent = `Image not loaded: ${image.getAttribute("alt") || src}`;
     image.replaceWith(link);
   }
+  inertCheckboxes(fragment);
   return fragment;
+}
+
+/**
+ * A task list (`- [x] done`) renders to checkboxes: each input becomes a
+ * fresh disabled checkbox that keeps only whether it is checked, so no other
+ * input type, name, value or form reaches the page; anything but a checkbox goes.
+ */
+function inertCheckboxes(fragment: DocumentFragment) {
+  for (const input of fragment.querySelectorAll("input")) {
+    if (input.getAttribute("type")?.toLowerCase() !== "checkbox") {
+      input.remove();
+      continue;
+    }
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.disabled = true;
+    box.toggleAttribute("checked", input.hasAttribute("checked"));
+    input.replaceWith(box);
+  }
 }
 
 /** The text as it is, escaped, with a note saying why. */

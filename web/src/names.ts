@@ -31,6 +31,12 @@ export function issueNameOfKey(text: string): string | undefined {
   return key ? `projects/${key[1]?.toUpperCase()}/issues/${key[2]}` : undefined;
 }
 
+/** The key `CORE-12` of the issue `projects/CORE/issues/12`; anything else as it is. */
+export function issueKeyOf(name: string): string {
+  const parts = /^projects\/([^/]+)\/issues\/([^/]+)$/.exec(name);
+  return parts ? `${parts[1]}-${parts[2]}` : name;
+}
+
 const ISSUE_NAME = /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/;
 
 /**
