@@ -68,14 +68,6 @@ const ISSUE_KINDS = new Set([
 
 type Mode = "view" | "edit";
 
-/**
- * How long one rendering of the comments may spend formatting Markdown; the
- * rest show as plain text until the page is idle, then are formatted a slice
- * this long at a time. One comment may take 0.3 s to format (markdown.ts),
- * and an issue shows up to 1,000: all at once froze the tab for a minute.
- */
-const FORMAT_SLICE_MS = 50;
-
 export class IssuePanel {
   readonly element = h("article", { class: "issue" });
   private readonly head = h("div");
@@ -106,8 +98,11 @@ export class IssuePanel {
     string,
     { shows: string; item: HTMLLIElement; time: HTMLElement }
   >();
-  /** Comment bodies shown as plain text, in order, to format when their slice comes. */
-  private unformatted: Array<{ comment: Comment; slot: HTMLElement }> = [];
+  /**
+   * Bodies shown as plain text, in order, to format one at a time: marked, in a worker (markdown.ts),
+   * may take 0.3 s over one, and an issue shows up to 1,000 comments.
+   */
+  private unformatted: Array<{ key: string; text: string; slot: HTMLElement }> = [];
   private formatting = false;
   /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
   private editingComment: string | undefined;
@@ -587,9 +582,10 @@ export class IssuePanel {
         ),
       this.closing && !closed ? this.closeForm() : null,
       issue.body
-        ? this.format(this.name, issue.body, { class: "issue-body markdown", "data-testid": "issue-body" })
+        ? this.markdown(this.name, issue.body, { class: "issue-body markdown", "data-testid": "issue-body" })
         : h("p", { class: "issue-body muted" }, "No description."),
     );
+    void this.formatLater();
     if (focused) this.head.querySelector<HTMLElement>(`[name="${CSS.escape(focused)}"]`)?.focus();
   }
 
@@ -662,7 +658,6 @@ export class IssuePanel {
   }
 
   private renderComments() {
-    const deadline = performance.now() + FORMAT_SLICE_MS;
     this.commentHeading.textContent = this.comments.length
       ? `Comments (${this.comments.length})`
       : "Comments";
@@ -670,13 +665,13 @@ export class IssuePanel {
       this.commentList,
       this.comments.length === 0
         ? [h("li", { class: "muted small no-comments" }, "No comments yet.")]
-        : this.comments.map((comment) => this.commentItem(comment, deadline)),
+        : this.comments.map((comment) => this.commentItem(comment)),
     );
-    if (this.unformatted.length > 0) this.formatLater();
+    void this.formatLater();
   }
 
   /** The comment's item: the one shown already if nothing it shows changed, with its time brought up to date. */
-  private commentItem(comment: Comment, deadline: number): HTMLLIElement {
+  private commentItem(comment: Comment): HTMLLIElement {
     const written = when(comment.createTime);
     // A reader (say, a writer made one) may no longer change even their own.
     const own = comment.author === this.app.currentUserName && this.canWrite();
@@ -732,47 +727,35 @@ export class IssuePanel {
               )
             : null,
         ),
-        editing ? this.commentEditor(comment) : this.commentBody(comment, deadline),
+        editing ? this.commentEditor(comment) : this.markdown(comment.name, comment.body, COMMENT_BODY),
       ),
     );
     this.commentItems.set(comment.name, { shows, item, time });
     return item;
   }
 
-  /** Formatted if known or if there is time left before `deadline`, else plain text until its turn. */
-  private commentBody(comment: Comment, deadline: number): HTMLElement {
-    if (this.formatted.get(comment.name)?.text === comment.body || performance.now() < deadline)
-      return this.format(comment.name, comment.body, COMMENT_BODY);
-    const slot = h("div", COMMENT_BODY, plainText(comment.body, "it is not formatted yet"));
-    this.unformatted.push({ comment, slot });
+  /** `text` as Markdown if formatted already, else as plain text until its turn (the issue's body first). */
+  private markdown(key: string, text: string, props: Record<string, string>): HTMLElement {
+    const known = this.formatted.get(key);
+    if (known?.text === text) return known.element;
+    const slot = h("div", props, plainText(text, "it is not formatted yet"));
+    const body = { key, text, slot };
+    if (key === this.name) this.unformatted.unshift(body);
+    else this.unformatted.push(body);
     return slot;
   }
 
-  /** Formats the comments left as plain text, a slice at a time. */
-  private formatLater() {
+  /** Formats the bodies left as plain text, one at a time, once they are on the page. */
+  private async formatLater() {
     if (this.formatting) return;
     this.formatting = true;
-    whenIdle(() => {
-      this.formatting = false;
-      const deadline = performance.now() + FORMAT_SLICE_MS;
-      while (performance.now() < deadline) {
-        const next = this.unformatted.shift();
-        if (!next) return;
-        // One a newer rendering replaced, or of a panel closed since, is not worth the time.
-        if (next.slot.isConnected)
-          next.slot.replaceWith(this.format(next.comment.name, next.comment.body, COMMENT_BODY));
-      }
-      this.formatLater();
-    });
-  }
-
-  /** `text` as Markdown, formatted once while it stays the same and then reused. */
-  private format(key: string, text: string, props: Record<string, string>): HTMLElement {
-    const known = this.formatted.get(key);
-    if (known?.text === text) return known.element;
-    const element = h("div", props, renderMarkdown(text));
-    this.formatted.set(key, { text, element });
-    return element;
+    for (let next = this.unformatted.shift(); next; next = this.unformatted.shift()) {
+      // One a newer rendering replaced, or of a panel closed since, is not worth the time.
+      if (!next.slot.isConnected) continue;
+      next.slot.replaceChildren(await renderMarkdown(next.text));
+      this.formatted.set(next.key, { text: next.text, element: next.slot });
+    }
+    this.formatting = false;
   }
 
   private commentEditor(comment: Comment): HTMLFormElement {
@@ -1183,10 +1166,6 @@ export class IssuePanel {
     this.app.info(`Reloaded ${this.issue?.key ?? "the issue"}`);
   }
 }
-
-/** Once the page has nothing more urgent to do, such as reading a response; Safari has no requestIdleCallback. */
-const whenIdle = (run: () => void) =>
-  typeof requestIdleCallback === "function" ? requestIdleCallback(run) : setTimeout(run);
 
 const COMMENT_BODY = { class: "comment-body markdown" };
 

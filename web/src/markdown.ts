@@ -3,10 +3,10 @@
 // remote images (they would tell a third party who reads what, and when),
 // links that give the page they open no handle on this one, and nothing that
 // could pass for the app's own UI (its classes, ids, dialogs, forms).
-// Rendering must not break or freeze the page either: bodies marked cannot
-// render quickly, or at all, are shown as plain text.
+// Rendering must not break or freeze the page either: marked runs in a
+// worker, and bodies it cannot render quickly, or at all, are shown as plain
+// text.
 import DOMPurify from "dompurify";
-import { marked } from "marked";
 
 DOMPurify.addHook("afterSanitizeAttributes", (node) => {
   if (node.tagName === "A" && node.hasAttribute("href")) {
@@ -44,8 +44,9 @@ const ALLOWED_ATTR = [
  * long lines (`<a b="` and 65,000 spaces: 4.7 s in Node on 2 cores) and on
  * some runs of short ones (16,000 pairs of `a` and `-` lines: 2 s), and 2,001
  * nested quotes (`>>>…`) or lists (`- - …`) overflow it. Within these bounds
- * the worst inputs found take under 0.3 s. The API takes bodies of up to
- * 65,536 characters: the longest are shown as plain text.
+ * some still take seconds (four lines of 1,666 `*a_`: 5 s), hence the worker
+ * and its deadline. The API takes bodies of up to 65,536 characters: the
+ * longest are shown as plain text.
  */
 const MAX_MARKDOWN_CHARS = 20_000;
 const MAX_LINE_CHARS = 5_000;
@@ -75,21 +76,57 @@ function loadsImage(src: string): boolean {
   }
 }
 
-export function renderMarkdown(text: string): DocumentFragment {
+/**
+ * How long marked may spend on one body. Past it the worker is stopped, which
+ * is the only way to interrupt marked, and the body shown as plain text; the
+ * slowest bodies people write take well under 0.3 s.
+ */
+const DEADLINE_MS = 1_000;
+
+let worker: Worker | undefined;
+/** The last body sent to the worker: one at a time, so each deadline counts only its own body. */
+let last: Promise<unknown> = Promise.resolve();
+
+/** marked's HTML for `text`, from the worker, or why there is none. */
+function parse(text: string): Promise<{ html: string } | { reason: string }> {
+  const parsed = last.then(
+    () =>
+      new Promise<{ html: string } | { reason: string }>((resolve) => {
+        worker ??= new Worker(new URL("./markdown-worker.ts", import.meta.url), { type: "module" });
+        const current = worker;
+        const stop = (reason: string) => {
+          current.terminate();
+          if (worker === current) worker = undefined;
+          resolve({ reason });
+        };
+        const timer = setTimeout(() => stop("it takes too long to format"), DEADLINE_MS);
+        current.onerror = () => {
+          clearTimeout(timer);
+          stop("it could not be formatted");
+        };
+        current.onmessage = (event: MessageEvent<string | null>) => {
+          clearTimeout(timer);
+          resolve(event.data === null ? { reason: "it could not be formatted" } : { html: event.data });
+        };
+        current.postMessage(text);
+      }),
+  );
+  last = parsed;
+  return parsed;
+}
+
+export async function renderMarkdown(text: string): Promise<DocumentFragment> {
   const reason = tooHard(text);
   if (reason) return plainText(text, reason);
-  let fragment: DocumentFragment;
-  try {
-    fragment = DOMPurify.sanitize(marked.parse(text, { async: false, gfm: true, breaks: true }), {
-      RETURN_DOM_FRAGMENT: true,
-      ALLOWED_TAGS,
-      ALLOWED_ATTR,
-      ALLOW_DATA_ATTR: false,
-      ALLOW_ARIA_ATTR: false,
-    });
-  } catch {
-    return plainText(text, "it could not be formatted");
-  }
+  const parsed = await parse(text);
+  if ("reason" in parsed) return plainText(text, parsed.reason);
+  const fragment = DOMPurify.sanitize(parsed.html, {
+    RETURN_DOM_FRAGMENT: true,
+    ALLOWED_TAGS,
+    ALLOWED_ATTR,
+    ALLOW_DATA_ATTR: false,
+    ALLOW_ARIA_ATTR: false,
+  });
   for (const image of fragment.querySelectorAll("img")) {
     const src = image.getAttribute("src") ?? "";
     if (loadsImage(src)) continue;
