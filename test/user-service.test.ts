@@ -83,8 +83,8 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
 
   it("takes no display name that would pass for a handle, and none with surrounding blanks", async () => {
     const issuer = await testIssuer();
-    const signedInAs = async (subject: string, name: string) => {
-      const token = await issuer.mint(subject, { name });
+    const signedInAs = async (subject: string, name: string, email?: string) => {
+      const token = await issuer.mint(subject, { name, ...(email !== undefined && { email }) });
       const bearer: Interceptor = (next) => (req) => {
         req.header.set("authorization", `Bearer ${token}`);
         return next(req);
@@ -99,6 +99,11 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
     for (const name of ["@alice", "  @alice", "\u200B@alice", "\uFF20alice", ...blanksFirst]) {
       const user = await signedInAs(newSubject(), name);
       expect(user, JSON.stringify(name)).toMatchObject({ handle: "", displayName: "" });
+    }
+    // Nor an e-mail that is no address: clients show the e-mail of a user without either.
+    for (const email of ["@alice", "\uFF20alice", "\u2800@alice", "alice"]) {
+      const user = await signedInAs(newSubject(), "", email);
+      expect(user, JSON.stringify(email)).toMatchObject({ handle: "", displayName: "", email: "" });
     }
     const subject = newSubject();
     expect((await signedInAs(subject, "  Alice Liddell ")).displayName).toBe("Alice Liddell");

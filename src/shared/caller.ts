@@ -2,7 +2,7 @@ import { Code, createContextKey, type HandlerContext, type Interceptor } from "@
 import type { Principal } from "../auth/authenticator.js";
 import type { Database } from "../db/database.js";
 import type { Caller } from "../domain/shared/caller.js";
-import { displayNameFrom, handleCandidates } from "../domain/users/handles.js";
+import { displayNameFrom, emailFrom, handleCandidates } from "../domain/users/handles.js";
 import { signIn } from "../domain/users/user-store.js";
 import { apiError } from "./errors.js";
 import { principalKey } from "./request-context.js";
@@ -14,7 +14,8 @@ const callerKey = createContextKey<Caller | undefined>(undefined, {
 /**
  * Turns the verified token of every API request into a user, creating it on
  * first use (with a handle from the token, when one is free) and refreshing
- * its e-mail and name from the token (a name that reads as a handle is none),
+ * its e-mail and name from the token (a name that reads as a handle is none,
+ * and so is an e-mail that is not an address),
  * before the handler runs.
  */
 export function createCallerInterceptor(db: Database): Interceptor {
@@ -30,11 +31,12 @@ export function createCallerInterceptor(db: Database): Interceptor {
       req.contextValues.set(callerKey, callerFrom(cached.uid, principal));
       return next(req);
     }
+    const email = emailFrom(principal.email);
     const uid = await signIn(db, {
       subject: principal.subject,
-      email: principal.email,
+      email,
       displayName: displayNameFrom(principal.name),
-      handles: handleCandidates(principal.preferredUsername, principal.email),
+      handles: handleCandidates(principal.preferredUsername, email),
     });
     if (known.size >= 10_000) known.clear();
     known.set(principal.subject, { uid, claims });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayNameFrom, handleCandidates, isHandle } from "../../src/domain/users/handles.js";
+import { displayNameFrom, emailFrom, handleCandidates, isHandle } from "../../src/domain/users/handles.js";
 import { BLANK_LOOKING, codePoint } from "../support/fixtures.js";
 
 describe("handleCandidates", () => {
@@ -68,5 +68,29 @@ describe("displayNameFrom", () => {
       expect(displayNameFrom(`${blank}@admin`), codePoint(blank)).toBe("");
       expect(displayNameFrom(`${blank}${blank}\uFF20admin`), codePoint(blank)).toBe("");
     }
+  });
+});
+
+describe("emailFrom", () => {
+  it.each(["ada@example.com", "a.b+c@example.co.uk", "\u00e9l\u00e8ve@\u00e9cole.fr"])(
+    "takes %j",
+    (claim) => {
+      expect(emailFrom(claim)).toBe(claim);
+    },
+  );
+
+  it.each([
+    "@alice",
+    "\uff20alice",
+    "\u2800@alice",
+    "\u3164@alice",
+    ...BLANK_LOOKING.map((blank) => `${blank}@alice`),
+    "alice",
+    "ada@",
+    "ada@@example.com",
+    "ada lovelace@example.com",
+    "ada\uff20example.com",
+  ])("takes no e-mail from %j, which is not an address or reads as a handle", (claim) => {
+    expect(emailFrom(claim)).toBe("");
   });
 });

@@ -54,5 +54,6 @@ const HANDLE_LIKE_START = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u28
  */
 export function personName(user: Pick<User, "handle" | "displayName" | "email">): string {
   if (user.handle) return `@${user.handle}`;
-  return user.displayName.replace(HANDLE_LIKE_START, "") || user.email;
+  // The server stores no e-mail that is not an address; one from before that rule may be.
+  return user.displayName.replace(HANDLE_LIKE_START, "") || user.email.replace(HANDLE_LIKE_START, "");
 }

@@ -68,3 +68,16 @@ export function displayNameFrom(claim: string): string {
   const name = claim.trim();
   return READS_AS_HANDLE.test(name) ? "" : name;
 }
+
+/** An address: something, one at sign, something; no blanks, no look-alike at signs. */
+const EMAIL_ADDRESS = /^[^\p{White_Space}@\uFF20\uFE6B]+@[^\p{White_Space}@\uFF20\uFE6B]+$/u;
+
+/**
+ * The token's `email` claim as the user's e-mail: "" (as good as absent)
+ * unless it is an address whose local part is more than blanks. Clients show
+ * the e-mail of a user with neither handle nor display name, so an "email"
+ * of "@alice", or "\u2800@alice", would pass for alice's handle.
+ */
+export function emailFrom(claim: string): string {
+  return EMAIL_ADDRESS.test(claim) && !READS_AS_HANDLE.test(claim) ? claim : "";
+}
