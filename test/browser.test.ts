@@ -1359,7 +1359,7 @@ describe.skipIf(!haveChromium)("the board for admins, writers and readers", () =
       await settings.waitFor({ state: "hidden" });
       const saved = await alice.projects.getProject({ name: project });
       expect([saved.displayName, saved.description]).toEqual(["Payments", "Cards and invoices."]);
-      await textOf(page.getByTestId("project-select").locator("option:checked")).toBe(`Payments (${key})`);
+      await textOf(page.getByTestId("project-select").locator("option:checked")).toBe(`${key} · Payments`);
 
       // Cancelled, nothing happens; confirmed, it is gone from the board.
       const questions: string[] = [];
@@ -2438,4 +2438,34 @@ describe.skipIf(!haveChromium)("a comment marked takes seconds over", () => {
       await page.context().close();
     }
   }, 60_000);
+
+  it("formats a comment after many such comments in seconds, not one second for each", async () => {
+    const { project, alice, bob } = await teamProject("MS");
+    const issue = await alice.issues.createIssue({
+      parent: project,
+      issue: { title: "Many hostile comments" },
+    });
+    const hostile = Array(4).fill("*a_".repeat(1666)).join("\n");
+    for (let index = 0; index < 30; index++)
+      await bob.comments.createComment({ parent: issue.name, comment: { body: `${index}\n${hostile}` } });
+    await bob.comments.createComment({ parent: issue.name, comment: { body: "After them, **bold**." } });
+    const { page, problems } = await signedInPage("alice", `/${project}`);
+    try {
+      const started = Date.now();
+      await page.getByTestId("issue-row").filter({ hasText: "Many hostile comments" }).click();
+      const comments = page.getByTestId("issue-detail").getByTestId("comment");
+      // With one second for each, the last would wait 30 s.
+      await expect
+        .poll(() => comments.nth(30).locator("strong").count(), { timeout: 22_000, interval: 100 })
+        .toBe(1);
+      console.log(`the comment after 30 hostile ones was formatted in ${Date.now() - started} ms`);
+      await textOf(comments.nth(29)).toContain("Shown as plain text: it takes too long to format.");
+      expect(problems).toEqual([]);
+    } catch (error) {
+      await screenshot(page, "failure-many-hostile-comments").catch(() => {});
+      throw error;
+    } finally {
+      await page.context().close();
+    }
+  }, 90_000);
 });

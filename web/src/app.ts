@@ -715,7 +715,9 @@ class App implements Board {
         h(
           "option",
           { value: project.name },
-          `${project.displayName} (${project.name.slice("projects/".length)})`,
+          // The key first: it is unique, where anyone may name a project "Security", and a name
+          // padded with blank-looking characters would push a key written after it out of sight.
+          `${project.name.slice("projects/".length)} · ${project.displayName}`,
         ),
       ),
     );

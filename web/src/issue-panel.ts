@@ -24,10 +24,15 @@ import { type Draft, drafted, hasDraft, takeDraft } from "./drafts.js";
 import { closeReasonLabel, describeError, priorityLabel, STATES, slug, stateLabel, when } from "./format.js";
 import { historyList } from "./history.js";
 import { newRequestId } from "./ids.js";
-import { plainText, renderMarkdown } from "./markdown.js";
+import { DEADLINE_MS, plainText, renderMarkdown } from "./markdown.js";
 import { issueNameFrom, issueNameOfKey, projectOf } from "./names.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
+
+/** Worker time an issue may spend on bodies that run into the deadline before the rest get FAST_DEADLINE_MS. */
+const SLOW_BUDGET_MS = 2_000;
+/** Over what long bodies people write take on a loaded machine; under such an attack a slow one may show as plain text. */
+const FAST_DEADLINE_MS = 300;
 
 /** What an issue can be set to in its project: its labels, and its members to assign. */
 export interface ProjectData {
@@ -104,6 +109,13 @@ export class IssuePanel {
    */
   private unformatted: Array<{ key: string; text: string; slot: HTMLElement }> = [];
   private formatting = false;
+  /**
+   * Worker time this issue's bodies spent running into their deadline. Past
+   * SLOW_BUDGET_MS, each body gets FAST_DEADLINE_MS: thirty comments written
+   * to take a second each would otherwise hold every body after them as
+   * plain text for thirty seconds.
+   */
+  private slowSpentMs = 0;
   /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
   private editingComment: string | undefined;
   private mode: Mode = "view";
@@ -752,7 +764,11 @@ export class IssuePanel {
     for (let next = this.unformatted.shift(); next; next = this.unformatted.shift()) {
       // One a newer rendering replaced, or of a panel closed since, is not worth the time.
       if (!next.slot.isConnected) continue;
-      next.slot.replaceChildren(await renderMarkdown(next.text));
+      const deadline = this.slowSpentMs < SLOW_BUDGET_MS ? DEADLINE_MS : FAST_DEADLINE_MS;
+      const started = performance.now();
+      next.slot.replaceChildren(await renderMarkdown(next.text, deadline));
+      const took = performance.now() - started;
+      if (took >= deadline) this.slowSpentMs += took;
       this.formatted.set(next.key, { text: next.text, element: next.slot });
     }
     this.formatting = false;

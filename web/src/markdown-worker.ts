@@ -1,7 +1,7 @@
 // marked, off the page's main thread: some bodies within markdown.ts's limits
 // still take it seconds (lines of `*a_`), and one synchronous call there
-// would freeze the page. Answers each body with its HTML, unsanitised (the
-// page sanitises it), or null when marked throws.
+// would freeze the page. Says "ready" once loaded, then answers each body with
+// its HTML, unsanitised (the page sanitises it), or null when marked throws.
 import { marked } from "marked";
 
 addEventListener("message", (event: MessageEvent<string>) => {
@@ -13,3 +13,4 @@ addEventListener("message", (event: MessageEvent<string>) => {
   }
   postMessage(html);
 });
+postMessage("ready");

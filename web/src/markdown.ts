@@ -79,46 +79,69 @@ function loadsImage(src: string): boolean {
 /**
  * How long marked may spend on one body. Past it the worker is stopped, which
  * is the only way to interrupt marked, and the body shown as plain text; the
- * slowest bodies people write take well under 0.3 s.
+ * longest bodies people write take marked a few hundred ms on a loaded machine.
  */
-const DEADLINE_MS = 1_000;
+export const DEADLINE_MS = 1_000;
 
-let worker: Worker | undefined;
+/** A worker, once it has loaded: a body's deadline counts marked's time, not the worker's start. */
+let worker: Promise<Worker> | undefined;
+/** One loaded beside it, to take over at once from one stopped at its deadline. */
+let spare: Promise<Worker> | undefined;
 /** The last body sent to the worker: one at a time, so each deadline counts only its own body. */
 let last: Promise<unknown> = Promise.resolve();
 
+function startWorker(): Promise<Worker> {
+  const started = new Worker(new URL("./markdown-worker.ts", import.meta.url), { type: "module" });
+  return new Promise((resolve, reject) => {
+    started.onmessage = () => resolve(started);
+    started.onerror = () => {
+      started.terminate();
+      reject(new Error("the Markdown worker did not start"));
+    };
+  });
+}
+
 /** marked's HTML for `text`, from the worker, or why there is none. */
-function parse(text: string): Promise<{ html: string } | { reason: string }> {
-  const parsed = last.then(
-    () =>
-      new Promise<{ html: string } | { reason: string }>((resolve) => {
-        worker ??= new Worker(new URL("./markdown-worker.ts", import.meta.url), { type: "module" });
-        const current = worker;
-        const stop = (reason: string) => {
-          current.terminate();
-          if (worker === current) worker = undefined;
-          resolve({ reason });
-        };
-        const timer = setTimeout(() => stop("it takes too long to format"), DEADLINE_MS);
-        current.onerror = () => {
-          clearTimeout(timer);
-          stop("it could not be formatted");
-        };
-        current.onmessage = (event: MessageEvent<string | null>) => {
-          clearTimeout(timer);
-          resolve(event.data === null ? { reason: "it could not be formatted" } : { html: event.data });
-        };
-        current.postMessage(text);
-      }),
-  );
+function parse(text: string, deadlineMs: number): Promise<{ html: string } | { reason: string }> {
+  const parsed = last.then(async (): Promise<{ html: string } | { reason: string }> => {
+    worker ??= startWorker();
+    const loading = worker;
+    const current = await loading.catch(() => undefined);
+    if (!current) {
+      if (worker === loading) worker = undefined;
+      return { reason: "it could not be formatted" };
+    }
+    return new Promise((resolve) => {
+      const stop = (reason: string) => {
+        current.terminate();
+        // The spare takes over, and a fresh spare loads while the next body is formatted.
+        if (worker === loading) {
+          worker = spare ?? startWorker();
+          spare = startWorker();
+        }
+        resolve({ reason });
+      };
+      const timer = setTimeout(() => stop("it takes too long to format"), deadlineMs);
+      current.onerror = () => {
+        clearTimeout(timer);
+        stop("it could not be formatted");
+      };
+      current.onmessage = (event: MessageEvent<string | null>) => {
+        clearTimeout(timer);
+        resolve(event.data === null ? { reason: "it could not be formatted" } : { html: event.data });
+      };
+      current.postMessage(text);
+    });
+  });
   last = parsed;
   return parsed;
 }
 
-export async function renderMarkdown(text: string): Promise<DocumentFragment> {
+/** `text` as sanitised HTML, or as plain text (saying why) if marked takes over `deadlineMs` or fails. */
+export async function renderMarkdown(text: string, deadlineMs = DEADLINE_MS): Promise<DocumentFragment> {
   const reason = tooHard(text);
   if (reason) return plainText(text, reason);
-  const parsed = await parse(text);
+  const parsed = await parse(text, deadlineMs);
   if ("reason" in parsed) return plainText(text, parsed.reason);
   const fragment = DOMPurify.sanitize(parsed.html, {
     RETURN_DOM_FRAGMENT: true,
