@@ -101,7 +101,7 @@ describe.each(PROTOCOLS)("UserService over %s", (protocol) => {
       expect(user, JSON.stringify(name)).toMatchObject({ handle: "", displayName: "" });
     }
     // Nor an e-mail that is no address: clients show the e-mail of a user without either.
-    for (const email of ["@alice", "\uFF20alice", "\u2800@alice", "alice"]) {
+    for (const email of ["@alice", "\uFF20alice", "\u2800@alice", "\u0301@alice", "alice"]) {
       const user = await signedInAs(newSubject(), "", email);
       expect(user, JSON.stringify(email)).toMatchObject({ handle: "", displayName: "", email: "" });
     }

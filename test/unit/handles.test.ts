@@ -59,6 +59,8 @@ describe("displayNameFrom", () => {
     "\uff20alice", // fullwidth at sign
     "\ufe6balice", // small at sign
     "@",
+    "\u0301@alice",
+    "\u0670@alice",
   ])("takes no display name from %j, which reads as a handle", (claim) => {
     expect(displayNameFrom(claim)).toBe("");
   });
@@ -90,6 +92,9 @@ describe("emailFrom", () => {
     "ada@@example.com",
     "ada lovelace@example.com",
     "ada\uff20example.com",
+    "\u0301@alice", // a combining mark with nothing to combine with
+    "\u0670@alice",
+    "\u115f\u0301@alice",
   ])("takes no e-mail from %j, which is not an address or reads as a handle", (claim) => {
     expect(emailFrom(claim)).toBe("");
   });

@@ -47,6 +47,10 @@ describe("personName", () => {
     [person("", " \u200b@@alice"), "alice"],
     [person("", "\uff20alice"), "alice"],
     [person("", "@", "mallory@example.com"), "mallory@example.com"],
+    // An e-mail stored before the server took none that is no address, or starts with a mark.
+    [person("", "", "@alice"), "alice"],
+    [person("", "", "\u0301@alice"), "alice"],
+    [person("", "\u0670@alice", ""), "alice"],
   ])("names %j as %j", (user, shown) => {
     expect(personName(user)).toBe(shown);
   });

@@ -29,9 +29,15 @@ import { issueNameFrom, issueNameOfKey, projectOf } from "./names.js";
 import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
 
-/** Worker time an issue may spend on bodies that run into the deadline before the rest get FAST_DEADLINE_MS. */
-const SLOW_BUDGET_MS = 2_000;
-/** Over what long bodies people write take on a loaded machine; under such an attack a slow one may show as plain text. */
+/**
+ * Worker time an issue's bodies may take before the rest are held to less:
+ * comments written to take marked most of a second each, by the hundred,
+ * would otherwise keep every body after them as plain text for minutes.
+ */
+const WORKER_BUDGET_MS = 5_000;
+/** Past the budget, a body up to this long is still formatted, within FAST_DEADLINE_MS; a longer one stays plain text. */
+const SMALL_BODY_CHARS = 2_000;
+/** Over what a small body takes marked on a loaded machine. */
 const FAST_DEADLINE_MS = 300;
 
 /** What an issue can be set to in its project: its labels, and its members to assign. */
@@ -109,13 +115,8 @@ export class IssuePanel {
    */
   private unformatted: Array<{ key: string; text: string; slot: HTMLElement }> = [];
   private formatting = false;
-  /**
-   * Worker time this issue's bodies spent running into their deadline. Past
-   * SLOW_BUDGET_MS, each body gets FAST_DEADLINE_MS: thirty comments written
-   * to take a second each would otherwise hold every body after them as
-   * plain text for thirty seconds.
-   */
-  private slowSpentMs = 0;
+  /** Worker time this issue's bodies took, against WORKER_BUDGET_MS. */
+  private workerMs = 0;
   /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
   private editingComment: string | undefined;
   private mode: Mode = "view";
@@ -764,11 +765,14 @@ export class IssuePanel {
     for (let next = this.unformatted.shift(); next; next = this.unformatted.shift()) {
       // One a newer rendering replaced, or of a panel closed since, is not worth the time.
       if (!next.slot.isConnected) continue;
-      const deadline = this.slowSpentMs < SLOW_BUDGET_MS ? DEADLINE_MS : FAST_DEADLINE_MS;
-      const started = performance.now();
-      next.slot.replaceChildren(await renderMarkdown(next.text, deadline));
-      const took = performance.now() - started;
-      if (took >= deadline) this.slowSpentMs += took;
+      const spent = this.workerMs >= WORKER_BUDGET_MS;
+      if (spent && next.text.length > SMALL_BODY_CHARS) {
+        next.slot.replaceChildren(plainText(next.text, "this issue's comments take too long to format"));
+      } else {
+        const started = performance.now();
+        next.slot.replaceChildren(await renderMarkdown(next.text, spent ? FAST_DEADLINE_MS : DEADLINE_MS));
+        this.workerMs += performance.now() - started;
+      }
       this.formatted.set(next.key, { text: next.text, element: next.slot });
     }
     this.formatting = false;

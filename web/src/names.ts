@@ -44,7 +44,7 @@ const ISSUE_NAME = /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/;
  * look-alikes) that a display name may start with, as the server's
  * displayNameFrom passes them over.
  */
-const HANDLE_LIKE_START = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800@\uFF20\uFE6B]+/u;
+const HANDLE_LIKE_START = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{M}\u2800@\uFF20\uFE6B]+/u;
 
 /**
  * How people are named on the board: `@handle`, else their display name or

@@ -54,9 +54,10 @@ export function handleCandidates(preferredUsername: string, email: string): stri
  * `@ada`, so a display name "@ada" shown for a user without a handle would
  * pass for ada's handle. The Braille blank U+2800 is neither White_Space nor
  * ignorable, but shows as a space; the Hangul fillers (U+115F, U+1160,
- * U+3164, U+FFA0) are Default_Ignorable_Code_Point.
+ * U+3164, U+FFA0) are Default_Ignorable_Code_Point. A combining mark first
+ * (U+0301, U+0670) has nothing to combine with and shows as next to nothing.
  */
-const READS_AS_HANDLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\u2800]*[@\uFF20\uFE6B]/u;
+const READS_AS_HANDLE = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{M}\u2800]*[@\uFF20\uFE6B]/u;
 
 /**
  * The token's `name` claim as the user's display name: without surrounding
@@ -70,6 +71,8 @@ export function displayNameFrom(claim: string): string {
 }
 
 /** An address: something, one at sign, something; no blanks, no look-alike at signs. */
+// Its first character one that shows: a letter, digit, punctuation or symbol, not a mark.
+const VISIBLE_FIRST = /^[\p{L}\p{N}\p{P}\p{S}]/u;
 const EMAIL_ADDRESS = /^[^\p{White_Space}@\uFF20\uFE6B]+@[^\p{White_Space}@\uFF20\uFE6B]+$/u;
 
 /**
@@ -79,5 +82,5 @@ const EMAIL_ADDRESS = /^[^\p{White_Space}@\uFF20\uFE6B]+@[^\p{White_Space}@\uFF2
  * of "@alice", or "\u2800@alice", would pass for alice's handle.
  */
 export function emailFrom(claim: string): string {
-  return EMAIL_ADDRESS.test(claim) && !READS_AS_HANDLE.test(claim) ? claim : "";
+  return EMAIL_ADDRESS.test(claim) && !READS_AS_HANDLE.test(claim) && VISIBLE_FIRST.test(claim) ? claim : "";
 }
