@@ -41,12 +41,16 @@ describe("personName", () => {
   it.each([
     [person("ada", "Ada Lovelace"), "@ada"],
     [person("", "Ada Lovelace", "ada@example.com"), "Ada Lovelace"],
-    [person("", "", "ada@example.com"), "ada@example.com"],
+    [person("", "", "ada@example.com"), "ada at example.com"],
+    // A visible mark before an at sign is no list's to refuse: no at sign shows but a handle's.
+    [person("", "\u0640@alice"), "\u0640 at alice"],
+    [person("", "", "\u02d1@alice"), "\u02d1 at alice"],
+    [person("", "Ada @ Example"), "Ada at Example"],
     // Display names from before the server refused them never pass for a handle.
     [person("", "@alice"), "alice"],
     [person("", " \u200b@@alice"), "alice"],
     [person("", "\uff20alice"), "alice"],
-    [person("", "@", "mallory@example.com"), "mallory@example.com"],
+    [person("", "@", "mallory@example.com"), "mallory at example.com"],
     // An e-mail stored before the server took none that is no address, or starts with a mark.
     [person("", "", "@alice"), "alice"],
     [person("", "", "\u0301@alice"), "alice"],

@@ -30,14 +30,12 @@ import type { Session } from "./session.js";
 import { closeReasonSelect, initials, labelChip, prioritySelect } from "./widgets.js";
 
 /**
- * Worker time an issue's bodies may take before the rest are held to less:
- * comments written to take marked most of a second each, by the hundred,
- * would otherwise keep every body after them as plain text for minutes.
+ * Worker time an issue's bodies may take before each of the rest gets
+ * FAST_DEADLINE_MS: comments written to take marked most of a second each,
+ * by the hundred, would otherwise hold every body after them for minutes.
  */
 const WORKER_BUDGET_MS = 5_000;
-/** Past the budget, a body up to this long is still formatted, within FAST_DEADLINE_MS; a longer one stays plain text. */
-const SMALL_BODY_CHARS = 2_000;
-/** Over what a small body takes marked on a loaded machine. */
+/** Over what the longest bodies people write take marked on a loaded machine. */
 const FAST_DEADLINE_MS = 300;
 
 /** What an issue can be set to in its project: its labels, and its members to assign. */
@@ -117,6 +115,17 @@ export class IssuePanel {
   private formatting = false;
   /** Worker time this issue's bodies took, against WORKER_BUDGET_MS. */
   private workerMs = 0;
+  /** Unformatted bodies on (or near) the screen, formatted first. */
+  private readonly visible = new Set<Element>();
+  private readonly onScreen = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) this.visible.add(entry.target);
+        else this.visible.delete(entry.target);
+      }
+    },
+    { rootMargin: "200px" },
+  );
   /** The comment being edited (one at a time), whose draft a refresh must not wipe. */
   private editingComment: string | undefined;
   private mode: Mode = "view";
@@ -755,24 +764,32 @@ export class IssuePanel {
     const body = { key, text, slot };
     if (key === this.name) this.unformatted.unshift(body);
     else this.unformatted.push(body);
+    this.onScreen.observe(slot);
     return slot;
+  }
+
+  /**
+   * The next body to format: the first on screen, else the first in order.
+   * Whatever comes before, what the reader is looking at waits one body at most.
+   */
+  private nextUnformatted() {
+    const index = this.unformatted.findIndex((body) => this.visible.has(body.slot));
+    return this.unformatted.splice(Math.max(index, 0), 1)[0];
   }
 
   /** Formats the bodies left as plain text, one at a time, once they are on the page. */
   private async formatLater() {
     if (this.formatting) return;
     this.formatting = true;
-    for (let next = this.unformatted.shift(); next; next = this.unformatted.shift()) {
+    for (let next = this.nextUnformatted(); next; next = this.nextUnformatted()) {
+      this.onScreen.unobserve(next.slot);
+      this.visible.delete(next.slot);
       // One a newer rendering replaced, or of a panel closed since, is not worth the time.
       if (!next.slot.isConnected) continue;
-      const spent = this.workerMs >= WORKER_BUDGET_MS;
-      if (spent && next.text.length > SMALL_BODY_CHARS) {
-        next.slot.replaceChildren(plainText(next.text, "this issue's comments take too long to format"));
-      } else {
-        const started = performance.now();
-        next.slot.replaceChildren(await renderMarkdown(next.text, spent ? FAST_DEADLINE_MS : DEADLINE_MS));
-        this.workerMs += performance.now() - started;
-      }
+      const deadline = this.workerMs < WORKER_BUDGET_MS ? DEADLINE_MS : FAST_DEADLINE_MS;
+      const started = performance.now();
+      next.slot.replaceChildren(await renderMarkdown(next.text, deadline));
+      this.workerMs += performance.now() - started;
       this.formatted.set(next.key, { text: next.text, element: next.slot });
     }
     this.formatting = false;

@@ -46,14 +46,17 @@ const ISSUE_NAME = /^projects\/[A-Z][A-Z0-9]{1,9}\/issues\/[1-9][0-9]{0,17}$/;
  */
 const HANDLE_LIKE_START = /^[\p{White_Space}\p{Default_Ignorable_Code_Point}\p{M}\u2800@\uFF20\uFE6B]+/u;
 
+const AT_SIGNS = /[@\uFF20\uFE6B]/gu;
+
 /**
  * How people are named on the board: `@handle`, else their display name or
- * e-mail. Only a handle starts with "@": the server takes no display name
- * that does, and one stored before it refused them is shown without it, so
- * "@ada" of someone without a handle never passes for ada.
+ * e-mail, with no at sign in it. Only a handle shows one: a name or e-mail
+ * could put a character no list keeps up with (a tiny mark, U+0640) before
+ * "@alice", so any at sign of theirs is written " at " ("ada at example.com").
+ * One at the start, after blanks and invisible characters, is dropped.
  */
 export function personName(user: Pick<User, "handle" | "displayName" | "email">): string {
   if (user.handle) return `@${user.handle}`;
-  // The server stores no e-mail that is not an address; one from before that rule may be.
-  return user.displayName.replace(HANDLE_LIKE_START, "") || user.email.replace(HANDLE_LIKE_START, "");
+  const name = user.displayName.replace(HANDLE_LIKE_START, "") || user.email.replace(HANDLE_LIKE_START, "");
+  return name.replace(AT_SIGNS, " at ").replace(/\s+/gu, " ").trim();
 }
