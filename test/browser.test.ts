@@ -300,6 +300,25 @@ const countOf = (locator: Locator) => expect.poll(() => locator.count(), { timeo
 const inputValueOf = (locator: Locator) =>
   expect.poll(() => locator.inputValue({ timeout: UI_TIMEOUT }), { timeout: UI_TIMEOUT });
 
+/**
+ * Starts measuring how long the page's main thread is busy: the longest gap
+ * between the ticks of a 20 ms timer (a long-task observer misses style and
+ * layout, which can take longer than the scripts). The result reads it so far.
+ */
+async function watchMainThread(page: Page): Promise<() => Promise<number>> {
+  await page.evaluate(() => {
+    const seen = globalThis as unknown as { longestGapMs: number };
+    seen.longestGapMs = 0;
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      seen.longestGapMs = Math.max(seen.longestGapMs, now - last);
+      last = now;
+    }, 20);
+  });
+  return () => page.evaluate(() => (globalThis as unknown as { longestGapMs: number }).longestGapMs);
+}
+
 async function screenshot(page: Page, name: string) {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), animations: "disabled" });
@@ -1974,28 +1993,15 @@ describe.skipIf(!haveChromium)("an issue with many slow comments", () => {
       await comments.nth(0).locator("em").first().waitFor();
       await comments.nth(5).locator("em").first().waitFor();
 
-      // The longest the page's main thread was busy from here on: the longest gap between the
-      // ticks of a 20 ms timer. (A long-task observer misses style and layout, which here can
-      // take longer than the scripts.)
-      await page.evaluate(() => {
-        const seen = globalThis as unknown as { longestGapMs: number };
-        seen.longestGapMs = 0;
-        let last = performance.now();
-        setInterval(() => {
-          const now = performance.now();
-          seen.longestGapMs = Math.max(seen.longestGapMs, now - last);
-          last = now;
-        }, 20);
-      });
+      // The longest the page's main thread was busy from here on.
+      const longestGap = await watchMainThread(page);
       const liveStarted = Date.now();
       await bob.comments.createComment({ parent: issue.name, comment: { body: "A live one, **bold**." } });
       await comments.nth(150).getByText("A live one").waitFor({ timeout: 120_000 });
       const liveMs = Date.now() - liveStarted;
       // A moment for what the event started, say a layout, to end.
       await page.waitForTimeout(1_000);
-      const longestMs = Math.round(
-        await page.evaluate(() => (globalThis as unknown as { longestGapMs: number }).longestGapMs),
-      );
+      const longestMs = Math.round(await longestGap());
       console.log(
         `a live comment showed in ${liveMs} ms; the page was busy for at most ${longestMs} ms at a time`,
       );
@@ -2386,41 +2392,31 @@ describe.skipIf(!haveChromium)("a comment marked takes seconds over", () => {
       if (message.type() === "error") problems.push(`console error: ${message.text()}`);
     });
     try {
-      // The longest the main thread was busy: the longest gap between the ticks of a 20 ms timer.
-      // And any CSP violation, say of the worker that formats Markdown.
+      // The longest the main thread was busy, and any CSP violation, say of the worker that
+      // formats Markdown.
+      const longestGap = await watchMainThread(page);
       await page.evaluate(() => {
         const seen = globalThis as unknown as {
-          longestGapMs: number;
           violations: string[];
           addEventListener(
             type: string,
             listener: (event: { violatedDirective: string; blockedURI: string }) => void,
           ): void;
         };
-        seen.longestGapMs = 0;
         seen.violations = [];
         seen.addEventListener("securitypolicyviolation", (event) => {
           seen.violations.push(`${event.violatedDirective} ${event.blockedURI}`);
         });
-        let last = performance.now();
-        setInterval(() => {
-          const now = performance.now();
-          seen.longestGapMs = Math.max(seen.longestGapMs, now - last);
-          last = now;
-        }, 20);
       });
       const started = Date.now();
       await page.getByTestId("issue-row").filter({ hasText: "A hostile comment" }).click();
       const comments = page.getByTestId("issue-detail").getByTestId("comment");
       await textOf(comments.nth(1).locator("strong")).toBe("bold");
       const normalMs = Date.now() - started;
-      const seen = await page.evaluate(() => {
-        const { longestGapMs, violations } = globalThis as unknown as {
-          longestGapMs: number;
-          violations: string[];
-        };
-        return { longestGapMs, violations };
-      });
+      const seen = {
+        longestGapMs: await longestGap(),
+        violations: await page.evaluate(() => (globalThis as unknown as { violations: string[] }).violations),
+      };
       console.log(
         `the comment after the hostile one was formatted in ${normalMs} ms; ` +
           `the page was busy for at most ${Math.round(seen.longestGapMs)} ms at a time`,

@@ -1319,16 +1319,27 @@ class App implements Board {
       ["Esc", "Close the issue (or leave a field, or a dialog)"],
       ["?", "This help"],
     ];
-    const id = uniqueId("dialog-title");
-    const dialog = h(
-      "dialog",
-      { class: "dialog", "aria-labelledby": id, "data-testid": "shortcuts" },
-      h("h2", { id }, "Keyboard shortcuts"),
+    this.closableDialog(
+      "Keyboard shortcuts",
+      { "data-testid": "shortcuts" },
       h(
         "dl",
         { class: "shortcuts" },
         keys.map(([key, what]) => [h("dt", null, h("kbd", null, key)), h("dd", null, what)]),
       ),
+    );
+  }
+
+  // ---- Dialogs ------------------------------------------------------------
+
+  /** A dialog to read and act in, with only a Close button: removed once closed. */
+  private closableDialog(title: string, props: Record<string, string>, ...content: HTMLElement[]) {
+    const id = uniqueId("dialog-title");
+    const dialog = h(
+      "dialog",
+      { class: "dialog", "aria-labelledby": id, ...props },
+      h("h2", { id }, title),
+      ...content,
       h(
         "div",
         { class: "actions" },
@@ -1339,8 +1350,6 @@ class App implements Board {
     document.body.append(dialog);
     dialog.showModal();
   }
-
-  // ---- Dialogs ------------------------------------------------------------
 
   private dialog(
     title: string,
@@ -1634,22 +1643,7 @@ class App implements Board {
       );
     };
     void render();
-    const id = uniqueId("dialog-title");
-    const dialog = h(
-      "dialog",
-      { class: "dialog", "aria-labelledby": id },
-      h("h2", { id }, "Labels"),
-      list,
-      rowError,
-      h(
-        "div",
-        { class: "actions" },
-        h("button", { type: "button", class: "button primary", onclick: () => dialog.close() }, "Close"),
-      ),
-    );
-    dialog.addEventListener("close", () => dialog.remove());
-    document.body.append(dialog);
-    dialog.showModal();
+    this.closableDialog("Labels", {}, list, rowError);
   }
 
   private openEditLabel(label: Label, changed: () => Promise<void>) {
