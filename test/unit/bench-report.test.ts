@@ -92,6 +92,28 @@ describe("the bench report", () => {
     );
   });
 
+  it("meets no target with a run whose calls failed or whose process left no reading", () => {
+    const failed: BenchReport = {
+      ...report,
+      scenarios: [
+        result("tracker ×1", "connect+proto h2", { name: "ListIssues first page", p99Ms: 2, errors: 900 }),
+        result("tracker ×1", "connect+proto h2", {
+          name: "ListIssues first page",
+          p99Ms: 1.87,
+          errors: 378,
+          offeredRps: 31,
+        }),
+      ],
+      ablation: [],
+      peakRss: [{ size: "10k", server: "tracker ×1", peakRssMiB: 0 }],
+    };
+    const markdown = toMarkdown(failed);
+    expect(markdown).toMatch(
+      /\| ListIssues \(filter, 50\) p99 ≤ 25 ms \| 1\.87 ms paced .*, 1278 errors \| \*\*missed\*\* \|/,
+    );
+    expect(markdown).toContain("| peak RSS of one tracker ×1 process ≤ 250 MiB | no reading | **missed** |");
+  });
+
   it("tabulates the ablation's medians over the rounds against all on, with each round's CPU per call", () => {
     const markdown = toMarkdown(report);
     expect(markdown).toContain("### GetIssue ablation (connect+proto h2, closed loop, c=64, 3 round(s))");
