@@ -109,6 +109,27 @@ describe("response compression", () => {
     ).toBe(true);
   });
 
+  it("refuses a truncated compressed request with INVALID_ARGUMENT, not INTERNAL", async () => {
+    const token = await tokenFor("alice");
+    const body = JSON.stringify({ parent: small, pageSize: 50 });
+    for (const [encoding, compressed] of [
+      ["gzip", zlib.gzipSync(body)],
+      ["br", zlib.brotliCompressSync(body)],
+    ] as const) {
+      const response = await fetch(`${server.baseUrl}/tracker.v1.IssueService/ListIssues`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "content-encoding": encoding,
+          authorization: `Bearer ${token}`,
+        },
+        body: compressed.subarray(0, compressed.length - 6),
+      });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { code: string }).code).toBe("invalid_argument");
+    }
+  });
+
   it("answers nothing compressed when the client accepts nothing", async () => {
     const plain = await listIssuesAccepting("identity");
     expect(plain.encoding).toBeUndefined();

@@ -1,5 +1,6 @@
 import { promisify } from "node:util";
 import zlib from "node:zlib";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Compression } from "@connectrpc/connect/protocol";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 
@@ -49,19 +50,37 @@ function compressor(
   };
 }
 
+/**
+ * connect-node's `decompress`, but a body that is not valid compressed data
+ * (truncated, say: zlib's Z_BUF_ERROR, which connect-node reports as
+ * INTERNAL) is the client's error, INVALID_ARGUMENT; a body too large once
+ * decompressed stays RESOURCE_EXHAUSTED.
+ */
+function decompressor(decompress: Compression["decompress"]): Compression["decompress"] {
+  return (bytes, readMaxBytes) =>
+    decompress(bytes, readMaxBytes).catch((error: unknown) => {
+      const failed = ConnectError.from(error);
+      if (failed.code !== Code.Internal) throw failed;
+      throw new ConnectError(
+        `request body is not valid compressed data: ${failed.rawMessage}`,
+        Code.InvalidArgument,
+      );
+    });
+}
+
 const gzipOptions: zlib.ZlibOptions = { level: GZIP_RESPONSE_LEVEL };
 const brotliOptions: zlib.BrotliOptions = {
   params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_RESPONSE_QUALITY },
 };
 
-/** gzip as connect-node's (which also reads requests), but compressing responses as above. */
+/** gzip as connect-node's, but compressing responses as above and reading bad bodies as above. */
 const gzipForResponses: Compression = {
   name: compressionGzip.name,
   compress: compressor(
     (bytes) => zlib.gzipSync(bytes, gzipOptions),
     (bytes) => gzip(bytes, gzipOptions),
   ),
-  decompress: compressionGzip.decompress,
+  decompress: decompressor(compressionGzip.decompress),
 };
 
 /** Brotli as connect-node's, but compressing responses at BROTLI_RESPONSE_QUALITY, as above. */
@@ -71,7 +90,7 @@ const brotliForResponses: Compression = {
     (bytes) => zlib.brotliCompressSync(bytes, brotliOptions),
     (bytes) => brotliCompress(bytes, brotliOptions),
   ),
-  decompress: compressionBrotli.decompress,
+  decompress: decompressor(compressionBrotli.decompress),
 };
 
 /** What the server accepts and answers with, in connect-node's order of preference. */
