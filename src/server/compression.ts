@@ -42,11 +42,8 @@ function compressor(
   return async (bytes) => {
     const compressed =
       bytes.byteLength <= COMPRESS_ON_EVENT_LOOP_MAX_BYTES ? sync(bytes) : await async(bytes);
-    const { buffer, byteOffset, byteLength } = compressed;
-    // zlib's output is never shared memory; connect's type says so.
-    return buffer instanceof ArrayBuffer
-      ? new Uint8Array(buffer, byteOffset, byteLength)
-      : new Uint8Array(compressed);
+    // zlib's output is never shared memory, as connect's type asks.
+    return new Uint8Array(compressed.buffer as ArrayBuffer, compressed.byteOffset, compressed.byteLength);
   };
 }
 
@@ -73,25 +70,27 @@ const brotliOptions: zlib.BrotliOptions = {
   params: { [zlib.constants.BROTLI_PARAM_QUALITY]: BROTLI_RESPONSE_QUALITY },
 };
 
-/** gzip as connect-node's, but compressing responses as above and reading bad bodies as above. */
-const gzipForResponses: Compression = {
-  name: compressionGzip.name,
-  compress: compressor(
-    (bytes) => zlib.gzipSync(bytes, gzipOptions),
-    (bytes) => gzip(bytes, gzipOptions),
-  ),
-  decompress: decompressor(compressionGzip.decompress),
-};
+/** connect-node's `base`, but compressing responses with `sync`/`async` and reading bad bodies as above. */
+const forResponses = (
+  base: Compression,
+  sync: (bytes: Uint8Array) => Buffer,
+  async: (bytes: Uint8Array) => Promise<Buffer>,
+): Compression => ({
+  name: base.name,
+  compress: compressor(sync, async),
+  decompress: decompressor(base.decompress),
+});
 
-/** Brotli as connect-node's, but compressing responses at BROTLI_RESPONSE_QUALITY, as above. */
-const brotliForResponses: Compression = {
-  name: compressionBrotli.name,
-  compress: compressor(
-    (bytes) => zlib.brotliCompressSync(bytes, brotliOptions),
-    (bytes) => brotliCompress(bytes, brotliOptions),
-  ),
-  decompress: decompressor(compressionBrotli.decompress),
-};
+const gzipForResponses = forResponses(
+  compressionGzip,
+  (bytes) => zlib.gzipSync(bytes, gzipOptions),
+  (bytes) => gzip(bytes, gzipOptions),
+);
+const brotliForResponses = forResponses(
+  compressionBrotli,
+  (bytes) => zlib.brotliCompressSync(bytes, brotliOptions),
+  (bytes) => brotliCompress(bytes, brotliOptions),
+);
 
 /** What the server accepts and answers with, in connect-node's order of preference. */
 export const ACCEPT_COMPRESSION: Compression[] = [gzipForResponses, brotliForResponses];
