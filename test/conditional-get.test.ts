@@ -88,6 +88,30 @@ describe("conditional GET", () => {
     expect(other.headers.get("etag")).not.toBe(forAlice.headers.get("etag"));
   });
 
+  it("the gzip and identity forms have their own ETags, and the answer says it varies by Accept-Encoding", async () => {
+    // Large enough to be compressed (connect compresses bodies of 1 KiB and more).
+    const big = (
+      await clientsFor(server, "alice").issues.createIssue({
+        parent: project,
+        issue: { title: "Large", body: "A description long enough to compress. ".repeat(60) },
+      })
+    ).name;
+    const asked = (acceptEncoding: string) =>
+      get("alice", "tracker.v1.IssueService/GetIssue", { name: big }, { "accept-encoding": acceptEncoding });
+    const gzipped = await asked("gzip");
+    const identity = await asked("identity");
+    expect(gzipped.headers.get("content-encoding")).toBe("gzip");
+    expect(identity.headers.get("content-encoding")).toBeNull();
+    // fetch decodes the gzip: the same resource, two byte forms, two strong ETags.
+    expect(await gzipped.text()).toBe(await identity.text());
+    expect(gzipped.headers.get("etag")).not.toBe(identity.headers.get("etag"));
+    // Without Vary: Accept-Encoding a cache could hand the gzip bytes to a client that cannot read them.
+    for (const answer of [gzipped, identity]) {
+      const vary = (answer.headers.get("vary") ?? "").toLowerCase().split(/\s*,\s*/);
+      expect(vary).toContain("accept-encoding");
+    }
+  });
+
   it("a non-member sending a member's ETag gets NOT_FOUND, not 304", async () => {
     const member = await get("alice", "tracker.v1.IssueService/GetIssue", { name: issue });
     const etag = member.headers.get("etag") as string;

@@ -217,8 +217,9 @@ export function createServer(ctx: AppContext, { ablation, mintDevToken }: Server
     if (await devSignIn(req, res)) return;
     // Browsers on other origins may call every procedure (CORS preflight).
     res.setHeader("Access-Control-Allow-Origin", req.headers.origin ?? "*");
-    // A read's answer may depend on the consistency token it sent (a replica's, or the primary's).
-    res.setHeader("Vary", `Origin, ${CONSISTENCY_TOKEN_HEADER}`);
+    // A read's answer may depend on the consistency token it sent (a replica's,
+    // or the primary's), and its bytes and ETag on the encodings it accepts.
+    res.setHeader("Vary", `Origin, Accept-Encoding, ${CONSISTENCY_TOKEN_HEADER}`);
     res.setHeader("Access-Control-Expose-Headers", CORS_EXPOSED_HEADERS);
     if (req.method === "OPTIONS") {
       res.setHeader("Access-Control-Allow-Methods", CORS_ALLOWED_METHODS);
