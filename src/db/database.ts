@@ -44,15 +44,12 @@ export function connectDatabase(
 ): DatabaseHandle {
   const { urls } = parseDatabaseHosts(url, purpose);
   // Several hosts: each new connection picks one (hosts.ts), probing them in
-  // turn within the time each would have; one host: pg.Pool's own client.
-  const hosts =
-    urls.length > 1
-      ? {
-          connectionString: urls[0],
-          Client: clientClass(url, connectTimeoutMs, purpose),
-          connectionTimeoutMillis: connectTimeoutMs * (urls.length + 1),
-        }
-      : { connectionString: url, connectionTimeoutMillis: connectTimeoutMs };
+  // turn within the time each would have.
+  const hosts = {
+    connectionString: urls.length > 1 ? urls[0] : url,
+    Client: clientClass(url, connectTimeoutMs, purpose),
+    connectionTimeoutMillis: connectTimeoutMs * (urls.length > 1 ? urls.length + 1 : 1),
+  };
   const pool = new pg.Pool({
     ...hosts,
     max: poolMax,
