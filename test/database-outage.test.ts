@@ -53,6 +53,49 @@ describe("a database connection lost", () => {
   });
 });
 
+describe("a database that refuses new connections", () => {
+  it("fails calls with UNAVAILABLE (the server cannot have its database), not INTERNAL", async () => {
+    // poolMax 1 and the only connection killed: every query needs a new one.
+    const database = connectDatabase(testDatabase.url, { poolMax: 1 });
+    try {
+      await sql`SELECT 1`.execute(database.db);
+      await admin.query(`ALTER DATABASE "${databaseName()}" ALLOW_CONNECTIONS false`);
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", [
+        databaseName(),
+      ]);
+      await sleep(300);
+      const refused = await sql`SELECT 1`.execute(database.db).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      // PostgreSQL's own refusal (SQLSTATE 55000), not a broken socket.
+      expect((refused as { code?: unknown }).code).toBe("55000");
+      const mapped = toConnectError(refused);
+      expect(mapped.code).toBe(Code.Unavailable);
+      expect(mapped.rawMessage).toBe("the database is unavailable; retry later");
+    } finally {
+      await admin.query(`ALTER DATABASE "${databaseName()}" ALLOW_CONNECTIONS true`);
+      await database.close();
+    }
+  });
+
+  it("the same SQLSTATE from a statement on an open connection is still a bug (INTERNAL)", async () => {
+    const database = connectDatabase(testDatabase.url, { poolMax: 1 });
+    try {
+      const failed = await sql`DO $$ BEGIN RAISE EXCEPTION 'not now' USING ERRCODE = '55000'; END $$`
+        .execute(database.db)
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect((failed as { code?: unknown }).code).toBe("55000");
+      expect(toConnectError(failed).code).toBe(Code.Internal);
+    } finally {
+      await database.close();
+    }
+  });
+});
+
 describe("the issue event bus", () => {
   it("keeps reconnecting while the database refuses it, then wakes watchers again", async () => {
     const bus = new IssueEventBus(testDatabase.url, pino({ level: "silent" }));

@@ -169,6 +169,32 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
   });
 } as pg.Client["query"];
 
+/** Errors of a connection that never opened: PostgreSQL refused the session, or was never reached. */
+const notConnected = new WeakSet<object>();
+
+/**
+ * Whether `error` came from opening a connection, not from a statement: a
+ * refusal (the database does not allow connections, does not exist, or
+ * rejects the credentials) means the server cannot have its database
+ * (UNAVAILABLE), where the same SQLSTATE from a statement would be a bug.
+ */
+export function failedToConnect(error: unknown): boolean {
+  return typeof error === "object" && error !== null && notConnected.has(error);
+}
+
+const pgConnect = pg.Client.prototype.connect;
+CallbackQueryClient.prototype.connect = function connectMarkingFailure(
+  this: pg.Client,
+  callback?: (error: Error | null) => void,
+) {
+  const connected = (Reflect.apply(pgConnect, this, []) as Promise<void>).catch((error: unknown) => {
+    if (typeof error === "object" && error !== null) notConnected.add(error);
+    throw error;
+  });
+  if (!callback) return connected;
+  connected.then(() => callback(null), callback);
+} as pg.Client["connect"];
+
 /**
  * The pg.Client for `url` (CallbackQueryClient above); for a multi-host URL
  * one that picks its host at connect time, so every new connection (pool or
@@ -183,7 +209,7 @@ export function clientClass(
 ): typeof pg.Client {
   if (parseDatabaseHosts(url, purpose).urls.length === 1) return CallbackQueryClient;
   class FailoverClient extends CallbackQueryClient {}
-  const connect = pg.Client.prototype.connect;
+  const connect = CallbackQueryClient.prototype.connect;
   FailoverClient.prototype.connect = function connectToSelectedHost(
     this: pg.Client & { connectionParameters: { host: string; port: number } },
     callback?: (error: Error | null) => void,

@@ -3,6 +3,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { ViolationsSchema } from "../../gen/proto/buf/validate/validate_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "../../gen/proto/google/rpc/error_details_pb.js";
+import { failedToConnect } from "../db/hosts.js";
 import { DomainError, type ErrorCode, type FieldViolation } from "../domain/errors.js";
 import { requestIdKey } from "./request-context.js";
 
@@ -146,6 +147,7 @@ export function toConnectError(error: unknown): ConnectError {
 }
 
 function isConnectionFailure(error: unknown): boolean {
+  if (failedToConnect(error)) return true;
   if (!(error instanceof Error)) return false;
   return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(
     error.message,
