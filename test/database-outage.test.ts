@@ -53,10 +53,19 @@ describe("a database connection lost", () => {
   });
 });
 
-describe("a database that refuses new connections", () => {
+/** The test database's URL written as two hosts (the same server twice): the failover client's path. */
+const twoHostUrl = () => {
+  const url = new URL(testDatabase.url);
+  return testDatabase.url.replace(`@${url.host}/`, `@${url.host},${url.host}/`);
+};
+
+describe.each([
+  ["one host", () => testDatabase.url],
+  ["several hosts", twoHostUrl],
+])("a database that refuses new connections (%s)", (_hosts, databaseUrl) => {
   it("fails calls with UNAVAILABLE (the server cannot have its database), not INTERNAL", async () => {
     // poolMax 1 and the only connection killed: every query needs a new one.
-    const database = connectDatabase(testDatabase.url, { poolMax: 1 });
+    const database = connectDatabase(databaseUrl(), { poolMax: 1 });
     try {
       await sql`SELECT 1`.execute(database.db);
       await admin.query(`ALTER DATABASE "${databaseName()}" ALLOW_CONNECTIONS false`);
@@ -80,7 +89,7 @@ describe("a database that refuses new connections", () => {
   });
 
   it("the same SQLSTATE from a statement on an open connection is still a bug (INTERNAL)", async () => {
-    const database = connectDatabase(testDatabase.url, { poolMax: 1 });
+    const database = connectDatabase(databaseUrl(), { poolMax: 1 });
     try {
       const failed = await sql`DO $$ BEGIN RAISE EXCEPTION 'not now' USING ERRCODE = '55000'; END $$`
         .execute(database.db)

@@ -182,15 +182,17 @@ export function failedToConnect(error: unknown): boolean {
   return typeof error === "object" && error !== null && notConnected.has(error);
 }
 
+function rethrowAsNotConnected(error: unknown): never {
+  if (typeof error === "object" && error !== null) notConnected.add(error);
+  throw error;
+}
+
 const pgConnect = pg.Client.prototype.connect;
 CallbackQueryClient.prototype.connect = function connectMarkingFailure(
   this: pg.Client,
   callback?: (error: Error | null) => void,
 ) {
-  const connected = (Reflect.apply(pgConnect, this, []) as Promise<void>).catch((error: unknown) => {
-    if (typeof error === "object" && error !== null) notConnected.add(error);
-    throw error;
-  });
+  const connected = (Reflect.apply(pgConnect, this, []) as Promise<void>).catch(rethrowAsNotConnected);
   if (!callback) return connected;
   connected.then(() => callback(null), callback);
 } as pg.Client["connect"];
@@ -214,13 +216,16 @@ export function clientClass(
     this: pg.Client & { connectionParameters: { host: string; port: number } },
     callback?: (error: Error | null) => void,
   ) {
-    const connected = selectHost(url, connectionTimeoutMillis, purpose).then((chosen) => {
-      const { hostname, port } = new URL(chosen);
-      const host = hostname.replace(/^\[(.*)\]$/, "$1");
-      Object.assign(this, { host, port: Number(port || 5432) });
-      Object.assign(this.connectionParameters, { host, port: Number(port || 5432) });
-      return Reflect.apply(connect, this, []) as Promise<pg.Client>;
-    });
+    // No host would have us (the probes' refusals included): not connected either.
+    const connected = selectHost(url, connectionTimeoutMillis, purpose)
+      .then((chosen) => {
+        const { hostname, port } = new URL(chosen);
+        const host = hostname.replace(/^\[(.*)\]$/, "$1");
+        Object.assign(this, { host, port: Number(port || 5432) });
+        Object.assign(this.connectionParameters, { host, port: Number(port || 5432) });
+        return Reflect.apply(connect, this, []) as Promise<pg.Client>;
+      })
+      .catch(rethrowAsNotConnected);
     if (!callback) return connected;
     connected.then(() => callback(null), callback);
   } as pg.Client["connect"];
