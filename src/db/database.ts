@@ -46,7 +46,7 @@ export function connectDatabase(
   // Several hosts: each new connection picks one (hosts.ts), probing them in
   // turn within the time each would have.
   const hosts = {
-    connectionString: urls.length > 1 ? urls[0] : url,
+    connectionString: urls[0],
     Client: clientClass(url, connectTimeoutMs, purpose),
     connectionTimeoutMillis: connectTimeoutMs * (urls.length > 1 ? urls.length + 1 : 1),
   };

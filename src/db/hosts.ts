@@ -141,7 +141,12 @@ function whyNot(target: SessionTarget): string {
  * generation grew by 110 MB between full collections, most of the server's
  * RSS. Why pg's path does it was not found; the measurement is the reason.
  */
-class CallbackQueryClient extends pg.Client {}
+class CallbackQueryClient extends pg.Client {
+  /** Settles where this client connects, before each connect(): with one host, nothing to choose. */
+  protected chooseHost(): Promise<void> {
+    return Promise.resolve();
+  }
+}
 const pgQuery = pg.Client.prototype.query;
 CallbackQueryClient.prototype.query = function queryThroughCallback(
   this: pg.Client,
@@ -189,10 +194,12 @@ function rethrowAsNotConnected(error: unknown): never {
 
 const pgConnect = pg.Client.prototype.connect;
 CallbackQueryClient.prototype.connect = function connectMarkingFailure(
-  this: pg.Client,
+  this: CallbackQueryClient,
   callback?: (error: Error | null) => void,
 ) {
-  const connected = (Reflect.apply(pgConnect, this, []) as Promise<void>).catch(rethrowAsNotConnected);
+  const connected = this.chooseHost()
+    .then(() => Reflect.apply(pgConnect, this, []) as Promise<void>)
+    .catch(rethrowAsNotConnected);
   if (!callback) return connected;
   connected.then(() => callback(null), callback);
 } as pg.Client["connect"];
@@ -210,25 +217,14 @@ export function clientClass(
   purpose: HostsPurpose = "primary",
 ): typeof pg.Client {
   if (parseDatabaseHosts(url, purpose).urls.length === 1) return CallbackQueryClient;
-  class FailoverClient extends CallbackQueryClient {}
-  const connect = CallbackQueryClient.prototype.connect;
-  FailoverClient.prototype.connect = function connectToSelectedHost(
-    this: pg.Client & { connectionParameters: { host: string; port: number } },
-    callback?: (error: Error | null) => void,
-  ) {
-    // No host would have us (the probes' refusals included): not connected either.
-    const connected = selectHost(url, connectionTimeoutMillis, purpose)
-      .then((chosen) => {
-        const { hostname, port } = new URL(chosen);
-        const host = hostname.replace(/^\[(.*)\]$/, "$1");
-        Object.assign(this, { host, port: Number(port || 5432) });
-        Object.assign(this.connectionParameters, { host, port: Number(port || 5432) });
-        return Reflect.apply(connect, this, []) as Promise<pg.Client>;
-      })
-      .catch(rethrowAsNotConnected);
-    if (!callback) return connected;
-    connected.then(() => callback(null), callback);
-  } as pg.Client["connect"];
+  class FailoverClient extends CallbackQueryClient {
+    protected override async chooseHost(): Promise<void> {
+      const { hostname, port } = new URL(await selectHost(url, connectionTimeoutMillis, purpose));
+      const chosen = { host: hostname.replace(/^\[(.*)\]$/, "$1"), port: Number(port || 5432) };
+      Object.assign(this, chosen);
+      Object.assign((this as unknown as { connectionParameters: object }).connectionParameters, chosen);
+    }
+  }
   return FailoverClient;
 }
 
