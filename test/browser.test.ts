@@ -2147,12 +2147,18 @@ describe.skipIf(!haveChromium)("what a new user's first week found", () => {
               };
             }),
           )) as Array<{ title: Box; cut: boolean; others: Array<{ text: string; box: Box }> }>;
+        // The checks below read the measurement the wait accepted, not a later
+        // one: a redraw between two measurements had shown a width of 0.
+        let measured: Awaited<ReturnType<typeof measure>> = [];
         await expect
-          .poll(async () => Math.min(...(await measure()).map(({ title }) => title.width)), {
-            timeout: UI_TIMEOUT,
-          })
+          .poll(
+            async () => {
+              measured = await measure();
+              return Math.min(...measured.map(({ title }) => title.width));
+            },
+            { timeout: UI_TIMEOUT },
+          )
           .toBeGreaterThan(120);
-        const measured = await measure();
         for (const { title, cut, others } of measured) {
           expect(title.width, `title width at ${width}px`).toBeGreaterThan(120);
           // On a phone the whole title shows, wrapped: none of it is cut off.
