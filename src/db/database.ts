@@ -83,7 +83,8 @@ export function connectDatabase(
   if (pooler !== "transaction") {
     pool.on("connect", (client) => {
       // A connection that cannot take this is broken; its next query says so.
-      client.query(settingsSql(statementTimeoutMs)).catch(() => {});
+      // (A callback, so no call's cancellation reaches it: cancellation.ts.)
+      client.query(settingsSql(statementTimeoutMs), () => {});
     });
   }
   instrument?.(pool);

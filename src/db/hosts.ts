@@ -1,4 +1,12 @@
 import pg from "pg";
+import {
+  abandoned,
+  abandonedError,
+  type Backend,
+  callInProgress,
+  cancelBackend,
+  isRollback,
+} from "./cancellation.js";
 
 /**
  * libpq's multi-host URLs, which node-postgres cannot parse:
@@ -160,19 +168,40 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
     typeof values === "function" ||
     (typeof config === "object" && config !== null && "callback" in config);
   if (submittable || hasCallback) return Reflect.apply(pgQuery, this, [config, values, callback]);
+  // The API call this statement is part of, if any (cancellation.ts).
+  const call = callInProgress.getStore();
+  const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
+  if (abandoned(call) && !isRollback(text)) return Promise.reject(abandonedError(call));
   return new Promise((resolve, reject) => {
+    let cancelling: Promise<void> | undefined;
+    const onAbandoned = () => {
+      if (abandoned(call)) cancelling = cancelBackend(this as unknown as Backend, CANCEL_TIMEOUT_MS);
+    };
+    // A ROLLBACK is what leaves an abandoned call's connection clean: never cancelled.
+    if (!isRollback(text)) call?.signal.addEventListener("abort", onAbandoned, { once: true });
     Reflect.apply(pgQuery, this, [
       config,
       values,
       (error: unknown, result: unknown) => {
-        // As pg's promise does: a stack from here, not from the socket's read.
-        if (error instanceof Error) Error.captureStackTrace(error);
-        if (error) reject(error);
-        else resolve(result);
+        call?.signal.removeEventListener("abort", onAbandoned);
+        const settle = () => {
+          // A statement that ended before the cancel landed keeps its answer (a COMMIT stands).
+          if (!error) return resolve(result);
+          if (cancelling && call) return reject(abandonedError(call));
+          // As pg's promise does: a stack from here, not from the socket's read.
+          if (error instanceof Error) Error.captureStackTrace(error);
+          reject(error);
+        };
+        // No other statement on this connection until the cancel has landed.
+        if (cancelling) cancelling.then(settle);
+        else settle();
       },
     ]);
   });
 } as pg.Client["query"];
+
+/** How long a CancelRequest may take before the statement's own answer is taken. */
+const CANCEL_TIMEOUT_MS = 5_000;
 
 /** Errors of a connection that never opened: PostgreSQL refused the session, or was never reached. */
 const notConnected = new WeakSet<object>();

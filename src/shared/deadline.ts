@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { type CallInProgress, callInProgress } from "../db/cancellation.js";
 
 /**
  * A unary call is answered at its deadline, even while its work still waits
@@ -27,5 +28,23 @@ export function createDeadlineInterceptor(): Interceptor {
       signal.addEventListener("abort", onAbort, { once: true });
       work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     });
+  };
+}
+
+/**
+ * A unary call's database work ends with the call: its handler runs as the
+ * call in progress, so a statement in flight when the client cancels or the
+ * deadline passes is cancelled in PostgreSQL, and its next ones are refused
+ * (db/cancellation.ts). Streams watch their own signal between events.
+ */
+export function createCancellationInterceptor(shutdown: AbortSignal): Interceptor {
+  return (next) => (req) => {
+    if (req.stream) return next(req);
+    const call: CallInProgress = { signal: req.signal, shutdown, settled: false };
+    return callInProgress.run(call, () =>
+      next(req).finally(() => {
+        call.settled = true;
+      }),
+    );
   };
 }
