@@ -5,9 +5,10 @@ import { type CallInProgress, callInProgress } from "../db/cancellation.js";
  * A unary call is answered at its deadline, even while its work still waits
  * on the database (a lock, a hung replica): connect-node aborts the call's
  * signal at the deadline but waits for the handler, which would answer only
- * when STATEMENT_TIMEOUT_MS ends the statement. The work goes on until then
- * and a write may still commit, as after any DEADLINE_EXCEEDED: a client
- * retries with the same request_id. Streams end at their deadline already.
+ * when its statement ends (cancelled: createCancellationInterceptor below).
+ * A write whose COMMIT was already sent may still commit, as after any
+ * DEADLINE_EXCEEDED: a client retries with the same request_id. Streams end
+ * at their deadline already.
  */
 export function createDeadlineInterceptor(): Interceptor {
   return (next) => (req) => {
