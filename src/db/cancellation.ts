@@ -52,6 +52,8 @@ export interface Backend {
  * not run another statement: a cancel landing late would hit it.
  */
 export function cancelBackend(backend: Backend, timeoutMs: number): Promise<void> {
+  // No key yet (still connecting): there is no statement of its own to cancel.
+  if (!Number.isInteger(backend.processID) || !Number.isInteger(backend.secretKey)) return Promise.resolve();
   return new Promise((resolve) => {
     const socket = backend.host.startsWith("/")
       ? net.connect(`${backend.host}/.s.PGSQL.${backend.port}`)

@@ -148,6 +148,10 @@ function whyNot(target: SessionTarget): string {
  * loop, Node 24, pg 8.23). Under the bench's ListIssues load the old
  * generation grew by 110 MB between full collections, most of the server's
  * RSS. Why pg's path does it was not found; the measurement is the reason.
+ *
+ * Each such query also belongs to the API call in progress, if any: it is
+ * cancelled when the call is abandoned while it runs, and not sent when the
+ * call was abandoned before pg got to it (cancellation.ts).
  */
 class CallbackQueryClient extends pg.Client {
   /** Settles where this client connects, before each connect(): with one host, nothing to choose. */
@@ -170,18 +174,15 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
   if (submittable || hasCallback) return Reflect.apply(pgQuery, this, [config, values, callback]);
   // The API call this statement is part of, if any (cancellation.ts).
   const call = callInProgress.getStore();
-  const text = typeof config === "string" ? config : (config as { text?: unknown } | null)?.text;
-  if (abandoned(call) && !isRollback(text)) return Promise.reject(abandonedError(call));
   return new Promise((resolve, reject) => {
+    let sent = false;
     let cancelling: Promise<void> | undefined;
     const onAbandoned = () => {
-      if (abandoned(call)) cancelling = cancelBackend(this as unknown as Backend, CANCEL_TIMEOUT_MS);
+      if (sent && abandoned(call)) cancelling = cancelBackend(this as unknown as Backend, CANCEL_TIMEOUT_MS);
     };
-    // A ROLLBACK is what leaves an abandoned call's connection clean: never cancelled.
-    if (!isRollback(text)) call?.signal.addEventListener("abort", onAbandoned, { once: true });
-    Reflect.apply(pgQuery, this, [
-      config,
-      values,
+    const query = new pg.Query(
+      config as pg.QueryConfig,
+      values as unknown[],
       (error: unknown, result: unknown) => {
         call?.signal.removeEventListener("abort", onAbandoned);
         const settle = () => {
@@ -196,7 +197,20 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
         if (cancelling) cancelling.then(settle);
         else settle();
       },
-    ]);
+    );
+    // A ROLLBACK is what leaves an abandoned call's connection clean: never cancelled, nor refused.
+    const text = typeof config === "string" ? config : (config as { text?: unknown }).text;
+    if (call && !isRollback(text)) {
+      // pg submits a query when the connection is free for it: a call abandoned by then sends nothing.
+      const submit = query.submit;
+      query.submit = function submitUnlessAbandoned(connection) {
+        if (abandoned(call)) return abandonedError(call);
+        sent = true;
+        return submit.call(this, connection);
+      };
+      call.signal.addEventListener("abort", onAbandoned, { once: true });
+    }
+    Reflect.apply(pgQuery, this, [query]);
   });
 } as pg.Client["query"];
 
