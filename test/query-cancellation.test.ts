@@ -126,3 +126,76 @@ describe("a call whose caller gives up", () => {
     expect(issue.updateTime).toEqual(issue.createTime);
   });
 });
+
+describe("calls abandoned among others", () => {
+  it("cancel only their own statements: the calls beside them all succeed", async () => {
+    const subject = newSubject();
+    const project = await createProject(server, subject);
+    const { issues } = clientsFor(server, subject);
+    // The callers who leave have a connection of their own: a server ends an
+    // HTTP/2 connection that resets streams this fast (the rapid-reset defence).
+    const leaving = clientsFor(server, subject, "Connect JSON over HTTP/1.1").issues;
+    const created = await Promise.all(
+      Array.from({ length: 5 }, (_, n) =>
+        issues.createIssue({ parent: project, issue: { title: `beside ${n}` } }),
+      ),
+    );
+    const names = created.map((issue) => issue.name);
+    let stop = false;
+    const failures: string[] = [];
+    let served = 0;
+    // Callers who stay: reads and writes, one after another, on the same pool.
+    const stayer = async (n: number) => {
+      while (!stop) {
+        const name = names[n % names.length] as string;
+        try {
+          const issue = await issues.getIssue({ name });
+          await issues.updateIssue({
+            issue: { name, body: `seen ${served}` },
+            updateMask: { paths: ["body"] },
+          });
+          expect((await issues.listIssues({ parent: project, pageSize: 5 })).issues.length).toBeGreaterThan(
+            0,
+          );
+          expect(issue.name).toBe(name);
+          served++;
+        } catch (error) {
+          failures.push(String(error));
+        }
+      }
+    };
+    // Callers who leave at once, or a moment later, with their statements at every stage.
+    const leaver = async (n: number) => {
+      let left = 0;
+      while (!stop) {
+        const client = new AbortController();
+        const call = leaving
+          .updateIssue(
+            {
+              issue: { name: names[n % names.length], title: `left ${left}` },
+              updateMask: { paths: ["title"] },
+            },
+            { signal: client.signal },
+          )
+          .catch(() => {});
+        setTimeout(() => client.abort(), left % 7);
+        await call;
+        left++;
+      }
+    };
+    const running = [
+      ...Array.from({ length: 4 }, (_, n) => stayer(n)),
+      ...Array.from({ length: 6 }, (_, n) => leaver(n)),
+    ];
+    await sleep(4_000);
+    stop = true;
+    await Promise.all(running);
+    expect(failures).toEqual([]);
+    expect(served).toBeGreaterThan(20);
+    // Every connection came back, and the pool is whole.
+    await until(
+      "the pool's connections are idle",
+      async () => server.database.pool.idleCount === server.database.pool.totalCount,
+    );
+  });
+});
