@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { abandonedError } from "../src/db/cancellation.js";
 import { clientsFor, createProject } from "./support/fixtures.js";
 import { startTestServer, type TestServer } from "./support/server.js";
 import type { Protocol } from "./support/transports.js";
@@ -196,6 +197,26 @@ describe("calls abandoned among others", () => {
     await until(
       "the pool's connections are idle",
       async () => server.database.pool.idleCount === server.database.pool.totalCount,
+    );
+  });
+});
+
+describe("what an abandoned call's statement fails with", () => {
+  const failureOf = (reason: unknown) => {
+    const leaving = new AbortController();
+    leaving.abort(reason);
+    return abandonedError({ signal: leaving.signal, shutdown: new AbortController().signal, settled: false });
+  };
+
+  it("is CANCELED however the client left, even by an HTTP/2 reset with INTERNAL_ERROR", () => {
+    expect(failureOf(new ConnectError("stream reset", Code.Internal)).code).toBe(Code.Canceled);
+    expect(failureOf(new ConnectError("session closed", Code.Unavailable)).code).toBe(Code.Canceled);
+    expect(failureOf(undefined).code).toBe(Code.Canceled);
+  });
+
+  it("is DEADLINE_EXCEEDED at the deadline", () => {
+    expect(failureOf(new ConnectError("the operation timed out", Code.DeadlineExceeded)).code).toBe(
+      Code.DeadlineExceeded,
     );
   });
 });

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import net from "node:net";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 
 // A call whose client cancelled or whose deadline passed must not keep its
 // work in PostgreSQL: twenty callers gone while their statements waited on a
@@ -29,9 +29,15 @@ export function abandoned(call: CallInProgress | undefined): call is CallInProgr
   );
 }
 
-/** What an abandoned call's statement fails with: CANCELED or DEADLINE_EXCEEDED, as the call itself. */
+/**
+ * What an abandoned call's statement fails with: DEADLINE_EXCEEDED at the
+ * deadline, otherwise CANCELED, however the client left (an HTTP/2 reset
+ * with INTERNAL_ERROR is the client's doing, not a server fault).
+ */
 export function abandonedError(call: CallInProgress): ConnectError {
-  return ConnectError.from(call.signal.reason);
+  const reason = ConnectError.from(call.signal.reason);
+  if (reason.code === Code.DeadlineExceeded) return reason;
+  return new ConnectError("the client cancelled the call", Code.Canceled, undefined, undefined, reason);
 }
 
 export const isRollback = (text: unknown) => typeof text === "string" && /^\s*rollback\b/i.test(text);
@@ -49,7 +55,10 @@ export interface Backend {
  * (a PgBouncer in front forwards it to the server connection in use), and
  * resolves when the server has closed that connection, by which time it has
  * signalled the backend; or after `timeoutMs`. Until then the client must
- * not run another statement: a cancel landing late would hit it.
+ * not run another statement: a cancel landing late would hit it. The
+ * request is written and the connection left open for the server to close,
+ * as libpq does: PgBouncer 1.18 exits on a cancel connection half-closed
+ * at once (bad client state), found by an outside tester.
  */
 export function cancelBackend(backend: Backend, timeoutMs: number): Promise<void> {
   // No key yet (still connecting): there is no statement of its own to cancel.
@@ -67,7 +76,7 @@ export function cancelBackend(backend: Backend, timeoutMs: number): Promise<void
       request.writeInt32BE(CANCEL_REQUEST_CODE, 4);
       request.writeInt32BE(backend.processID, 8);
       request.writeInt32BE(backend.secretKey, 12);
-      socket.end(request);
+      socket.write(request);
     });
   });
 }

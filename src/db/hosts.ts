@@ -176,25 +176,41 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
   const call = callInProgress.getStore();
   return new Promise((resolve, reject) => {
     let sent = false;
-    let cancelling: Promise<void> | undefined;
+    let finished = false;
+    let cancelled = false;
+    /** The CancelRequest on its way, if one is. */
+    let landing: Promise<void> | undefined;
+    // Again while the statement runs: a PgBouncer drops a cancel for a
+    // client still waiting for a server connection, and the statement then
+    // starts once one is free.
+    const cancelUntilFinished = async () => {
+      while (!finished) {
+        cancelled = true;
+        landing = cancelBackend(this as unknown as Backend, CANCEL_TIMEOUT_MS);
+        await landing;
+        landing = undefined;
+        if (!finished) await new Promise((wake) => setTimeout(wake, CANCEL_AGAIN_MS).unref());
+      }
+    };
     const onAbandoned = () => {
-      if (sent && abandoned(call)) cancelling = cancelBackend(this as unknown as Backend, CANCEL_TIMEOUT_MS);
+      if (sent && abandoned(call)) void cancelUntilFinished();
     };
     const query = new pg.Query(
       config as pg.QueryConfig,
       values as unknown[],
       (error: unknown, result: unknown) => {
+        finished = true;
         call?.signal.removeEventListener("abort", onAbandoned);
         const settle = () => {
           // A statement that ended before the cancel landed keeps its answer (a COMMIT stands).
           if (!error) return resolve(result);
-          if (cancelling && call) return reject(abandonedError(call));
+          if (cancelled && call) return reject(abandonedError(call));
           // As pg's promise does: a stack from here, not from the socket's read.
           if (error instanceof Error) Error.captureStackTrace(error);
           reject(error);
         };
         // No other statement on this connection until the cancel has landed.
-        if (cancelling) cancelling.then(settle);
+        if (landing) landing.then(settle);
         else settle();
       },
     );
@@ -216,6 +232,8 @@ CallbackQueryClient.prototype.query = function queryThroughCallback(
 
 /** How long a CancelRequest may take before the statement's own answer is taken. */
 const CANCEL_TIMEOUT_MS = 5_000;
+/** How soon a statement still running after its cancel landed is cancelled again. */
+const CANCEL_AGAIN_MS = 500;
 
 /** Errors of a connection that never opened: PostgreSQL refused the session, or was never reached. */
 const notConnected = new WeakSet<object>();
