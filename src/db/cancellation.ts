@@ -11,7 +11,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 // and lib/pq's context cancellation send), and one it would send after that
 // is refused, except ROLLBACK, which leaves the connection clean for the pool.
 
-/** A unary call while its handler runs (createCancellationInterceptor). */
+/** A unary call while its handler runs (shared/deadline.ts). */
 export interface CallInProgress {
   signal: AbortSignal;
   /** The server's shutdown: a drain answers the calls in flight, so it cancels nothing. */

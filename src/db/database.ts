@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { DB } from "../../gen/db.js";
 import { StartupError } from "../startup-error.js";
+import { callInProgress } from "./cancellation.js";
 import { clientClass, describeHosts, type HostsPurpose, newClient, parseDatabaseHosts } from "./hosts.js";
 
 export type Database = Kysely<DB>;
@@ -83,8 +84,8 @@ export function connectDatabase(
   if (pooler !== "transaction") {
     pool.on("connect", (client) => {
       // A connection that cannot take this is broken; its next query says so.
-      // (A callback, so no call's cancellation reaches it: cancellation.ts.)
-      client.query(settingsSql(statementTimeoutMs), () => {});
+      // Not part of the call that opened the connection: no cancellation of its reaches it.
+      callInProgress.exit(() => client.query(settingsSql(statementTimeoutMs)).catch(() => {}));
     });
   }
   instrument?.(pool);

@@ -42,7 +42,7 @@ import { userService } from "../services/users/index.js";
 import { webhookService } from "../services/webhooks/index.js";
 import { createCallerInterceptor } from "../shared/caller.js";
 import { CONSISTENCY_TOKEN_HEADER } from "../shared/consistency-token.js";
-import { createCancellationInterceptor, createDeadlineInterceptor } from "../shared/deadline.js";
+import { createDeadlineInterceptor } from "../shared/deadline.js";
 import { apiError, createErrorInterceptor } from "../shared/errors.js";
 import { createRateLimitInterceptor } from "../shared/rate-limit.js";
 import { clientAddressKey, principalKey, requestIdKey } from "../shared/request-context.js";
@@ -150,8 +150,7 @@ export function apiHandlerOptions(ctx: AppContext, layersOff: ReadonlySet<Remova
       ...unless("tracing", ctx.tracing.interceptor),
       ...(observers.length ? [observeRpcs(observers)] : []),
       createErrorInterceptor(ctx.logger),
-      createDeadlineInterceptor(),
-      createCancellationInterceptor(ctx.shutdown),
+      createDeadlineInterceptor(ctx.shutdown),
       ...unless("rate-limit", createRateLimitInterceptor(ctx.rateLimiter)),
       createCallerInterceptor(ctx.db),
       ...unless("unknown-fields", createUnknownFieldsInterceptor()),

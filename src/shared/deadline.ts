@@ -4,17 +4,24 @@ import { type CallInProgress, callInProgress } from "../db/cancellation.js";
 /**
  * A unary call is answered at its deadline, even while its work still waits
  * on the database (a lock, a hung replica): connect-node aborts the call's
- * signal at the deadline but waits for the handler, which would answer only
- * when its statement ends (cancelled: createCancellationInterceptor below).
- * A write whose COMMIT was already sent may still commit, as after any
- * DEADLINE_EXCEEDED: a client retries with the same request_id. Streams end
- * at their deadline already.
+ * signal at the deadline but waits for the handler. The handler runs as the
+ * call in progress, so its statement in flight when the client cancels or
+ * the deadline passes is cancelled in PostgreSQL, and its next ones are
+ * refused (db/cancellation.ts). A write whose COMMIT was already sent may
+ * still commit, as after any DEADLINE_EXCEEDED: a client retries with the
+ * same request_id. Streams end at their deadline already, and watch their
+ * own signal between events.
  */
-export function createDeadlineInterceptor(): Interceptor {
+export function createDeadlineInterceptor(shutdown: AbortSignal): Interceptor {
   return (next) => (req) => {
     if (req.stream) return next(req);
     const { signal } = req;
-    const work = next(req);
+    const call: CallInProgress = { signal, shutdown, settled: false };
+    const work = callInProgress
+      .run(call, () => next(req))
+      .finally(() => {
+        call.settled = true;
+      });
     if (signal.aborted) return work;
     return new Promise((resolve, reject) => {
       const onAbort = () => {
@@ -29,23 +36,5 @@ export function createDeadlineInterceptor(): Interceptor {
       signal.addEventListener("abort", onAbort, { once: true });
       work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
     });
-  };
-}
-
-/**
- * A unary call's database work ends with the call: its handler runs as the
- * call in progress, so a statement in flight when the client cancels or the
- * deadline passes is cancelled in PostgreSQL, and its next ones are refused
- * (db/cancellation.ts). Streams watch their own signal between events.
- */
-export function createCancellationInterceptor(shutdown: AbortSignal): Interceptor {
-  return (next) => (req) => {
-    if (req.stream) return next(req);
-    const call: CallInProgress = { signal: req.signal, shutdown, settled: false };
-    return callInProgress.run(call, () =>
-      next(req).finally(() => {
-        call.settled = true;
-      }),
-    );
   };
 }
